@@ -1,0 +1,150 @@
+//! Certificate signing requests: parsed, their signature verified, their key and names read.
+
+use std::net::IpAddr;
+
+use x509_parser::certification_request::X509CertificationRequest;
+use x509_parser::extensions::{GeneralName, ParsedExtension};
+use x509_parser::oid_registry::{OID_EC_P256, OID_NIST_EC_P384};
+use x509_parser::prelude::FromDer;
+use x509_parser::public_key::PublicKey;
+
+/// Smallest RSA key accepted, in bits (CA/Browser Forum baseline requirements).
+pub const MIN_RSA_BITS: usize = 2048;
+
+/// The public key a CSR carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyKind {
+    /// RSA with this many bits.
+    Rsa(usize),
+    /// EC on NIST P-256.
+    P256,
+    /// EC on NIST P-384.
+    P384,
+    /// Anything else, described.
+    Other(String),
+}
+
+/// What a CSR says, once it has been checked to be one.
+#[derive(Clone, Debug)]
+pub struct CsrInfo {
+    /// The subject's common name, if any.
+    pub common_name: Option<String>,
+    /// The DNS names and IP addresses in the subjectAltName request, lowercased.
+    pub alt_names: Vec<String>,
+    /// The key.
+    pub key: KeyKind,
+}
+
+impl CsrInfo {
+    /// CN and SANs together, lowercased and without repeats.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .common_name
+            .iter()
+            .map(|n| n.to_ascii_lowercase())
+            .chain(self.alt_names.iter().cloned())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+/// Why a CSR is unusable.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CsrError {
+    /// Not a PEM `CERTIFICATE REQUEST` block.
+    #[error("not a PEM certificate signing request: {0}")]
+    NotPem(String),
+    /// PEM, but the DER inside is not a CSR.
+    #[error("the CSR cannot be decoded: {0}")]
+    Malformed(String),
+    /// The self-signature does not verify: the CSR was altered or is corrupt.
+    #[error("the CSR's signature does not verify ({0})")]
+    BadSignature(String),
+}
+
+/// Parses a PEM CSR and verifies its self-signature.
+pub fn inspect(pem: &str) -> Result<CsrInfo, CsrError> {
+    let (_, block) = x509_parser::pem::parse_x509_pem(pem.trim_start().as_bytes())
+        .map_err(|e| CsrError::NotPem(e.to_string()))?;
+    if !matches!(
+        block.label.as_str(),
+        "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST"
+    ) {
+        return Err(CsrError::NotPem(format!(
+            "the PEM block is a `{}`, not a `CERTIFICATE REQUEST`",
+            block.label
+        )));
+    }
+    let (_, csr) = X509CertificationRequest::from_der(&block.contents)
+        .map_err(|e| CsrError::Malformed(e.to_string()))?;
+    csr.verify_signature()
+        .map_err(|e| CsrError::BadSignature(e.to_string()))?;
+    let info = &csr.certification_request_info;
+    let common_name = info
+        .subject
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok())
+        .map(str::to_owned);
+    let mut alt_names = Vec::new();
+    if let Some(extensions) = csr.requested_extensions() {
+        for ext in extensions {
+            if let ParsedExtension::SubjectAlternativeName(san) = ext {
+                for name in &san.general_names {
+                    match name {
+                        GeneralName::DNSName(d) => alt_names.push(d.to_ascii_lowercase()),
+                        GeneralName::IPAddress(bytes) => {
+                            if let Some(ip) = ip_from_bytes(bytes) {
+                                alt_names.push(ip.to_string());
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    let spki = &info.subject_pki;
+    let key = match spki.parsed() {
+        Ok(PublicKey::RSA(rsa)) => KeyKind::Rsa(rsa.key_size()),
+        Ok(PublicKey::EC(_)) => {
+            let curve = spki.algorithm.parameters.as_ref().and_then(|p| p.as_oid().ok());
+            match curve {
+                Some(oid) if oid == OID_EC_P256 => KeyKind::P256,
+                Some(oid) if oid == OID_NIST_EC_P384 => KeyKind::P384,
+                Some(oid) => KeyKind::Other(format!("EC on curve {oid}")),
+                None => KeyKind::Other("EC on an unnamed curve".into()),
+            }
+        }
+        Ok(PublicKey::DSA(_)) => KeyKind::Other("DSA".into()),
+        Ok(_) | Err(_) => KeyKind::Other(format!("algorithm {}", spki.algorithm.algorithm)),
+    };
+    Ok(CsrInfo {
+        common_name,
+        alt_names,
+        key,
+    })
+}
+
+fn ip_from_bytes(bytes: &[u8]) -> Option<IpAddr> {
+    match bytes.len() {
+        4 => <[u8; 4]>::try_from(bytes).ok().map(IpAddr::from),
+        16 => <[u8; 16]>::try_from(bytes).ok().map(IpAddr::from),
+        _ => None,
+    }
+}
+
+/// Why the key is not acceptable to public CAs, if it is not.
+pub fn key_problem(key: &KeyKind) -> Option<String> {
+    match key {
+        KeyKind::Rsa(bits) if *bits < MIN_RSA_BITS => {
+            Some(format!("the CSR's RSA key has {bits} bits; CAs require at least {MIN_RSA_BITS}"))
+        }
+        KeyKind::Rsa(_) | KeyKind::P256 | KeyKind::P384 => None,
+        KeyKind::Other(what) => Some(format!(
+            "the CSR's key is {what}; CAs accept RSA (2048 bits or more) or EC P-256/P-384"
+        )),
+    }
+}

@@ -1,0 +1,26 @@
+//! The program's own failures: the cases where a run cannot even start.
+//! Problems in manifests are [`crate::diagnostic::Diagnostic`]s, not errors.
+
+use std::path::PathBuf;
+
+/// A failure that stops the command (exit code 1).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A path on the command line does not exist or cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A directory given on the command line holds no manifests.
+    #[error("{0}: no manifest (*.yaml or *.yml) found")]
+    NoManifests(PathBuf),
+    /// The catalogue given with `--catalog` is unusable.
+    #[error(transparent)]
+    Catalog(#[from] crate::catalog::CatalogError),
+    /// Writing the output failed.
+    #[error("cannot write output: {0}")]
+    Output(std::io::Error),
+}

@@ -1,0 +1,199 @@
+//! The expand stage: `defaults` merged under each order, references resolved, and the
+//! result turned into the exact `/ssl/place` request.
+
+use serde_json::{Map, Value as Json};
+
+use crate::source::{FileId, SourceFile, Span};
+use crate::yaml::{Entry, Node, Origin, Value};
+
+/// Contact objects inside `params`; on the wire each gets `organation` too.
+pub const CONTACTS: [&str; 3] = ["Administrator", "finance", "tech"];
+
+/// Fields that may be written as unquoted numbers and are sent as the text written.
+const TEXT_FIELDS: [&str; 4] = ["mobile", "postCode", "organizationMobile", "organizationPostCode"];
+
+/// Deep-merges `defaults` under `order`: mappings merge recursively and the order wins;
+/// a sequence or scalar in the order replaces the default; `null` removes a default.
+/// Every node of the result remembers whether it came from the order or the defaults.
+pub fn merge(defaults: Option<&Node>, order: &Node) -> Node {
+    match (defaults.map(|d| &d.value), &order.value) {
+        (Some(Value::Map(base)), Value::Map(over)) => {
+            let mut entries: Vec<Entry> = base
+                .iter()
+                .map(|e| {
+                    let mut e = e.clone();
+                    e.value.set_origin(Origin::Defaults);
+                    e
+                })
+                .collect();
+            for e in over {
+                let existing = entries.iter().position(|b| b.key == e.key);
+                match (existing, &e.value.value) {
+                    (Some(i), Value::Null) => {
+                        entries.remove(i);
+                    }
+                    (None, Value::Null) => {}
+                    (Some(i), _) => {
+                        let merged = merge(Some(&entries[i].value), &e.value);
+                        entries[i] = Entry {
+                            key: e.key.clone(),
+                            key_span: e.key_span,
+                            value: merged,
+                        };
+                    }
+                    (None, _) => entries.push(e.clone()),
+                }
+            }
+            Node {
+                value: Value::Map(entries),
+                span: order.span,
+                origin: order.origin,
+            }
+        }
+        _ => {
+            let mut n = order.clone();
+            drop_nulls(&mut n);
+            n
+        }
+    }
+}
+
+/// Removes `null` entries from mappings: an absent value and `null` mean the same.
+fn drop_nulls(node: &mut Node) {
+    match &mut node.value {
+        Value::Map(entries) => {
+            entries.retain(|e| !matches!(e.value.value, Value::Null));
+            entries.iter_mut().for_each(|e| drop_nulls(&mut e.value));
+        }
+        Value::Seq(items) => items.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
+}
+
+/// Rewrites unquoted numbers in text fields (phone numbers, postcodes) as the exact text
+/// written, so `+4930...` keeps its plus and `01234` its zero.
+pub fn numbers_as_text(node: &mut Node, file: &SourceFile) {
+    if let Value::Map(entries) = &mut node.value {
+        for e in entries {
+            if TEXT_FIELDS.contains(&e.key.as_str())
+                && matches!(e.value.value, Value::Int(_) | Value::Float(_))
+            {
+                let text = file.slice(e.value.span).trim().to_owned();
+                e.value.value = Value::Str(text);
+            } else {
+                numbers_as_text(&mut e.value, file);
+            }
+        }
+    }
+}
+
+/// Adds a derived `refId` entry (`{prefix}{key}`) when the order has none, placed at the
+/// order's `key` so that problems with it point there.
+pub fn derive_ref_id(order: &mut Node, prefix: &str) -> bool {
+    if order.get("refId").is_some() {
+        return false;
+    }
+    let Some(key) = order.entry("key").cloned() else {
+        return false;
+    };
+    let Some(k) = key.value.as_str() else {
+        return false;
+    };
+    let derived = Node {
+        value: Value::Str(format!("{prefix}{k}")),
+        span: key.value.span,
+        origin: Origin::Order,
+    };
+    if let Value::Map(entries) = &mut order.value {
+        entries.push(Entry {
+            key: "refId".into(),
+            key_span: key.key_span,
+            value: derived,
+        });
+    }
+    true
+}
+
+/// An order, fully expanded and valid: what `/ssl/place` is sent.
+#[derive(Clone, Debug)]
+pub struct ExpandedOrder {
+    /// The order's key, unique in the run.
+    pub key: String,
+    /// The manifest it is written in.
+    pub file: FileId,
+    /// Its index in the manifest's `orders`.
+    pub index: usize,
+    /// Where its `key` is written.
+    pub span: Span,
+    /// `productCode`.
+    pub product_code: String,
+    /// `years`.
+    pub years: u32,
+    /// `refId` (given or derived).
+    pub ref_id: String,
+    /// `params` as validated (contacts carry `organization` only).
+    pub params: Json,
+}
+
+impl ExpandedOrder {
+    /// `params` as sent: each contact carries both `organization` and `organation`,
+    /// because the live API reads the misspelt key.
+    pub fn wire_params(&self) -> Json {
+        let mut params = self.params.clone();
+        for contact in CONTACTS {
+            if let Some(Json::Object(c)) = params.get_mut(contact) {
+                if let Some(org) = c.get("organization").cloned() {
+                    c.insert("organation".into(), org);
+                }
+            }
+        }
+        params
+    }
+
+    /// The form fields of `/ssl/place`, without the token. With `redact_keys`, a private
+    /// key is replaced by a placeholder.
+    pub fn form(&self, redact_keys: bool) -> Json {
+        let mut params = self.wire_params();
+        if redact_keys {
+            if let Some(key) = params.get_mut("privateKey") {
+                *key = Json::String("<redacted>".into());
+            }
+        }
+        let mut form = Map::new();
+        form.insert("productCode".into(), Json::String(self.product_code.clone()));
+        form.insert("years".into(), Json::from(self.years));
+        form.insert("refId".into(), Json::String(self.ref_id.clone()));
+        form.insert("params".into(), params);
+        Json::Object(form)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yaml::parse;
+
+    #[test]
+    fn order_wins_lists_replace_and_null_removes() {
+        let d = parse("years: 1\nparams:\n  server: nginx\n  uniqueValue: abc\n  domainInfo: [{domainName: a.example}]\n  Administrator: {job: CTO, city: Berlin}\n").expect("defaults");
+        let o = parse("key: k\nparams:\n  uniqueValue: null\n  domainInfo: [{domainName: b.example}]\n  Administrator: {city: Paris}\n").expect("order");
+        let m = merge(Some(&d), &o);
+        assert_eq!(
+            m.to_json(),
+            serde_json::json!({"years": 1, "params": {"server": "nginx", "domainInfo": [{"domainName": "b.example"}],
+                "Administrator": {"job": "CTO", "city": "Paris"}}, "key": "k"})
+        );
+        let params = m.get("params").expect("params");
+        assert_eq!(params.get("server").map(|n| n.origin), Some(Origin::Defaults));
+        assert_eq!(params.get("Administrator").and_then(|a| a.get("city")).map(|n| n.origin), Some(Origin::Order));
+        assert_eq!(params.get("Administrator").and_then(|a| a.get("job")).map(|n| n.origin), Some(Origin::Defaults));
+    }
+
+    #[test]
+    fn phone_numbers_keep_their_text() {
+        let text = "mobile: +4930123\npostCode: 01234\ncity: 12\n";
+        let mut n = parse(text).expect("yaml");
+        numbers_as_text(&mut n, &SourceFile::new("x".into(), text.into()));
+        assert_eq!(n.to_json(), serde_json::json!({"mobile": "+4930123", "postCode": "01234", "city": 12}));
+    }
+}

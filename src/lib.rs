@@ -1,0 +1,20 @@
+//! nicsrs-batch: NicSRS certificate orders kept as YAML manifests reviewed in Git.
+//!
+//! The stages, each a module, data flowing one way:
+//! read ([`manifest`], [`yaml`]) -> validate ([`schema`], [`rules`], [`csr`], [`validate`])
+//! -> expand ([`expand`]). Problems are [`diagnostic::Diagnostic`]s; [`error::Error`] is for
+//! the program's own failures.
+
+pub mod catalog;
+pub mod cli;
+pub mod csr;
+pub mod diagnostic;
+pub mod error;
+pub mod exit;
+pub mod expand;
+pub mod manifest;
+pub mod rules;
+pub mod schema;
+pub mod source;
+pub mod validate;
+pub mod yaml;

@@ -1,0 +1,140 @@
+//! The read stage: find manifest files, read them safely, parse them into node trees.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::diagnostic::Diagnostic;
+use crate::error::Error;
+use crate::source::{FileId, SourceFile, Sources, Span};
+use crate::yaml::{self, MAX_FILE_BYTES, Node};
+
+/// A manifest that parsed as YAML.
+#[derive(Debug)]
+pub struct Manifest {
+    /// Its file.
+    pub file: FileId,
+    /// Its document.
+    pub root: Node,
+}
+
+/// The manifest files named by `paths`: files as given, directories searched
+/// recursively for `*.yaml` and `*.yml` (hidden entries skipped), in sorted order.
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
+    let mut found = Vec::new();
+    for path in paths {
+        let meta = fs::metadata(path).map_err(|source| Error::Read {
+            path: path.clone(),
+            source,
+        })?;
+        if meta.is_dir() {
+            let before = found.len();
+            walk(path, &mut found)?;
+            if found.len() == before {
+                return Err(Error::NoManifests(path.clone()));
+            }
+        } else {
+            found.push(path.clone());
+        }
+    }
+    Ok(found)
+}
+
+fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), Error> {
+    let read_err = |source| Error::Read {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut entries: Vec<_> = fs::read_dir(dir)
+        .map_err(read_err)?
+        .collect::<Result<_, _>>()
+        .map_err(read_err)?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            walk(&path, found)?;
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Reads and parses each file. A file that is too large, not UTF-8 or not YAML becomes a
+/// diagnostic and the others are still read; a file that cannot be opened is an [`Error`].
+pub fn load(
+    files: &[PathBuf],
+    sources: &mut Sources,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Result<Vec<Manifest>, Error> {
+    let mut manifests = Vec::with_capacity(files.len());
+    for path in files {
+        let read_err = |source| Error::Read {
+            path: path.clone(),
+            source,
+        };
+        let mut bytes = Vec::new();
+        fs::File::open(path)
+            .map_err(read_err)?
+            .take(MAX_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(read_err)?;
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            let id = sources.add(SourceFile::new(path.clone(), String::new()));
+            diagnostics.push(
+                Diagnostic::error(
+                    "file-too-large",
+                    format!("the file is larger than {} MiB", MAX_FILE_BYTES >> 20),
+                )
+                .at(id, None)
+                .hint("split the orders over several manifests in one directory"),
+            );
+            continue;
+        }
+        let text = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => {
+                let valid = e.utf8_error().valid_up_to();
+                let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                // Point at the first bad byte, which sits at the same line in the lossy text.
+                let prefix = String::from_utf8_lossy(&e.as_bytes()[..valid]).len();
+                let id = sources.add(SourceFile::new(path.clone(), lossy));
+                diagnostics.push(
+                    Diagnostic::error(
+                        "not-utf8",
+                        format!("the file is not UTF-8 (invalid byte at offset {valid})"),
+                    )
+                    .at(id, Some(Span::new(prefix, prefix + 3)))
+                    .hint("save the manifest as UTF-8"),
+                );
+                continue;
+            }
+        };
+        let text = text.strip_prefix('\u{feff}').map(str::to_owned).unwrap_or(text);
+        let parsed = yaml::parse(&text);
+        let id = sources.add(SourceFile::new(path.clone(), text));
+        match parsed {
+            Ok(root) => manifests.push(Manifest { file: id, root }),
+            Err(e) => {
+                let hint = e
+                    .message
+                    .contains("tab")
+                    .then_some("YAML indents with spaces; replace the tabs");
+                diagnostics.push(
+                    Diagnostic::error("yaml-syntax", format!("not valid YAML: {}", e.message))
+                        .at(id, e.span)
+                        .maybe_hint(hint.map(str::to_owned)),
+                );
+            }
+        }
+    }
+    Ok(manifests)
+}

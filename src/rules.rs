@@ -1,0 +1,201 @@
+//! The checks JSON Schema cannot express, run on one expanded order.
+
+use std::net::IpAddr;
+
+use crate::catalog::Product;
+use crate::csr::{self, CsrInfo};
+use crate::diagnostic::Severity;
+use crate::schema::{Issue, Target};
+use crate::yaml::{Node, Value};
+
+/// Approver addresses a CA sends domain-control e-mail to.
+pub const APPROVER_LOCAL_PARTS: [&str; 5] =
+    ["admin", "administrator", "hostmaster", "postmaster", "webmaster"];
+
+fn issue(code: &str, message: String, pointer: String, hint: Option<String>) -> Issue {
+    Issue {
+        code: code.into(),
+        message,
+        pointer,
+        target: Target::Value,
+        hint,
+    }
+}
+
+/// Every product-dependent problem of `order` (a merged, resolved order tree).
+pub fn check(order: &Node, product: &Product, csr: Option<&CsrInfo>) -> Vec<(Severity, Issue)> {
+    let mut out = Vec::new();
+    let err = |i: Issue| (Severity::Error, i);
+
+    if let Some(Value::Int(years)) = order.get("years").map(|n| &n.value) {
+        if *years > i64::from(product.max_year) && *years <= 6 {
+            out.push(err(issue(
+                "years-above-product-max",
+                format!("`{}` can be ordered for at most {} year{}, not {years}", product.code, product.max_year, if product.max_year == 1 { "" } else { "s" }),
+                "/years".into(),
+                None,
+            )));
+        }
+    }
+
+    let params = order.get("params");
+    let names = params.and_then(|p| p.get("domainInfo")).map(domain_entries).unwrap_or_default();
+    if names.len() > product.max_domain as usize {
+        out.push(err(issue(
+            "too-many-domains",
+            format!("{} names, but `{}` takes at most {}", names.len(), product.code, product.max_domain),
+            "/params/domainInfo".into(),
+            (!product.support_san).then(|| "this product covers a single name; use a multi-domain product".into()),
+        )));
+    }
+
+    let mut seen: Vec<String> = Vec::with_capacity(names.len());
+    for d in &names {
+        let at = |field: &str| format!("/params/domainInfo/{}/{field}", d.index);
+        let Some(name) = d.name.as_deref() else { continue };
+        let lower = name.to_ascii_lowercase();
+        if seen.contains(&lower) {
+            out.push(err(issue("duplicate-domain", format!("`{name}` is listed twice"), at("domainName"), None)));
+        }
+        seen.push(lower.clone());
+        let wildcard = lower.starts_with("*.");
+        let ip = lower.parse::<IpAddr>().is_ok();
+        if wildcard && !product.support_wildcard {
+            out.push(err(issue(
+                "wildcard-not-supported",
+                format!("`{}` does not cover wildcard names like `{name}`", product.code),
+                at("domainName"),
+                Some("order a wildcard product, or name the hosts one by one".into()),
+            )));
+        }
+        match d.method.as_deref() {
+            Some(m @ ("HTTP_CSR_HASH" | "HTTPS_CSR_HASH")) if wildcard => out.push(err(issue(
+                "wildcard-file-validation",
+                format!("wildcard name `{name}` cannot be validated with {m}"),
+                at("dcvMethod"),
+                Some("use `EMAIL` or `CNAME_CSR_HASH` for wildcard names".into()),
+            ))),
+            Some(m @ ("EMAIL" | "CNAME_CSR_HASH")) if ip => out.push(err(issue(
+                "ip-requires-file-validation",
+                format!("IP address `{name}` cannot be validated with {m}"),
+                at("dcvMethod"),
+                Some("IP addresses are validated only with `HTTP_CSR_HASH` or `HTTPS_CSR_HASH`".into()),
+            ))),
+            _ => {}
+        }
+        if let Some(email) = d.email.as_deref() {
+            if d.method.as_deref() == Some("EMAIL") {
+                if let Some((local, domain)) = email.split_once('@') {
+                    let base = lower.trim_start_matches("*.");
+                    if APPROVER_LOCAL_PARTS.contains(&local.to_ascii_lowercase().as_str())
+                        && !is_self_or_parent(&domain.to_ascii_lowercase(), base)
+                    {
+                        out.push(err(issue(
+                            "dcv-email-domain-mismatch",
+                            format!("approver `{email}` is not at `{base}` or a parent domain of it"),
+                            at("dcvEmail"),
+                            Some(format!("for `{name}` use e.g. `admin@{}`", registrable_guess(base))),
+                        )));
+                    }
+                }
+            } else {
+                out.push((
+                    Severity::Warning,
+                    issue(
+                        "dcv-email-unused",
+                        format!("`dcvEmail` is ignored with `dcvMethod: {}`", d.method.as_deref().unwrap_or("?")),
+                        at("dcvEmail"),
+                        None,
+                    ),
+                ));
+            }
+        }
+    }
+
+    if let Some(info) = csr {
+        if let Some(problem) = csr::key_problem(&info.key) {
+            out.push(err(issue("csr-weak-key", problem, "/params/csr".into(), Some("generate a new key: `openssl req -new -newkey rsa:2048 ...` or an EC P-256 key".into()))));
+        }
+        if !names.is_empty() {
+            let csr_names = info.names();
+            let mut wanted: Vec<String> = seen.clone();
+            wanted.sort();
+            wanted.dedup();
+            let missing: Vec<&String> = wanted.iter().filter(|n| !csr_names.contains(n)).collect();
+            let extra: Vec<&String> = csr_names.iter().filter(|n| !wanted.contains(n)).collect();
+            if !missing.is_empty() || !extra.is_empty() {
+                let list = |v: &[&String]| v.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+                let mut parts = Vec::new();
+                if !missing.is_empty() {
+                    parts.push(format!("the CSR lacks {}", list(&missing)));
+                }
+                if !extra.is_empty() {
+                    parts.push(format!("the CSR also names {}", list(&extra)));
+                }
+                out.push(err(issue(
+                    "csr-names-mismatch",
+                    format!("the CSR's names differ from `domainInfo`: {}", parts.join("; ")),
+                    "/params/csr".into(),
+                    Some("the CSR's CN and subjectAltNames must be exactly the `domainInfo` names".into()),
+                )));
+            }
+        }
+    }
+    out
+}
+
+/// One `domainInfo` entry, read leniently (the schema reports wrong shapes).
+struct DomainEntry {
+    index: usize,
+    name: Option<String>,
+    method: Option<String>,
+    email: Option<String>,
+}
+
+fn domain_entries(node: &Node) -> Vec<DomainEntry> {
+    let Value::Seq(items) = &node.value else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let text = |k: &str| item.get(k).and_then(Node::as_str).map(str::to_owned);
+            DomainEntry {
+                index,
+                name: text("domainName"),
+                method: text("dcvMethod"),
+                email: text("dcvEmail"),
+            }
+        })
+        .collect()
+}
+
+/// Whether `candidate` is `domain` or one of its parents (but not a bare top-level label).
+fn is_self_or_parent(candidate: &str, domain: &str) -> bool {
+    candidate.contains('.')
+        && (candidate == domain || domain.ends_with(&format!(".{candidate}")))
+}
+
+/// The last two labels of a name: a fair example for a hint.
+fn registrable_guess(name: &str) -> &str {
+    let mut dots = name.rmatch_indices('.');
+    match (dots.next(), dots.next()) {
+        (Some(_), Some((i, _))) => &name[i + 1..],
+        _ => name,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn approver_domains() {
+        assert!(is_self_or_parent("shop.example", "www.shop.example"));
+        assert!(is_self_or_parent("www.shop.example", "www.shop.example"));
+        assert!(!is_self_or_parent("example", "www.example"));
+        assert!(!is_self_or_parent("hop.example", "www.shop.example"));
+        assert_eq!(registrable_guess("www.shop.example"), "shop.example");
+    }
+}
