@@ -201,16 +201,28 @@ mod tests {
     fn builtin_catalogue_parses_and_has_the_documented_codes() {
         let c = Catalog::from_json(BUILTIN_JSON).expect("built-in catalogue");
         let ov = c.get("sectigo-ov").expect("sectigo-ov");
-        assert_eq!((ov.vendor.as_str(), ov.validation_type), ("Sectigo", ValidationType::Ov));
-        assert_eq!(c.get("rapidssl").map(|p| p.vendor.as_str()), Some("Digicert"));
-        assert!(c.get("comodo-positivessl-wildcard").is_some_and(|p| p.support_wildcard));
+        assert_eq!(
+            (ov.vendor.as_str(), ov.validation_type),
+            ("Sectigo", ValidationType::Ov)
+        );
+        assert_eq!(
+            c.get("rapidssl").map(|p| p.vendor.as_str()),
+            Some("Digicert")
+        );
+        assert!(
+            c.get("comodo-positivessl-wildcard")
+                .is_some_and(|p| p.support_wildcard)
+        );
     }
 
     #[test]
     fn a_product_list_reply_is_a_catalogue() {
         let reply = r#"{"code":1,"data":[{"code":"x","vendor":"Sectigo","kind":"ssl","validationType":"dv","supportWildcard":"N","supportSan":"Y","maxDomain":3,"maxYear":1}]}"#;
         let c = Catalog::from_json(reply).expect("reply");
-        assert!(c.get("x").is_some_and(|p| p.support_san && !p.support_wildcard));
+        assert!(
+            c.get("x")
+                .is_some_and(|p| p.support_san && !p.support_wildcard)
+        );
         assert!(Catalog::from_json("[{\"code\": 1}]").is_err());
     }
 }

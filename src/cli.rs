@@ -117,7 +117,11 @@ pub fn main() -> Exit {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { Exit::Failure } else { Exit::Ok };
+            return if e.use_stderr() {
+                Exit::Failure
+            } else {
+                Exit::Ok
+            };
         }
     };
     match run(cli) {
@@ -154,7 +158,11 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
                     writeln!(stdout, "{doc:#}").map_err(Error::Output)?;
                 }
             }
-            Ok(if outcome.is_valid() { Exit::Ok } else { Exit::Invalid })
+            Ok(if outcome.is_valid() {
+                Exit::Ok
+            } else {
+                Exit::Invalid
+            })
         }
         Command::Expand {
             paths,
@@ -212,7 +220,7 @@ fn load(paths: &[PathBuf], common: &ManifestArgs) -> Result<Outcome, Error> {
 
 /// Writes diagnostics and a summary line to stderr.
 pub fn report_text(outcome: &Outcome, color: bool) {
-    let renderer = TextRenderer::new(&outcome.sources, color);
+    let renderer = TextRenderer::new(&outcome.sources, color).hiding(&outcome.secrets);
     let mut err = std::io::BufWriter::new(std::io::stderr().lock());
     for d in &outcome.diagnostics {
         let _ = err.write_all(renderer.render(d).as_bytes());
@@ -234,7 +242,11 @@ pub fn report_text(outcome: &Outcome, color: bool) {
             "valid: {} in {}{}",
             plural(outcome.order_count, "order"),
             plural(files, "file"),
-            if warnings > 0 { format!(", {}", plural(warnings, "warning")) } else { String::new() }
+            if warnings > 0 {
+                format!(", {}", plural(warnings, "warning"))
+            } else {
+                String::new()
+            }
         )
     };
     let _ = writeln!(err, "{summary}");

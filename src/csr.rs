@@ -33,6 +33,8 @@ pub struct CsrInfo {
     pub alt_names: Vec<String>,
     /// The key.
     pub key: KeyKind,
+    /// Whether the self-signature was verified (it is not for keys too weak to verify).
+    pub signature_verified: bool,
 }
 
 impl CsrInfo {
@@ -77,10 +79,9 @@ pub fn inspect(pem: &str) -> Result<CsrInfo, CsrError> {
             block.label
         )));
     }
-    let (_, csr) = X509CertificationRequest::from_der(&block.contents)
-        .map_err(|e| CsrError::Malformed(e.to_string()))?;
-    csr.verify_signature()
-        .map_err(|e| CsrError::BadSignature(e.to_string()))?;
+    let (_, csr) = X509CertificationRequest::from_der(&block.contents).map_err(|_| {
+        CsrError::Malformed("the DER inside the PEM block is not a PKCS#10 request".into())
+    })?;
     let info = &csr.certification_request_info;
     let common_name = info
         .subject
@@ -110,7 +111,11 @@ pub fn inspect(pem: &str) -> Result<CsrInfo, CsrError> {
     let key = match spki.parsed() {
         Ok(PublicKey::RSA(rsa)) => KeyKind::Rsa(rsa.key_size()),
         Ok(PublicKey::EC(_)) => {
-            let curve = spki.algorithm.parameters.as_ref().and_then(|p| p.as_oid().ok());
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok());
             match curve {
                 Some(oid) if oid == OID_EC_P256 => KeyKind::P256,
                 Some(oid) if oid == OID_NIST_EC_P384 => KeyKind::P384,
@@ -121,10 +126,17 @@ pub fn inspect(pem: &str) -> Result<CsrInfo, CsrError> {
         Ok(PublicKey::DSA(_)) => KeyKind::Other("DSA".into()),
         Ok(_) | Err(_) => KeyKind::Other(format!("algorithm {}", spki.algorithm.algorithm)),
     };
+    // A key too weak to use is reported as such; its signature is not worth verifying.
+    let signature_verified = key_problem(&key).is_none();
+    if signature_verified {
+        csr.verify_signature()
+            .map_err(|e| CsrError::BadSignature(e.to_string()))?;
+    }
     Ok(CsrInfo {
         common_name,
         alt_names,
         key,
+        signature_verified,
     })
 }
 
@@ -139,9 +151,9 @@ fn ip_from_bytes(bytes: &[u8]) -> Option<IpAddr> {
 /// Why the key is not acceptable to public CAs, if it is not.
 pub fn key_problem(key: &KeyKind) -> Option<String> {
     match key {
-        KeyKind::Rsa(bits) if *bits < MIN_RSA_BITS => {
-            Some(format!("the CSR's RSA key has {bits} bits; CAs require at least {MIN_RSA_BITS}"))
-        }
+        KeyKind::Rsa(bits) if *bits < MIN_RSA_BITS => Some(format!(
+            "the CSR's RSA key has {bits} bits; CAs require at least {MIN_RSA_BITS}"
+        )),
         KeyKind::Rsa(_) | KeyKind::P256 | KeyKind::P384 => None,
         KeyKind::Other(what) => Some(format!(
             "the CSR's key is {what}; CAs accept RSA (2048 bits or more) or EC P-256/P-384"

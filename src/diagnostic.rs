@@ -156,6 +156,7 @@ pub fn sort(diagnostics: &mut [Diagnostic]) {
 pub struct TextRenderer<'s> {
     sources: &'s Sources,
     renderer: Renderer,
+    secrets: &'s [(FileId, Span)],
 }
 
 impl<'s> TextRenderer<'s> {
@@ -166,7 +167,17 @@ impl<'s> TextRenderer<'s> {
         } else {
             Renderer::plain()
         };
-        TextRenderer { sources, renderer }
+        TextRenderer {
+            sources,
+            renderer,
+            secrets: &[],
+        }
+    }
+
+    /// Never prints these bytes (secrets written in manifests) when showing a line.
+    pub fn hiding(mut self, secrets: &'s [(FileId, Span)]) -> Self {
+        self.secrets = secrets;
+        self
     }
 
     /// One diagnostic as text, ending in a blank line.
@@ -175,7 +186,8 @@ impl<'s> TextRenderer<'s> {
             Severity::Error => Level::ERROR,
             Severity::Warning => Level::WARNING,
         };
-        let mut group = Group::with_title(level.primary_title(d.message.as_str()).id(d.code.as_str()));
+        let mut group =
+            Group::with_title(level.primary_title(d.message.as_str()).id(d.code.as_str()));
         if let Some(place) = d.place {
             group = group.element(self.snippet(place, d.label.as_deref(), true));
         }
@@ -210,9 +222,37 @@ impl<'s> TextRenderer<'s> {
         };
         let line = file.line_range(span.start);
         let (line_no, _) = file.line_col(span.start);
-        let text = &file.text[line.clone()];
-        let start = (span.start as usize).clamp(line.start, line.end) - line.start;
-        let end = (span.end as usize).clamp(line.start, line.end) - line.start;
+        let mut text = std::borrow::Cow::Borrowed(&file.text[line.clone()]);
+        let mut start = (span.start as usize).clamp(line.start, line.end) - line.start;
+        let mut end = (span.end as usize).clamp(line.start, line.end) - line.start;
+        // Hide secrets on this line, right to left so earlier offsets stay valid.
+        let mut hidden: Vec<(usize, usize)> = self
+            .secrets
+            .iter()
+            .filter(|(f, s)| {
+                *f == place.file && (s.start as usize) < line.end && (s.end as usize) > line.start
+            })
+            .map(|(_, s)| {
+                let from = (s.start as usize).clamp(line.start, line.end) - line.start;
+                let to = (s.end as usize).clamp(line.start, line.end) - line.start;
+                (from, to)
+            })
+            .collect();
+        hidden.sort_unstable();
+        for &(from, to) in hidden.iter().rev() {
+            if from < to && text.is_char_boundary(from) && text.is_char_boundary(to) {
+                text =
+                    std::borrow::Cow::Owned(format!("{}<redacted>{}", &text[..from], &text[to..]));
+                if start >= to {
+                    start = start + 10 - (to - from);
+                    end = end + 10 - (to - from);
+                } else if end > from {
+                    end = (from + 10).max(start);
+                }
+            }
+        }
+        let end = end.min(text.len());
+        let start = start.min(end);
         let kind = if primary {
             AnnotationKind::Primary
         } else {
@@ -222,7 +262,7 @@ impl<'s> TextRenderer<'s> {
             .line_start(line_no)
             .path(file.display.as_str())
             .fold(false)
-            .annotation(kind.span(start..end.max(start)).label(label))
+            .annotation(kind.span(start..end).label(label))
             .into()
     }
 }
@@ -294,14 +334,20 @@ pub fn nearest<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -
 }
 
 /// "did you mean `a`?" / "did you mean `a` or `b`?", when anything is near.
-pub fn did_you_mean<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    wrong: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     let near = nearest(wrong, candidates);
     match near.as_slice() {
         [] => None,
         [one] => Some(format!("did you mean `{one}`?")),
         [init @ .., last] => Some(format!(
             "did you mean {} or `{last}`?",
-            init.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+            init.iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
     }
 }
@@ -312,8 +358,14 @@ mod tests {
 
     #[test]
     fn suggestions_prefer_case_insensitive_matches() {
-        assert_eq!(did_you_mean("dcvMetod", ["dcvMethod", "dcvEmail", "domainName"]).as_deref(), Some("did you mean `dcvMethod`?"));
-        assert_eq!(did_you_mean("NGINX", ["nginx", "iis7"]).as_deref(), Some("did you mean `nginx`?"));
+        assert_eq!(
+            did_you_mean("dcvMetod", ["dcvMethod", "dcvEmail", "domainName"]).as_deref(),
+            Some("did you mean `dcvMethod`?")
+        );
+        assert_eq!(
+            did_you_mean("NGINX", ["nginx", "iis7"]).as_deref(),
+            Some("did you mean `nginx`?")
+        );
         assert_eq!(did_you_mean("zzz", ["nginx", "iis7"]), None);
     }
 }

@@ -10,7 +10,12 @@ use crate::yaml::{Entry, Node, Origin, Value};
 pub const CONTACTS: [&str; 3] = ["Administrator", "finance", "tech"];
 
 /// Fields that may be written as unquoted numbers and are sent as the text written.
-const TEXT_FIELDS: [&str; 4] = ["mobile", "postCode", "organizationMobile", "organizationPostCode"];
+const TEXT_FIELDS: [&str; 4] = [
+    "mobile",
+    "postCode",
+    "organizationMobile",
+    "organizationPostCode",
+];
 
 /// Deep-merges `defaults` under `order`: mappings merge recursively and the order wins;
 /// a sequence or scalar in the order replaces the default; `null` removes a default.
@@ -160,7 +165,10 @@ impl ExpandedOrder {
             }
         }
         let mut form = Map::new();
-        form.insert("productCode".into(), Json::String(self.product_code.clone()));
+        form.insert(
+            "productCode".into(),
+            Json::String(self.product_code.clone()),
+        );
         form.insert("years".into(), Json::from(self.years));
         form.insert("refId".into(), Json::String(self.ref_id.clone()));
         form.insert("params".into(), params);
@@ -184,9 +192,24 @@ mod tests {
                 "Administrator": {"job": "CTO", "city": "Paris"}}, "key": "k"})
         );
         let params = m.get("params").expect("params");
-        assert_eq!(params.get("server").map(|n| n.origin), Some(Origin::Defaults));
-        assert_eq!(params.get("Administrator").and_then(|a| a.get("city")).map(|n| n.origin), Some(Origin::Order));
-        assert_eq!(params.get("Administrator").and_then(|a| a.get("job")).map(|n| n.origin), Some(Origin::Defaults));
+        assert_eq!(
+            params.get("server").map(|n| n.origin),
+            Some(Origin::Defaults)
+        );
+        assert_eq!(
+            params
+                .get("Administrator")
+                .and_then(|a| a.get("city"))
+                .map(|n| n.origin),
+            Some(Origin::Order)
+        );
+        assert_eq!(
+            params
+                .get("Administrator")
+                .and_then(|a| a.get("job"))
+                .map(|n| n.origin),
+            Some(Origin::Defaults)
+        );
     }
 
     #[test]
@@ -194,6 +217,9 @@ mod tests {
         let text = "mobile: +4930123\npostCode: 01234\ncity: 12\n";
         let mut n = parse(text).expect("yaml");
         numbers_as_text(&mut n, &SourceFile::new("x".into(), text.into()));
-        assert_eq!(n.to_json(), serde_json::json!({"mobile": "+4930123", "postCode": "01234", "city": 12}));
+        assert_eq!(
+            n.to_json(),
+            serde_json::json!({"mobile": "+4930123", "postCode": "01234", "city": 12})
+        );
     }
 }

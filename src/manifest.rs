@@ -118,7 +118,10 @@ pub fn load(
                 continue;
             }
         };
-        let text = text.strip_prefix('\u{feff}').map(str::to_owned).unwrap_or(text);
+        let text = text
+            .strip_prefix('\u{feff}')
+            .map(str::to_owned)
+            .unwrap_or(text);
         let parsed = yaml::parse(&text);
         let id = sources.add(SourceFile::new(path.clone(), text));
         match parsed {

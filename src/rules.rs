@@ -9,8 +9,13 @@ use crate::schema::{Issue, Target};
 use crate::yaml::{Node, Value};
 
 /// Approver addresses a CA sends domain-control e-mail to.
-pub const APPROVER_LOCAL_PARTS: [&str; 5] =
-    ["admin", "administrator", "hostmaster", "postmaster", "webmaster"];
+pub const APPROVER_LOCAL_PARTS: [&str; 5] = [
+    "admin",
+    "administrator",
+    "hostmaster",
+    "postmaster",
+    "webmaster",
+];
 
 fn issue(code: &str, message: String, pointer: String, hint: Option<String>) -> Issue {
     Issue {
@@ -31,7 +36,12 @@ pub fn check(order: &Node, product: &Product, csr: Option<&CsrInfo>) -> Vec<(Sev
         if *years > i64::from(product.max_year) && *years <= 6 {
             out.push(err(issue(
                 "years-above-product-max",
-                format!("`{}` can be ordered for at most {} year{}, not {years}", product.code, product.max_year, if product.max_year == 1 { "" } else { "s" }),
+                format!(
+                    "`{}` can be ordered for at most {} year{}, not {years}",
+                    product.code,
+                    product.max_year,
+                    if product.max_year == 1 { "" } else { "s" }
+                ),
                 "/years".into(),
                 None,
             )));
@@ -39,23 +49,39 @@ pub fn check(order: &Node, product: &Product, csr: Option<&CsrInfo>) -> Vec<(Sev
     }
 
     let params = order.get("params");
-    let names = params.and_then(|p| p.get("domainInfo")).map(domain_entries).unwrap_or_default();
+    let names = params
+        .and_then(|p| p.get("domainInfo"))
+        .map(domain_entries)
+        .unwrap_or_default();
     if names.len() > product.max_domain as usize {
         out.push(err(issue(
             "too-many-domains",
-            format!("{} names, but `{}` takes at most {}", names.len(), product.code, product.max_domain),
+            format!(
+                "{} names, but `{}` takes at most {}",
+                names.len(),
+                product.code,
+                product.max_domain
+            ),
             "/params/domainInfo".into(),
-            (!product.support_san).then(|| "this product covers a single name; use a multi-domain product".into()),
+            (!product.support_san)
+                .then(|| "this product covers a single name; use a multi-domain product".into()),
         )));
     }
 
     let mut seen: Vec<String> = Vec::with_capacity(names.len());
     for d in &names {
         let at = |field: &str| format!("/params/domainInfo/{}/{field}", d.index);
-        let Some(name) = d.name.as_deref() else { continue };
+        let Some(name) = d.name.as_deref() else {
+            continue;
+        };
         let lower = name.to_ascii_lowercase();
         if seen.contains(&lower) {
-            out.push(err(issue("duplicate-domain", format!("`{name}` is listed twice"), at("domainName"), None)));
+            out.push(err(issue(
+                "duplicate-domain",
+                format!("`{name}` is listed twice"),
+                at("domainName"),
+                None,
+            )));
         }
         seen.push(lower.clone());
         let wildcard = lower.starts_with("*.");
@@ -63,7 +89,10 @@ pub fn check(order: &Node, product: &Product, csr: Option<&CsrInfo>) -> Vec<(Sev
         if wildcard && !product.support_wildcard {
             out.push(err(issue(
                 "wildcard-not-supported",
-                format!("`{}` does not cover wildcard names like `{name}`", product.code),
+                format!(
+                    "`{}` does not cover wildcard names like `{name}`",
+                    product.code
+                ),
                 at("domainName"),
                 Some("order a wildcard product, or name the hosts one by one".into()),
             )));
@@ -79,7 +108,10 @@ pub fn check(order: &Node, product: &Product, csr: Option<&CsrInfo>) -> Vec<(Sev
                 "ip-requires-file-validation",
                 format!("IP address `{name}` cannot be validated with {m}"),
                 at("dcvMethod"),
-                Some("IP addresses are validated only with `HTTP_CSR_HASH` or `HTTPS_CSR_HASH`".into()),
+                Some(
+                    "IP addresses are validated only with `HTTP_CSR_HASH` or `HTTPS_CSR_HASH`"
+                        .into(),
+                ),
             ))),
             _ => {}
         }
@@ -92,18 +124,23 @@ pub fn check(order: &Node, product: &Product, csr: Option<&CsrInfo>) -> Vec<(Sev
                     {
                         out.push(err(issue(
                             "dcv-email-domain-mismatch",
-                            format!("approver `{email}` is not at `{base}` or a parent domain of it"),
+                            format!(
+                                "approver `{email}` is not at `{base}` or a parent domain of it"
+                            ),
                             at("dcvEmail"),
-                            Some(format!("for `{name}` use e.g. `admin@{}`", registrable_guess(base))),
+                            Some(format!(
+                                "for `{name}` use e.g. `admin@{}`",
+                                registrable_guess(base)
+                            )),
                         )));
                     }
                 }
-            } else {
+            } else if let Some(method) = d.method.as_deref() {
                 out.push((
                     Severity::Warning,
                     issue(
                         "dcv-email-unused",
-                        format!("`dcvEmail` is ignored with `dcvMethod: {}`", d.method.as_deref().unwrap_or("?")),
+                        format!("`dcvEmail` is ignored with `dcvMethod: {method}`"),
                         at("dcvEmail"),
                         None,
                     ),
@@ -124,7 +161,12 @@ pub fn check(order: &Node, product: &Product, csr: Option<&CsrInfo>) -> Vec<(Sev
             let missing: Vec<&String> = wanted.iter().filter(|n| !csr_names.contains(n)).collect();
             let extra: Vec<&String> = csr_names.iter().filter(|n| !wanted.contains(n)).collect();
             if !missing.is_empty() || !extra.is_empty() {
-                let list = |v: &[&String]| v.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+                let list = |v: &[&String]| {
+                    v.iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
                 let mut parts = Vec::new();
                 if !missing.is_empty() {
                     parts.push(format!("the CSR lacks {}", list(&missing)));
@@ -134,9 +176,15 @@ pub fn check(order: &Node, product: &Product, csr: Option<&CsrInfo>) -> Vec<(Sev
                 }
                 out.push(err(issue(
                     "csr-names-mismatch",
-                    format!("the CSR's names differ from `domainInfo`: {}", parts.join("; ")),
+                    format!(
+                        "the CSR's names differ from `domainInfo`: {}",
+                        parts.join("; ")
+                    ),
                     "/params/csr".into(),
-                    Some("the CSR's CN and subjectAltNames must be exactly the `domainInfo` names".into()),
+                    Some(
+                        "the CSR's CN and subjectAltNames must be exactly the `domainInfo` names"
+                            .into(),
+                    ),
                 )));
             }
         }
@@ -173,8 +221,7 @@ fn domain_entries(node: &Node) -> Vec<DomainEntry> {
 
 /// Whether `candidate` is `domain` or one of its parents (but not a bare top-level label).
 fn is_self_or_parent(candidate: &str, domain: &str) -> bool {
-    candidate.contains('.')
-        && (candidate == domain || domain.ends_with(&format!(".{candidate}")))
+    candidate.contains('.') && (candidate == domain || domain.ends_with(&format!(".{candidate}")))
 }
 
 /// The last two labels of a name: a fair example for a hint.

@@ -155,7 +155,12 @@ fn show(v: &Value) -> String {
     }
 }
 
-fn describe(kind: &ValidationErrorKind, instance: &Value, pointer: String, rule: &Rule) -> Vec<Issue> {
+fn describe(
+    kind: &ValidationErrorKind,
+    instance: &Value,
+    pointer: String,
+    rule: &Rule,
+) -> Vec<Issue> {
     let code = |fallback: &str| rule.code.unwrap_or(fallback).to_owned();
     let hint = rule.hint.map(str::to_owned);
     let field = last_segment(&pointer).to_owned();
@@ -173,7 +178,12 @@ fn describe(kind: &ValidationErrorKind, instance: &Value, pointer: String, rule:
                 Some(c) => format!("missing field `{name}`, which {}", requirement(c, &name)),
                 None => format!("missing required field `{name}`"),
             };
-            vec![issue(code("missing-field"), message, Target::Missing(name), None)]
+            vec![issue(
+                code("missing-field"),
+                message,
+                Target::Missing(name),
+                None,
+            )]
         }
         ValidationErrorKind::AdditionalProperties { unexpected } => {
             let allowed: Vec<&str> = rule
@@ -189,14 +199,20 @@ fn describe(kind: &ValidationErrorKind, instance: &Value, pointer: String, rule:
                         code("unknown-field"),
                         format!("unknown field `{name}`"),
                         Target::Unknown(name.clone()),
-                        crate::diagnostic::did_you_mean(name, allowed.iter().copied()).or_else(|| {
-                            (allowed.len() <= 12).then(|| {
-                                format!(
-                                    "the fields here are {}",
-                                    allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")
-                                )
-                            })
-                        }),
+                        crate::diagnostic::did_you_mean(name, allowed.iter().copied()).or_else(
+                            || {
+                                (allowed.len() <= 12).then(|| {
+                                    format!(
+                                        "the fields here are {}",
+                                        allowed
+                                            .iter()
+                                            .map(|a| format!("`{a}`"))
+                                            .collect::<Vec<_>>()
+                                            .join(", ")
+                                    )
+                                })
+                            },
+                        ),
                     )
                 })
                 .collect()
@@ -206,7 +222,12 @@ fn describe(kind: &ValidationErrorKind, instance: &Value, pointer: String, rule:
                 Some(c) => format!("field `{field}` {}", requirement(c, &field)),
                 None => format!("field `{field}` is not allowed here"),
             };
-            vec![issue(code("field-not-allowed"), message, Target::Unknown(field.clone()), hint)]
+            vec![issue(
+                code("field-not-allowed"),
+                message,
+                Target::Unknown(field.clone()),
+                hint,
+            )]
         }
         ValidationErrorKind::Type { kind } => {
             let expected = format!("{kind:?}")
@@ -232,7 +253,13 @@ fn describe(kind: &ValidationErrorKind, instance: &Value, pointer: String, rule:
                 .and_then(|s| crate::diagnostic::did_you_mean(s, opts.iter().copied()));
             let hint = near.or(hint).or_else(|| {
                 (opts.len() <= 8).then(|| {
-                    format!("use one of {}", opts.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", "))
+                    format!(
+                        "use one of {}",
+                        opts.iter()
+                            .map(|o| format!("`{o}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
                 })
             });
             vec![issue(
@@ -244,7 +271,11 @@ fn describe(kind: &ValidationErrorKind, instance: &Value, pointer: String, rule:
         }
         ValidationErrorKind::Constant { expected_value } => vec![issue(
             code("invalid-value"),
-            format!("`{field}` must be {}, found {}", show(expected_value), show(instance)),
+            format!(
+                "`{field}` must be {}, found {}",
+                show(expected_value),
+                show(instance)
+            ),
             Target::Value,
             hint,
         )],
@@ -254,7 +285,8 @@ fn describe(kind: &ValidationErrorKind, instance: &Value, pointer: String, rule:
             Target::Value,
             hint,
         )],
-        ValidationErrorKind::Minimum { limit } | ValidationErrorKind::ExclusiveMinimum { limit } => {
+        ValidationErrorKind::Minimum { limit }
+        | ValidationErrorKind::ExclusiveMinimum { limit } => {
             vec![issue(
                 code("out-of-range"),
                 format!("`{field}` is {instance}, below the minimum {limit}"),
@@ -262,7 +294,8 @@ fn describe(kind: &ValidationErrorKind, instance: &Value, pointer: String, rule:
                 hint,
             )]
         }
-        ValidationErrorKind::Maximum { limit } | ValidationErrorKind::ExclusiveMaximum { limit } => {
+        ValidationErrorKind::Maximum { limit }
+        | ValidationErrorKind::ExclusiveMaximum { limit } => {
             vec![issue(
                 code("out-of-range"),
                 format!("`{field}` is {instance}, above the maximum {limit}"),
@@ -272,7 +305,10 @@ fn describe(kind: &ValidationErrorKind, instance: &Value, pointer: String, rule:
         }
         ValidationErrorKind::MinItems { limit } => vec![issue(
             code("too-few-items"),
-            format!("`{field}` needs at least {limit} entr{}", if *limit == 1 { "y" } else { "ies" }),
+            format!(
+                "`{field}` needs at least {limit} entr{}",
+                if *limit == 1 { "y" } else { "ies" }
+            ),
             Target::Value,
             hint,
         )],
@@ -293,7 +329,10 @@ fn describe(kind: &ValidationErrorKind, instance: &Value, pointer: String, rule:
                 code("invalid-reference"),
                 format!("`{field}` takes exactly one of `file` or `env`"),
                 Target::Value,
-                Some("write `{ file: PATH }` (relative to the manifest) or `{ env: VARIABLE }`".into()),
+                Some(
+                    "write `{ file: PATH }` (relative to the manifest) or `{ env: VARIABLE }`"
+                        .into(),
+                ),
             )]
         }
         other => vec![issue(
@@ -312,7 +351,9 @@ fn merge_missing(issues: Vec<Issue>) -> Vec<Issue> {
     for issue in issues {
         if let Target::Missing(name) = &issue.target {
             if let Some(i) = out.iter().position(|o| {
-                matches!(o.target, Target::Missing(_)) && o.code == issue.code && o.pointer == issue.pointer
+                matches!(o.target, Target::Missing(_))
+                    && o.code == issue.code
+                    && o.pointer == issue.pointer
             }) {
                 names[i].push(name.clone());
                 continue;
@@ -325,7 +366,11 @@ fn merge_missing(issues: Vec<Issue>) -> Vec<Issue> {
     }
     for (issue, names) in out.iter_mut().zip(names) {
         if names.len() > 1 {
-            let list = names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+            let list = names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
             issue.message = issue
                 .message
                 .replacen("missing required field ", "missing required fields ", 1)
@@ -394,11 +439,13 @@ mod tests {
     fn both_schemas_are_valid_draft_2020_12() {
         for text in [MANIFEST_SCHEMA, ORDER_SCHEMA] {
             let json: Value = serde_json::from_str(text).expect("JSON");
-            assert_eq!(json["$schema"], "https://json-schema.org/draft/2020-12/schema");
+            assert_eq!(
+                json["$schema"],
+                "https://json-schema.org/draft/2020-12/schema"
+            );
             let meta = jsonschema::draft202012::meta::validator();
             let errors: Vec<String> = meta.iter_errors(&json).map(|e| e.to_string()).collect();
             assert!(errors.is_empty(), "{errors:?}");
         }
     }
-
 }

@@ -38,6 +38,8 @@ pub struct Outcome {
     pub order_count: usize,
     /// The orders that expanded without error, in manifest order.
     pub orders: Vec<ExpandedOrder>,
+    /// Secrets written in manifests (tokens, inline keys): never printed with a source line.
+    pub secrets: Vec<(FileId, Span)>,
 }
 
 impl Outcome {
@@ -63,6 +65,7 @@ pub fn validate(paths: &[PathBuf], options: &Options) -> Result<Outcome, Error> 
         keys: HashMap::new(),
         ref_ids: HashMap::new(),
         repeated: HashMap::new(),
+        secrets: Vec::new(),
     };
     for m in &manifests {
         run.manifest(m);
@@ -72,6 +75,7 @@ pub fn validate(paths: &[PathBuf], options: &Options) -> Result<Outcome, Error> 
         orders,
         order_count,
         repeated,
+        secrets,
         ..
     } = run;
     for (index, more) in repeated.into_values() {
@@ -88,6 +92,7 @@ pub fn validate(paths: &[PathBuf], options: &Options) -> Result<Outcome, Error> 
         diagnostics,
         order_count,
         orders,
+        secrets,
     })
 }
 
@@ -111,9 +116,13 @@ fn locate(root: &Node, pointer: &str, target: &Target) -> Found {
                 key_span = Some(e.key_span);
                 &e.value
             }),
-            Value::Seq(items) => seg.parse::<usize>().ok().and_then(|i| items.get(i)).inspect(|_| {
-                key_span = None;
-            }),
+            Value::Seq(items) => seg
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| items.get(i))
+                .inspect(|_| {
+                    key_span = None;
+                }),
             _ => None,
         };
         match next {
@@ -154,6 +163,7 @@ struct Run<'a> {
     ref_ids: HashMap<String, (FileId, Span)>,
     /// Identical order diagnostics (a bad default shared by many orders): first index, repeats.
     repeated: HashMap<(String, String, FileId, Span), (usize, usize)>,
+    secrets: Vec<(FileId, Span)>,
 }
 
 /// The order a diagnostic belongs to.
@@ -171,10 +181,13 @@ impl Run<'_> {
         yaml::duplicate_keys(&m.root, &mut dups);
         for d in dups {
             self.diagnostics.push(
-                Diagnostic::error("duplicate-yaml-key", format!("`{}` is written twice in the same mapping", d.key))
-                    .at(file, Some(d.again))
-                    .label("written again here")
-                    .related(file, d.first, "first written here"),
+                Diagnostic::error(
+                    "duplicate-yaml-key",
+                    format!("`{}` is written twice in the same mapping", d.key),
+                )
+                .at(file, Some(d.again))
+                .label("written again here")
+                .related(file, d.first, "first written here"),
             );
         }
         self.find_tokens(file, &m.root);
@@ -190,22 +203,35 @@ impl Run<'_> {
                 Target::Unknown(n) => format!("{}/{n}", issue.pointer),
                 _ => issue.pointer.clone(),
             };
+            let order = order_key_of(&m.root, &pointer);
             self.diagnostics.push(
                 Diagnostic::error(issue.code, issue.message)
                     .at(file, Some(found.span))
                     .pointer(pointer)
+                    .order(order)
                     .maybe_hint(issue.hint),
             );
         }
 
-        let prefix = m.root.get("refIdPrefix").and_then(Node::as_str).unwrap_or("");
-        let defaults = m.root.get("defaults").filter(|d| matches!(d.value, Value::Map(_)));
+        let prefix = m
+            .root
+            .get("refIdPrefix")
+            .and_then(Node::as_str)
+            .unwrap_or("");
+        let defaults = m
+            .root
+            .get("defaults")
+            .filter(|d| matches!(d.value, Value::Map(_)));
         let Some(Value::Seq(items)) = m.root.get("orders").map(|o| &o.value) else {
             return;
         };
         if items.is_empty() {
             let span = m.root.entry("orders").map(|e| e.key_span);
-            self.diagnostics.push(Diagnostic::warning("no-orders", "this manifest has no orders").at(file, span).pointer("/orders"));
+            self.diagnostics.push(
+                Diagnostic::warning("no-orders", "this manifest has no orders")
+                    .at(file, span)
+                    .pointer("/orders"),
+            );
         }
         for (index, item) in items.iter().enumerate() {
             self.order_count += 1;
@@ -219,6 +245,7 @@ impl Run<'_> {
             Value::Map(entries) => {
                 for e in entries {
                     if is_token_key(&e.key) {
+                        self.secrets.push((file, e.value.span));
                         self.diagnostics.push(
                             Diagnostic::error("token-in-manifest", "an API token must never be written in a manifest")
                                 .at(file, Some(e.key_span))
@@ -233,9 +260,21 @@ impl Run<'_> {
         }
     }
 
-    fn order(&mut self, file: FileId, index: usize, item: &Node, defaults: Option<&Node>, prefix: &str, flagged: &[Span]) {
-        let Some(key_entry) = item.entry("key") else { return };
-        let Some(key) = key_entry.value.as_str() else { return };
+    fn order(
+        &mut self,
+        file: FileId,
+        index: usize,
+        item: &Node,
+        defaults: Option<&Node>,
+        prefix: &str,
+        flagged: &[Span],
+    ) {
+        let Some(key_entry) = item.entry("key") else {
+            return;
+        };
+        let Some(key) = key_entry.value.as_str() else {
+            return;
+        };
         let src = self.sources.get(file);
         let mut tree = expand::merge(defaults, item);
         expand::numbers_as_text(&mut tree, src);
@@ -248,8 +287,8 @@ impl Run<'_> {
         };
         let before = self.diagnostics.len();
 
-        self.unique(file, key_entry.value.span, key, true);
-        if let Some(ref_node) = tree.get("refId") {
+        let key_is_new = self.unique(file, key_entry.value.span, key, true);
+        if let Some(ref_node) = tree.get("refId").filter(|_| key_is_new || !derived) {
             if let Some(r) = ref_node.as_str() {
                 self.unique(file, ref_node.span, r, false);
             }
@@ -257,6 +296,13 @@ impl Run<'_> {
 
         let mut found = Vec::new();
         for field in ["csr", "privateKey"] {
+            if let Some(n) = tree
+                .get("params")
+                .and_then(|p| p.get(field))
+                .filter(|n| field == "privateKey" && n.as_str().is_some())
+            {
+                self.secrets.push((file, n.span));
+            }
             if let Some(d) = self.resolve(&mut tree, field, src, &ctx) {
                 found.push(d);
             }
@@ -265,30 +311,44 @@ impl Run<'_> {
 
         let code_node = tree.get("productCode");
         let product = match code_node.map(|n| (n, n.as_str())) {
-            Some((n, Some(code))) => match self.options.catalog.get(code) {
-                Some(p) => Some(p),
-                None => {
-                    let hint = diagnostic::did_you_mean(code, self.options.catalog.codes())
+            Some((n, Some(code))) => {
+                match self.options.catalog.get(code) {
+                    Some(p) => Some(p),
+                    None => {
+                        let hint = diagnostic::did_you_mean(code, self.options.catalog.codes())
                         .or_else(|| Some("see `nicsrs-batch catalog` for the known codes, or pass --catalog".into()));
-                    found.push(self.order_diag(&ctx, &tree, Severity::Error, Issue {
-                        code: "unknown-product".into(),
-                        message: format!("unknown product code `{code}`"),
-                        pointer: "/productCode".into(),
-                        target: Target::Value,
-                        hint,
-                    }, n.span));
-                    None
+                        found.push(self.order_diag(
+                            &ctx,
+                            &tree,
+                            Severity::Error,
+                            Issue {
+                                code: "unknown-product".into(),
+                                message: format!("unknown product code `{code}`"),
+                                pointer: "/productCode".into(),
+                                target: Target::Value,
+                                hint,
+                            },
+                            n.span,
+                        ));
+                        None
+                    }
                 }
-            },
+            }
             Some(_) => None,
             None => {
-                found.push(self.order_diag(&ctx, &tree, Severity::Error, Issue {
-                    code: "missing-field".into(),
-                    message: "missing required field `productCode`".into(),
-                    pointer: String::new(),
-                    target: Target::Missing("productCode".into()),
-                    hint: Some("set it in the order or in `defaults`".into()),
-                }, key_entry.value.span));
+                found.push(self.order_diag(
+                    &ctx,
+                    &tree,
+                    Severity::Error,
+                    Issue {
+                        code: "missing-field".into(),
+                        message: "missing required field `productCode`".into(),
+                        pointer: String::new(),
+                        target: Target::Missing("productCode".into()),
+                        hint: Some("set it in the order or in `defaults`".into()),
+                    },
+                    key_entry.value.span,
+                ));
                 None
             }
         };
@@ -301,10 +361,21 @@ impl Run<'_> {
             if let Some(obj) = json.as_object_mut() {
                 obj.insert("product".into(), product.rule_object());
             }
-            let mut issues: Vec<(Severity, Issue)> =
-                Schema::order().check(&json).into_iter().map(|i| (Severity::Error, i)).collect();
+            let mut issues: Vec<(Severity, Issue)> = Schema::order()
+                .check(&json)
+                .into_iter()
+                .map(|i| (Severity::Error, i))
+                .collect();
             issues.extend(rules::check(&tree, product, csr_info.as_ref()));
             for (severity, issue) in issues {
+                if matches!(&issue.target, Target::Unknown(n) if is_token_key(n)) {
+                    continue;
+                }
+                if let Target::Missing(name) = &issue.target {
+                    if misspelt_in(&tree, &issue.pointer, name) {
+                        continue; // the misspelling is reported as an unknown field
+                    }
+                }
                 let at = locate(&tree, &issue.pointer, &issue.target).span;
                 if severity == Severity::Error && flagged.contains(&at) {
                     continue; // already reported against the file as written
@@ -316,14 +387,18 @@ impl Run<'_> {
             self.push_order_diag(d);
         }
         let failed = self.diagnostics[before..].iter().any(Diagnostic::is_error)
-            || flagged.iter().any(|s| s.start >= item.span.start && within(item, *s));
+            || flagged
+                .iter()
+                .any(|s| s.start >= item.span.start && within(item, *s));
         if failed || product.is_none() {
             return;
         }
         let Some(obj) = json.as_object() else { return };
         let (Some(product_code), Some(years), Some(ref_id), Some(params)) = (
             obj.get("productCode").and_then(|v| v.as_str()),
-            obj.get("years").and_then(|v| v.as_u64()).and_then(|y| u32::try_from(y).ok()),
+            obj.get("years")
+                .and_then(|v| v.as_u64())
+                .and_then(|y| u32::try_from(y).ok()),
             obj.get("refId").and_then(|v| v.as_str()),
             obj.get("params"),
         ) else {
@@ -342,35 +417,50 @@ impl Run<'_> {
     }
 
     /// Records a key or refId and reports it when another order already has it.
-    fn unique(&mut self, file: FileId, span: Span, value: &str, is_key: bool) {
+    fn unique(&mut self, file: FileId, span: Span, value: &str, is_key: bool) -> bool {
         let (map, code, what) = if is_key {
             (&mut self.keys, "duplicate-key", "key")
         } else {
             (&mut self.ref_ids, "duplicate-ref-id", "refId")
         };
         if let Some(&(first_file, first_span)) = map.get(value) {
-            let mut d = Diagnostic::error(code, format!("{what} `{value}` is used by more than one order"))
-                .at(file, Some(span))
-                .label("used again here")
-                .hint(if is_key {
-                    "keys identify orders across all files of a run; give each order its own".to_owned()
-                } else {
-                    "refIds must be unique; NicSRS would accept a second order with the same refId".to_owned()
-                });
+            let mut d = Diagnostic::error(
+                code,
+                format!("{what} `{value}` is used by more than one order"),
+            )
+            .at(file, Some(span))
+            .label("used again here")
+            .hint(if is_key {
+                "keys identify orders across all files of a run; give each order its own".to_owned()
+            } else {
+                "refIds must be unique; NicSRS would accept a second order with the same refId"
+                    .to_owned()
+            });
             if first_file == file {
                 d = d.related(file, first_span, "first used here");
             } else {
                 let (line, col) = self.sources.get(first_file).line_col(first_span.start);
-                d = d.note(format!("first used at {}:{line}:{col}", self.sources.get(first_file).display));
+                d = d.note(format!(
+                    "first used at {}:{line}:{col}",
+                    self.sources.get(first_file).display
+                ));
             }
             self.diagnostics.push(d);
+            false
         } else {
             map.insert(value.to_owned(), (file, span));
+            true
         }
     }
 
     /// Reads a `{file: ...}` or `{env: ...}` reference into the tree, and refuses inline keys.
-    fn resolve(&self, tree: &mut Node, field: &str, src: &SourceFile, ctx: &OrderCtx) -> Option<Diagnostic> {
+    fn resolve(
+        &self,
+        tree: &mut Node,
+        field: &str,
+        src: &SourceFile,
+        ctx: &OrderCtx,
+    ) -> Option<Diagnostic> {
         let node = match tree.get("params").and_then(|p| p.get(field)) {
             Some(n) => n.clone(),
             None => return None,
@@ -384,15 +474,24 @@ impl Run<'_> {
                     target: Target::Value,
                     hint: Some("use `privateKey: { file: PATH }` or `{ env: VARIABLE }`, and keep the key out of the repository".into()),
                 };
-                let severity = if self.options.allow_inline_secrets { Severity::Warning } else { Severity::Error };
+                let severity = if self.options.allow_inline_secrets {
+                    Severity::Warning
+                } else {
+                    Severity::Error
+                };
                 return Some(self.order_diag(ctx, tree, severity, issue, node.span));
             }
             Value::Map(_) => {
                 if let Some(path) = node.get("file").and_then(Node::as_str) {
                     let full = src.base_dir().join(path);
+                    let shown = if full == std::path::Path::new(path) {
+                        String::new()
+                    } else {
+                        format!(" ({})", full.display())
+                    };
                     read_small(&full).map_err(|e| Issue {
                         code: "file-not-found".into(),
-                        message: format!("cannot read `{path}` ({}): {e}", full.display()),
+                        message: format!("cannot read `{path}`{shown}: {e}"),
                         pointer: format!("/params/{field}/file"),
                         target: Target::Value,
                         hint: Some("`file:` paths are relative to the manifest".into()),
@@ -413,19 +512,24 @@ impl Run<'_> {
         };
         match resolved {
             Ok(text) => {
-                if let Some(Value::Map(entries)) = tree.entry("params").map(|_| ()).and_then(|_| match &mut tree.value {
-                    Value::Map(top) => top.iter_mut().find(|e| e.key == "params").map(|e| &mut e.value.value),
-                    _ => None,
-                }) {
-                    if let Some(e) = entries.iter_mut().find(|e| e.key == field) {
-                        e.value.value = Value::Str(text);
-                    }
+                let inner = node
+                    .get("file")
+                    .or_else(|| node.get("env"))
+                    .map_or(node.span, |n| n.span);
+                if let Some(target) = params_field_mut(tree, field) {
+                    target.value = Value::Str(text);
+                    target.span = inner;
                 }
                 None
             }
             Err(issue) => {
                 let at = locate(tree, &issue.pointer, &issue.target).span;
-                Some(self.order_diag(ctx, tree, Severity::Error, issue, at))
+                let d = self.order_diag(ctx, tree, Severity::Error, issue, at);
+                // The field is reported; leave it out so the schema does not report it again.
+                if let Some(Value::Map(params)) = params_mut(tree) {
+                    params.retain(|e| e.key != field);
+                }
+                Some(d)
             }
         }
     }
@@ -457,7 +561,14 @@ impl Run<'_> {
         }
     }
 
-    fn order_diag(&self, ctx: &OrderCtx, tree: &Node, severity: Severity, issue: Issue, at: Span) -> Diagnostic {
+    fn order_diag(
+        &self,
+        ctx: &OrderCtx,
+        tree: &Node,
+        severity: Severity,
+        issue: Issue,
+        at: Span,
+    ) -> Diagnostic {
         let found = locate(tree, &issue.pointer, &issue.target);
         let mut pointer = match found.origin {
             Origin::Order => format!("/orders/{}{}", ctx.index, issue.pointer),
@@ -479,7 +590,9 @@ impl Run<'_> {
             d = d.note("the value is inherited from `defaults`");
         }
         if ctx.ref_id_derived && issue.pointer == "/refId" {
-            d = d.note("the refId is derived as `refIdPrefix` + `key`; set `refId` to choose another");
+            d = d.note(
+                "the refId is derived as `refIdPrefix` + `key`; set `refId` to choose another",
+            );
         }
         d
     }
@@ -509,12 +622,70 @@ fn within(node: &Node, span: Span) -> bool {
             return true;
         }
         match &n.value {
-            Value::Map(entries) => entries.iter().any(|e| e.key_span == span || walk(&e.value, span)),
+            Value::Map(entries) => entries
+                .iter()
+                .any(|e| e.key_span == span || walk(&e.value, span)),
             Value::Seq(items) => items.iter().any(|i| walk(i, span)),
             _ => false,
         }
     }
     walk(node, span)
+}
+
+/// The key of the order a file-level pointer (`/orders/N/...`) is inside, if valid.
+fn order_key_of<'t>(root: &'t Node, pointer: &str) -> Option<&'t str> {
+    let index = pointer
+        .strip_prefix("/orders/")?
+        .split('/')
+        .next()?
+        .parse::<usize>()
+        .ok()?;
+    root.get("orders")?
+        .child(&index.to_string())?
+        .get("key")?
+        .as_str()
+}
+
+/// The value of `params` in an order tree.
+fn params_mut(tree: &mut Node) -> Option<&mut Value> {
+    let Value::Map(top) = &mut tree.value else {
+        return None;
+    };
+    top.iter_mut()
+        .find(|e| e.key == "params")
+        .map(|e| &mut e.value.value)
+}
+
+/// The node of `params.<field>` in an order tree, for rewriting it in place.
+fn params_field_mut<'t>(tree: &'t mut Node, field: &str) -> Option<&'t mut Node> {
+    let Value::Map(top) = &mut tree.value else {
+        return None;
+    };
+    let params = top.iter_mut().find(|e| e.key == "params")?;
+    let Value::Map(entries) = &mut params.value.value else {
+        return None;
+    };
+    entries
+        .iter_mut()
+        .find(|e| e.key == field)
+        .map(|e| &mut e.value)
+}
+
+/// Whether the mapping at `pointer` has a key that looks like a misspelling of `name`.
+fn misspelt_in(tree: &Node, pointer: &str, name: &str) -> bool {
+    let mut node = tree;
+    for seg in pointer.split('/').skip(1).map(segment) {
+        match node.child(&seg) {
+            Some(n) => node = n,
+            None => return false,
+        }
+    }
+    match &node.value {
+        Value::Map(entries) => entries
+            .iter()
+            .any(|e| e.key != name && !diagnostic::nearest(&e.key, [name]).is_empty()),
+        _ => false,
+    }
 }
 
 fn is_token_key(key: &str) -> bool {

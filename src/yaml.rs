@@ -211,7 +211,13 @@ fn parse_on_this_thread(text: &str) -> Result<Node, YamlError> {
         let span = location
             .and_then(|l| span_of(&l))
             .or_else(|| line_col.and_then(|(line, col)| offset_of(text, line, col)))
-            .map(|at| if at.end == at.start { point_at(text, at.start) } else { at });
+            .map(|at| {
+                if at.end == at.start {
+                    point_at(text, at.start)
+                } else {
+                    at
+                }
+            });
         let mut message = err.render_with_options(serde_saphyr::render_options! {
             snippets: SnippetMode::Off,
         });
@@ -440,7 +446,11 @@ mod tests {
         assert_eq!(at(text, a.value.span), "1");
         let list = root.get("list").expect("list");
         let y = list.child("1").and_then(|n| n.get("y")).expect("y");
-        assert_eq!(y.as_str(), Some("NO"), "NO stays a string (strict booleans)");
+        assert_eq!(
+            y.as_str(),
+            Some("NO"),
+            "NO stays a string (strict booleans)"
+        );
         assert_eq!(at(text, y.span), "NO");
         let x = list.child("0").and_then(|n| n.entry("x")).expect("x");
         assert_eq!(at(text, x.key_span), "x");
@@ -460,7 +470,9 @@ mod tests {
     fn hostile_input_is_an_error_not_a_panic() {
         let deep = "[".repeat(100_000);
         assert!(parse(&deep).is_err());
-        let nested: String = (0..1000).map(|i| format!("{}- \n", " ".repeat(i * 2))).collect();
+        let nested: String = (0..1000)
+            .map(|i| format!("{}- \n", " ".repeat(i * 2)))
+            .collect();
         let err = parse(&nested).expect_err("too deep");
         assert_eq!(err.message, "the file nests more than 32 levels deep");
         let bomb = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]\nh: [*g, *g, *g, *g, *g, *g, *g, *g, *g]\n";

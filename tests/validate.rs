@@ -1,0 +1,322 @@
+//! `nicsrs-batch validate` and `expand`, run as a user runs them.
+
+mod common;
+
+use common::{expect_file, root, run, scratch};
+
+/// Every failing fixture gives exactly its pinned diagnostics and exit code 2.
+#[test]
+fn each_invalid_fixture_gives_its_pinned_diagnostics() {
+    let dir = root().join("tests/fixtures/invalid");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("fixtures")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".yaml"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 15, "fixtures missing: {names:?}");
+    let mut failures = Vec::new();
+    for name in &names {
+        let r = run(&dir, &["validate", name]);
+        if r.code != 2 {
+            failures.push(format!("{name}: exit {} (want 2)\n{}", r.code, r.stderr));
+        }
+        if r.stderr.contains("panicked") {
+            failures.push(format!("{name}: panicked\n{}", r.stderr));
+        }
+        let expected = dir.join(name.replace(".yaml", ".stderr"));
+        if let Err(e) = expect_file(&expected, &r.stderr) {
+            failures.push(e);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Every problem of every file comes out of one run, with codes a script can count.
+#[test]
+fn json_report_lists_every_problem_with_its_position() {
+    let dir = root().join("tests/fixtures/invalid");
+    let r = run(
+        &dir,
+        &[
+            "validate",
+            "--format",
+            "json",
+            "invalid-values-in-defaults.yaml",
+            "domain-validation.yaml",
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).expect("JSON on stdout");
+    assert_eq!(doc["valid"], false);
+    assert_eq!(doc["orders"], 4);
+    let diags = doc["diagnostics"].as_array().expect("diagnostics");
+    let server = diags
+        .iter()
+        .find(|d| d["code"] == "invalid-value" && d["pointer"] == "/defaults/params/server")
+        .expect("server diagnostic");
+    assert_eq!(server["file"], "invalid-values-in-defaults.yaml");
+    assert_eq!(
+        (server["line"].as_u64(), server["column"].as_u64()),
+        (Some(6), Some(13))
+    );
+    assert_eq!(server["severity"], "error");
+    let files: std::collections::BTreeSet<&str> =
+        diags.iter().filter_map(|d| d["file"].as_str()).collect();
+    assert_eq!(files.len(), 2, "both files are reported in one run");
+    for key in [
+        "severity", "code", "message", "file", "line", "column", "pointer", "order",
+    ] {
+        assert!(
+            diags.iter().all(|d| d.get(key).is_some()),
+            "every diagnostic has `{key}`"
+        );
+    }
+    let wildcard = diags
+        .iter()
+        .find(|d| d["code"] == "wildcard-file-validation")
+        .expect("wildcard");
+    assert_eq!(wildcard["order"], "domain-control");
+    assert_eq!(
+        wildcard["pointer"],
+        "/orders/0/params/domainInfo/0/dcvMethod"
+    );
+}
+
+/// The examples never rot: every one validates, and a whole directory is one run.
+#[test]
+fn every_example_validates() {
+    let examples = root().join("examples");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&examples).expect("examples") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .expect("name")
+                .to_owned();
+            let r = run(&examples, &["validate", &name]);
+            assert_eq!(r.code, 0, "{name}:\n{}", r.stderr);
+            count += 1;
+        }
+    }
+    assert!(count >= 5);
+    let r = run(&root(), &["validate", "examples"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .ends_with(&format!("valid: 57 orders in {count} files\n")),
+        "{}",
+        r.stderr
+    );
+}
+
+/// `expand` prints the exact request: derived refId, merged defaults, both spellings of
+/// `organization`, resolved CSR, and never a private key unless asked.
+#[test]
+fn expand_prints_the_wire_form() {
+    let r = run(&root(), &["expand", "examples/with-csr-files.yaml"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines: Vec<serde_json::Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 3);
+    let www = &lines[0];
+    assert_eq!(www["key"], "www");
+    assert_eq!(www["endpoint"], "place");
+    let form = &www["form"];
+    assert_eq!(form["productCode"], "sectigo-multi-domain");
+    assert_eq!(form["years"], 1);
+    assert_eq!(form["refId"], "shop-www");
+    let admin = &form["params"]["Administrator"];
+    assert_eq!(admin["organization"], "Shop Example Ltd");
+    assert_eq!(admin["organation"], "Shop Example Ltd");
+    assert!(
+        form["params"]["csr"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("-----BEGIN CERTIFICATE REQUEST-----"))
+    );
+    assert!(form.get("api_token").is_none());
+
+    let dir = scratch("expand-keys");
+    std::fs::write(
+        dir.join("key.pem"),
+        "-----BEGIN PRIVATE KEY-----\nsecret\n-----END PRIVATE KEY-----\n",
+    )
+    .expect("key");
+    std::fs::write(
+        dir.join("m.yaml"),
+        std::fs::read_to_string(root().join("examples/dv-multi-domain.yaml"))
+            .expect("example")
+            .replace(
+                "      server: nginx\n",
+                "      server: nginx\n      privateKey: { file: key.pem }\n",
+            ),
+    )
+    .expect("manifest");
+    let r = run(&dir, &["expand", "m.yaml"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("\"privateKey\":\"<redacted>\"") && !r.stdout.contains("secret"),
+        "{}",
+        r.stdout
+    );
+    let r = run(&dir, &["expand", "m.yaml", "--show-private-keys"]);
+    assert!(r.stdout.contains("secret"));
+}
+
+/// An invalid run expands nothing: no partial plan on stdout.
+#[test]
+fn expand_of_an_invalid_manifest_prints_no_orders() {
+    let dir = root().join("tests/fixtures/invalid");
+    let r = run(&dir, &["expand", "product-limits.yaml"]);
+    assert_eq!(r.code, 2);
+    assert_eq!(r.stdout, "");
+    assert!(r.stderr.contains("error[years-above-product-max]"));
+}
+
+/// Orders from several files form one run: keys must be unique across them.
+#[test]
+fn keys_are_unique_across_files() {
+    let dir = scratch("cross-file");
+    let example =
+        std::fs::read_to_string(root().join("examples/dv-multi-domain.yaml")).expect("example");
+    std::fs::write(dir.join("a.yaml"), &example).expect("a");
+    std::fs::write(dir.join("b.yaml"), &example).expect("b");
+    let r = run(&dir, &["validate", "."]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("error[duplicate-key]: key `marketing-sites` is used by more than one order"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("first used at ./a.yaml:6:10"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// Exit code 1 is for runs that cannot happen; clap's own usage errors included.
+#[test]
+fn could_not_run_exits_1() {
+    let r = run(&root(), &["validate", "no/such/file.yaml"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .starts_with("error: cannot read no/such/file.yaml:"),
+        "{}",
+        r.stderr
+    );
+    let r = run(&root(), &["validate", "--no-such-flag", "examples"]);
+    assert_eq!(r.code, 1);
+    let r = run(
+        &root(),
+        &["validate", "examples", "--catalog", "Cargo.toml"],
+    );
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("is not a product list"), "{}", r.stderr);
+}
+
+/// `--allow-inline-secrets` lowers an inline key to a warning; a token stays an error.
+#[test]
+fn inline_secrets_flag_lowers_only_the_private_key() {
+    let dir = root().join("tests/fixtures/invalid");
+    let r = run(
+        &dir,
+        &["validate", "secrets.yaml", "--allow-inline-secrets"],
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("warning[inline-private-key]"));
+    assert!(r.stderr.contains("error[token-in-manifest]"));
+    assert!(
+        !r.stderr.contains("0123456789abcdef"),
+        "the token value is never echoed"
+    );
+}
+
+/// Hostile files are refused with a diagnostic, never a panic or a hang.
+#[test]
+fn hostile_input_is_refused_cleanly() {
+    let dir = scratch("hostile");
+    let mut files: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "latin1.yaml",
+            b"version: 1\norders:\n  - key: caf\xe9\n".to_vec(),
+        ),
+        (
+            "deep.yaml",
+            format!(
+                "version: 1\norders: {}{}\n",
+                "[".repeat(100_000),
+                "]".repeat(100_000)
+            )
+            .into_bytes(),
+        ),
+        (
+            "block-deep.yaml",
+            (0..2000)
+                .map(|i| format!("{}-\n", " ".repeat(i * 2)))
+                .collect::<String>()
+                .into_bytes(),
+        ),
+        ("empty.yaml", Vec::new()),
+        ("list.yaml", b"- 1\n- 2\n".to_vec()),
+    ];
+    let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..10 {
+        bomb.push_str(&format!(
+            "a{i}: &a{i} [{}]\n",
+            vec![format!("*a{}", i - 1); 10].join(", ")
+        ));
+    }
+    files.push(("bomb.yaml", bomb.into_bytes()));
+    for (name, bytes) in &files {
+        std::fs::write(dir.join(name), bytes).expect("write");
+    }
+    // 40 MB, above the 32 MiB limit, written sparsely so the test stays cheap.
+    let big = std::fs::File::create(dir.join("huge.yaml")).expect("huge");
+    big.set_len(40 * 1024 * 1024).expect("set_len");
+    let r = run(&dir, &["validate", "."]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    for (code, file) in [
+        ("not-utf8", "latin1.yaml"),
+        ("yaml-syntax", "deep.yaml"),
+        ("yaml-syntax", "block-deep.yaml"),
+        ("yaml-syntax", "bomb.yaml"),
+        ("yaml-syntax", "empty.yaml"),
+        ("file-too-large", "huge.yaml"),
+        ("wrong-type", "list.yaml"),
+    ] {
+        let found = r
+            .stderr
+            .split("\n\n")
+            .any(|d| d.contains(&format!("error[{code}]")) && d.contains(&format!("./{file}")));
+        assert!(found, "no {code} for {file} in:\n{}", r.stderr);
+    }
+}
+
+/// `schema` prints the embedded schemas; they are what the repository holds.
+#[test]
+fn schema_command_prints_the_schemas() {
+    for (which, file) in [
+        ("manifest", "order-manifest.schema.json"),
+        ("order", "order.schema.json"),
+    ] {
+        let r = run(&root(), &["schema", which]);
+        assert_eq!(r.code, 0);
+        assert_eq!(
+            r.stdout,
+            std::fs::read_to_string(root().join("schemas").join(file)).expect("schema")
+        );
+    }
+    let r = run(&root(), &["catalog"]);
+    let products: serde_json::Value = serde_json::from_str(&r.stdout).expect("catalogue JSON");
+    assert!(products.as_array().is_some_and(|p| p.len() > 25));
+}
