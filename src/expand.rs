@@ -141,6 +141,27 @@ pub struct ExpandedOrder {
 }
 
 impl ExpandedOrder {
+    /// Builds the order from its validated JSON (`productCode`, `years`, `refId`, `params`).
+    pub fn from_json(
+        key: &str,
+        file: FileId,
+        index: usize,
+        span: Span,
+        json: &Json,
+    ) -> Option<Self> {
+        let obj = json.as_object()?;
+        Some(ExpandedOrder {
+            key: key.to_owned(),
+            file,
+            index,
+            span,
+            product_code: obj.get("productCode")?.as_str()?.to_owned(),
+            years: u32::try_from(obj.get("years")?.as_u64()?).ok()?,
+            ref_id: obj.get("refId")?.as_str()?.to_owned(),
+            params: obj.get("params")?.clone(),
+        })
+    }
+
     /// `params` as sent: each contact carries both `organization` and `organation`,
     /// because the live API reads the misspelt key.
     pub fn wire_params(&self) -> Json {

@@ -13,6 +13,8 @@ pub mod error;
 pub mod exit;
 pub mod expand;
 pub mod manifest;
+pub mod pointer;
+pub mod references;
 pub mod rules;
 pub mod schema;
 pub mod source;

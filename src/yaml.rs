@@ -16,6 +16,8 @@ use crate::source::Span;
 pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
 /// Deepest nesting accepted; a manifest needs 6 levels.
 pub const MAX_DEPTH: usize = 32;
+/// Most events held under anchors (a contact block is about 25).
+const MAX_ANCHORED_EVENTS: usize = 100_000;
 /// Stack for the parser thread.
 const PARSE_STACK_BYTES: usize = 64 * 1024 * 1024;
 /// Most YAML nodes in one file (ample for 10,000 orders of 100 nodes).
@@ -83,6 +85,17 @@ impl Node {
     /// The value for `key` in a mapping.
     pub fn get(&self, key: &str) -> Option<&Node> {
         self.entry(key).map(|e| &e.value)
+    }
+
+    /// The value for `key` in a mapping, to change it.
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Node> {
+        match &mut self.value {
+            Value::Map(entries) => entries
+                .iter_mut()
+                .find(|e| e.key == key)
+                .map(|e| &mut e.value),
+            _ => None,
+        }
     }
 
     /// The string value, if this is a string.
@@ -198,6 +211,8 @@ fn parse_on_this_thread(text: &str) -> Result<Node, YamlError> {
             max_nodes: MAX_NODES,
             max_events: MAX_NODES * 3,
             max_documents: 1,
+            // Anchors in a manifest hold a contact or two; a bomb nests them.
+            max_recorded_anchor_events: MAX_ANCHORED_EVENTS,
         },
         duplicate_keys: DuplicateKeyPolicy::PassThrough,
         strict_booleans: true,
@@ -433,7 +448,7 @@ impl<'de> Deserialize<'de> for KeyText {
 mod tests {
     use super::*;
 
-    fn at<'a>(text: &'a str, span: Span) -> &'a str {
+    fn at(text: &str, span: Span) -> &str {
         &text[span.start as usize..span.end as usize]
     }
 
