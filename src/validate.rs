@@ -64,6 +64,7 @@ pub fn validate(paths: &[PathBuf], options: &Options) -> Result<Outcome, Error> 
         keys: HashMap::new(),
         ref_ids: HashMap::new(),
         repeated: HashMap::new(),
+        more_orders: HashMap::new(),
         secrets: Vec::new(),
     };
     for m in &manifests {
@@ -73,17 +74,15 @@ pub fn validate(paths: &[PathBuf], options: &Options) -> Result<Outcome, Error> 
         mut diagnostics,
         orders,
         order_count,
-        repeated,
+        more_orders,
         secrets,
         ..
     } = run;
-    for (index, more) in repeated.into_values() {
-        if more > 0 {
-            diagnostics[index].notes.push(format!(
-                "the same problem is in {more} more order{}",
-                if more == 1 { "" } else { "s" }
-            ));
-        }
+    for (index, more) in more_orders {
+        diagnostics[index].notes.push(format!(
+            "the same problem is in {more} more order{}",
+            if more == 1 { "" } else { "s" }
+        ));
     }
     diagnostic::sort(&mut diagnostics);
     Ok(Outcome {
@@ -104,16 +103,19 @@ struct Run<'a> {
     order_count: usize,
     keys: HashMap<String, (FileId, Span)>,
     ref_ids: HashMap<String, (FileId, Span)>,
-    /// Identical order diagnostics (a bad default shared by many orders): first index, repeats.
-    repeated: HashMap<(String, String, FileId, Span), (usize, usize)>,
+    /// Order diagnostics by what they say and where, to fold repeats of one problem
+    /// shared through `defaults` into the first: its index in `diagnostics`.
+    repeated: HashMap<(String, String, FileId, Span), usize>,
+    /// How many more orders share the problem of the diagnostic at an index.
+    more_orders: HashMap<usize, usize>,
     secrets: Vec<(FileId, Span)>,
 }
 
 /// What the file-level schema check found, which the order-level checks must not repeat.
 #[derive(Default)]
 struct FileFindings {
-    /// Spans already reported.
-    spans: HashSet<Span>,
+    /// Spans already reported, with the index of their diagnostic.
+    spans: HashMap<Span, usize>,
     /// Orders (by index) with a file-level error.
     orders: HashSet<usize>,
     /// Whether `defaults` (or the file's frame) has an error, which every order inherits.
@@ -181,7 +183,7 @@ impl<'a> Run<'a> {
                 continue; // reported as token-in-manifest
             }
             let found = locate(&m.root, &issue.pointer, &issue.target);
-            findings.spans.insert(found.span);
+            findings.spans.insert(found.span, self.diagnostics.len());
             let index = pointer::order_index(&issue.pointer);
             match index {
                 Some(i) => {
@@ -300,8 +302,15 @@ impl<'a> Run<'a> {
                     _ => {}
                 }
                 let at = locate(&tree, &issue.pointer, &issue.target).span;
-                if severity == Severity::Error && findings.spans.contains(&at) {
-                    continue; // already reported against the file as written
+                if let Some(&reported) = findings
+                    .spans
+                    .get(&at)
+                    .filter(|_| severity == Severity::Error)
+                {
+                    // Already reported against the file as written (a bad default):
+                    // name the first order that inherits it, count the others.
+                    self.inherited_by(reported, key);
+                    continue;
                 }
                 found.push(self.order_diag(&ctx, &tree, severity, issue));
             }
@@ -522,12 +531,24 @@ impl<'a> Run<'a> {
             d.place.map_or(usize::MAX, |p| p.file),
             d.place.and_then(|p| p.span).unwrap_or_default(),
         );
-        if let Some((_, more)) = self.repeated.get_mut(&key) {
-            *more += 1;
+        if let Some(&first) = self.repeated.get(&key) {
+            *self.more_orders.entry(first).or_default() += 1;
             return;
         }
-        self.repeated.insert(key, (self.diagnostics.len(), 0));
+        self.repeated.insert(key, self.diagnostics.len());
         self.diagnostics.push(d);
+    }
+
+    /// Notes that the order `key` inherits the problem of the diagnostic at `index`.
+    fn inherited_by(&mut self, index: usize, key: &str) {
+        let d = &mut self.diagnostics[index];
+        if d.order.is_none() {
+            d.order = Some(key.to_owned());
+            d.notes
+                .push("the value is inherited from `defaults`".into());
+        } else if d.order.as_deref() != Some(key) {
+            *self.more_orders.entry(index).or_default() += 1;
+        }
     }
 }
 
