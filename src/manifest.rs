@@ -37,6 +37,9 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
             found.push(path.clone());
         }
     }
+    // A file named twice (`orders/ orders/a.yaml`) is one file of the run.
+    let mut seen = std::collections::HashSet::new();
+    found.retain(|p| seen.insert(fs::canonicalize(p).unwrap_or_else(|_| p.clone())));
     Ok(found)
 }
 
@@ -81,13 +84,16 @@ pub fn load(
             path: path.clone(),
             source,
         };
+        let file = fs::File::open(path).map_err(read_err)?;
+        let declared = file.metadata().map_err(read_err)?.len();
         let mut bytes = Vec::new();
-        fs::File::open(path)
-            .map_err(read_err)?
-            .take(MAX_FILE_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(read_err)?;
-        if bytes.len() as u64 > MAX_FILE_BYTES {
+        if declared <= MAX_FILE_BYTES {
+            // `take` also bounds what a pipe or a growing file can deliver.
+            file.take(MAX_FILE_BYTES + 1)
+                .read_to_end(&mut bytes)
+                .map_err(read_err)?;
+        }
+        if declared > MAX_FILE_BYTES || bytes.len() as u64 > MAX_FILE_BYTES {
             let id = sources.add(SourceFile::new(path.clone(), String::new()));
             diagnostics.push(
                 Diagnostic::error(
