@@ -9,6 +9,7 @@ use crate::catalog::Catalog;
 use crate::diagnostic::{JsonDiagnostic, TextRenderer};
 use crate::error::Error;
 use crate::exit::Exit;
+use crate::sandbox::faults::{Faults, Latency, parse_duration, parse_rate};
 use crate::schema::{MANIFEST_SCHEMA, ORDER_SCHEMA};
 use crate::validate::{self, Outcome};
 
@@ -54,6 +55,55 @@ pub enum Command {
     },
     /// Print the built-in product catalogue (the format `--catalog` takes).
     Catalog,
+    /// Run a NicSRS-compatible sandbox API on loopback, with optional faults.
+    Sandbox(SandboxArgs),
+}
+
+/// Options of `sandbox`.
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Address to listen on; port 0 picks a free one (printed on the first line).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// The `api_token` the sandbox accepts (a sandbox token, never a real one).
+    #[arg(long, default_value = crate::sandbox::DEFAULT_TOKEN)]
+    pub token: String,
+    /// Delay before each answer: `50ms`, or a range `20ms..200ms`.
+    #[arg(long, value_parser = clap::value_parser!(Latency))]
+    pub latency: Option<Latency>,
+    /// Probability of HTTP 500 before anything is stored.
+    #[arg(long, default_value = "0", value_parser = parse_rate)]
+    pub fail_rate: f64,
+    /// Probability that an order is stored and the connection then closed without a reply.
+    #[arg(long, default_value = "0", value_parser = parse_rate)]
+    pub drop_rate: f64,
+    /// Probability that an order is stored and the reply never sent.
+    #[arg(long, default_value = "0", value_parser = parse_rate)]
+    pub timeout_rate: f64,
+    /// Probability of HTTP 429 with Retry-After.
+    #[arg(long, default_value = "0", value_parser = parse_rate)]
+    pub throttle_rate: f64,
+    /// Probability that an order is stored and code -2 (unknown error) answered.
+    #[arg(long, default_value = "0", value_parser = parse_rate)]
+    pub unknown_rate: f64,
+    /// Paid orders accepted before code -4 (insufficient credit).
+    #[arg(long, value_name = "N")]
+    pub credit: Option<u64>,
+    /// Seed of the fault generator: the same seed repeats the same faults.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Time from order to issued certificate (collect says PENDING until then).
+    #[arg(long, default_value = "0", value_parser = parse_duration)]
+    pub issue_after: std::time::Duration,
+    /// Validity of issued certificates, in days.
+    #[arg(long, default_value_t = 200)]
+    pub validity_days: u32,
+    /// Keep orders in this file (written atomically) so that a restart keeps them.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Product catalogue to sell instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
 }
 
 /// Options shared by the commands that read manifests.
@@ -197,6 +247,7 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
             stdout.write_all(text.as_bytes()).map_err(Error::Output)?;
             Ok(Exit::Ok)
         }
+        Command::Sandbox(args) => run_sandbox(args),
         Command::Catalog => {
             stdout
                 .write_all(crate::catalog::BUILTIN_JSON.as_bytes())
@@ -204,6 +255,50 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
             Ok(Exit::Ok)
         }
     }
+}
+
+/// Runs the sandbox until Ctrl-C; the first line on stdout says where it listens.
+fn run_sandbox(args: SandboxArgs) -> Result<Exit, Error> {
+    let catalog = match &args.catalog {
+        Some(path) => Catalog::from_file(path)?,
+        None => Catalog::builtin(),
+    };
+    let config = crate::sandbox::Config {
+        token: args.token,
+        faults: Faults {
+            latency: args.latency,
+            fail_rate: args.fail_rate,
+            drop_rate: args.drop_rate,
+            timeout_rate: args.timeout_rate,
+            throttle_rate: args.throttle_rate,
+            unknown_rate: args.unknown_rate,
+            credit: args.credit,
+        },
+        seed: args.seed,
+        issue_after: args.issue_after,
+        validity_days: args.validity_days,
+        state: args.state,
+        catalog,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)?;
+    runtime.block_on(async {
+        let sandbox = crate::sandbox::Sandbox::start(config, args.listen).await?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on {}", sandbox.url()).map_err(Error::Output)?;
+        out.flush().map_err(Error::Output)?;
+        drop(out);
+        eprintln!(
+            "sandbox: token `{}`; GET {}/sandbox/stats for counts; Ctrl-C stops",
+            sandbox.token(),
+            sandbox.url()
+        );
+        let _ = tokio::signal::ctrl_c().await;
+        sandbox.stop().await?;
+        Ok(Exit::Ok)
+    })
 }
 
 fn load(paths: &[PathBuf], common: &ManifestArgs) -> Result<Outcome, Error> {

@@ -20,6 +20,15 @@ pub enum Error {
     /// The catalogue given with `--catalog` is unusable.
     #[error(transparent)]
     Catalog(#[from] crate::catalog::CatalogError),
+    /// The sandbox could not start or save its state.
+    #[error(transparent)]
+    Sandbox(#[from] crate::sandbox::SandboxError),
+    /// The sandbox state could not be saved.
+    #[error(transparent)]
+    SandboxState(#[from] crate::sandbox::store::StoreError),
+    /// The async runtime could not start.
+    #[error("cannot start the runtime: {0}")]
+    Runtime(std::io::Error),
     /// Writing the output failed.
     #[error("cannot write output: {0}")]
     Output(std::io::Error),

@@ -1,0 +1,671 @@
+//! The `/ssl/*` endpoints: what the live API checks, answered the way it answers.
+
+use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::http::{HeaderMap, StatusCode, header};
+use serde_json::{Map, Value, json};
+
+use super::App;
+use super::ca::format_date;
+use super::store::{Origin, Status, StoredOrder};
+use crate::csr;
+use crate::schema::{Schema, Target};
+use crate::wire::{Code, Reply};
+
+/// Seconds in a day.
+const DAY: i64 = 86_400;
+/// Renewal is accepted this close to expiry, as on the live API.
+const RENEW_WINDOW_DAYS: i64 = 90;
+/// Issued certificates can be cancelled this long after issue.
+const CANCEL_WINDOW_DAYS: i64 = 30;
+
+/// What a request came to: the reply, and the state generation to save before sending it.
+pub struct Handled {
+    /// HTTP status (200 for every API answer, as live).
+    pub status: StatusCode,
+    /// The JSON reply.
+    pub reply: Reply,
+    /// Set when the request stored something.
+    pub stored: Option<u64>,
+}
+
+impl Handled {
+    fn reply(reply: Reply) -> Self {
+        Handled {
+            status: StatusCode::OK,
+            reply,
+            stored: None,
+        }
+    }
+}
+
+/// Now, in Unix seconds.
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> Handled {
+    Handled::reply(Reply::fail(
+        Code::Invalid,
+        json!({ field: [message.into()] }),
+    ))
+}
+
+type Form = HashMap<String, String>;
+
+/// A refused request, boxed so that `Result`s stay small.
+type Refusal = Box<Handled>;
+
+fn refuse(field: &str, message: impl Into<String>) -> Refusal {
+    Box::new(invalid(field, message))
+}
+
+/// Parses the form body and checks the token, then runs `endpoint`.
+pub fn handle(app: &App, endpoint: &str, headers: &HeaderMap, body: &[u8]) -> Handled {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type.is_empty() && !content_type.starts_with("application/x-www-form-urlencoded") {
+        return invalid(
+            "body",
+            format!("expected an application/x-www-form-urlencoded body, got {content_type}"),
+        );
+    }
+    let form: Form = match serde_urlencoded::from_bytes::<Vec<(String, String)>>(body) {
+        Ok(pairs) => pairs.into_iter().collect(),
+        Err(e) => return invalid("body", format!("the body is not form-encoded: {e}")),
+    };
+    if form.get("api_token").map(String::as_str) != Some(app.config.token.as_str()) {
+        return Handled::reply(Reply::fail(
+            Code::Denied,
+            json!({"api_token": ["the token is missing or not valid, or this IP is not allowed"]}),
+        ));
+    }
+    match endpoint {
+        "place" => place(app, &form),
+        "certIdByrefId" => cert_id_by_ref_id(app, &form),
+        "collect" => collect(app, &form),
+        "renew" => renew(app, &form),
+        "reissue" => reissue(app, &form),
+        "cancel" => cancel(app, &form),
+        "productList" => product_list(app, &form),
+        "updateDCV" => update_dcv(app, &form),
+        _ => Handled {
+            status: StatusCode::NOT_FOUND,
+            reply: Reply::fail(
+                Code::Invalid,
+                json!({"endpoint": [format!("no endpoint /ssl/{endpoint}")]}),
+            ),
+            stored: None,
+        },
+    }
+}
+
+fn required<'f>(form: &'f Form, field: &str) -> Result<&'f str, Refusal> {
+    match form.get(field).map(|s| s.trim()) {
+        Some(v) if !v.is_empty() => Ok(v),
+        _ => Err(refuse(field, format!("{field} is required"))),
+    }
+}
+
+fn params_object(form: &Form) -> Result<Map<String, Value>, Refusal> {
+    let text = required(form, "params")?;
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(refuse("params", "params must be a JSON object")),
+        Err(e) => Err(refuse("params", format!("params is not valid JSON: {e}"))),
+    }
+}
+
+/// Contacts as the live API reads them: `organation`, or `organization` when only that
+/// is sent. The schema knows only the documented spelling.
+fn normalise_contacts(params: &mut Map<String, Value>) {
+    for contact in crate::expand::CONTACTS {
+        if let Some(Value::Object(c)) = params.get_mut(contact) {
+            if let Some(org) = c.remove("organation") {
+                c.entry("organization").or_insert(org);
+            }
+        }
+    }
+}
+
+fn years_of(form: &Form, max: u32) -> Result<u32, Refusal> {
+    let text = required(form, "years")?;
+    match text.parse::<u32>() {
+        Ok(y) if (1..=max).contains(&y) => Ok(y),
+        Ok(_) => Err(refuse(
+            "years",
+            format!("years must be between 1 and {max} for this product"),
+        )),
+        Err(_) => Err(refuse("years", "years must be an integer")),
+    }
+}
+
+/// Checks a CSR the way a CA front end would: it must parse and verify.
+fn check_csr(params: &Map<String, Value>) -> Result<(), Refusal> {
+    if let Some(pem) = params.get("csr").and_then(Value::as_str) {
+        csr::inspect(pem).map_err(|e| refuse("csr", e.to_string()))?;
+    }
+    Ok(())
+}
+
+fn no_credit(app: &App, paid: u64) -> Option<Handled> {
+    let limit = app.config.faults.credit?;
+    (paid >= limit).then(|| Handled::reply(Reply::new(Code::Credit)))
+}
+
+fn place(app: &App, form: &Form) -> Handled {
+    let result = (|| {
+        let code = required(form, "productCode")?;
+        let Some(product) = app.catalog.get(code) else {
+            return Err(Box::new(Handled::reply(Reply::fail(
+                Code::Product,
+                json!({"productCode": [format!("unknown product {code}")]}),
+            ))));
+        };
+        let years = years_of(form, product.max_year)?;
+        let mut params = params_object(form)?;
+        normalise_contacts(&mut params);
+        let ref_id = form.get("refId").filter(|r| !r.is_empty()).cloned();
+        let mut instance = json!({
+            "productCode": code,
+            "years": years,
+            "params": Value::Object(params.clone()),
+            "product": product.rule_object(),
+        });
+        if let Some(r) = &ref_id {
+            instance["refId"] = Value::String(r.clone());
+        }
+        let issues = Schema::order().check(&instance);
+        if !issues.is_empty() {
+            let mut errors = Map::new();
+            for issue in issues {
+                let mut field = issue.pointer.trim_start_matches('/').replace('/', ".");
+                let several = issue.message.starts_with("missing required fields")
+                    || issue.message.starts_with("missing fields");
+                if let Target::Missing(name) | Target::Unknown(name) = &issue.target {
+                    if !several {
+                        if !field.is_empty() {
+                            field.push('.');
+                        }
+                        field.push_str(name);
+                    }
+                }
+                let list = errors
+                    .entry(field)
+                    .or_insert_with(|| Value::Array(Vec::new()));
+                if let Value::Array(l) = list {
+                    l.push(Value::String(issue.message));
+                }
+            }
+            return Err(Box::new(Handled::reply(Reply::fail(
+                Code::Invalid,
+                Value::Object(errors),
+            ))));
+        }
+        check_csr(&params)?;
+        Ok((code.to_owned(), years, ref_id, params))
+    })();
+    let (code, years, ref_id, params) = match result {
+        Ok(v) => v,
+        Err(h) => return *h,
+    };
+    let mut inner = app.store.lock();
+    if let Some(h) = no_credit(app, inner.paid()) {
+        inner.faults.no_credit += 1;
+        return h;
+    }
+    let placed_at = now();
+    let order = StoredOrder {
+        cert_id: String::new(),
+        ref_id,
+        product_code: code,
+        years,
+        params: Value::Object(params),
+        placed_at,
+        status: Status::Pending,
+        origin: Origin::Place,
+        previous: None,
+        due: placed_at + i64::from(years) * 365 * DAY,
+        begin: None,
+        end: None,
+        certificate: None,
+        private_key: None,
+    };
+    let dcv = dcv_data(&order);
+    let cert_id = inner.insert(order);
+    let generation = inner.touch();
+    let mut data = json!({ "certId": cert_id });
+    if let (Value::Object(d), Value::Object(extra)) = (&mut data, dcv) {
+        d.extend(extra);
+    }
+    Handled {
+        status: StatusCode::OK,
+        reply: Reply::success(data),
+        stored: Some(generation),
+    }
+}
+
+/// The DCV details place returns for file and DNS validation.
+fn dcv_data(order: &StoredOrder) -> Value {
+    let seed = fnv(&format!("{}{}", order.placed_at, order.params));
+    let token = format!("{seed:016X}");
+    let mut data = Map::new();
+    let mut info = Vec::new();
+    for d in order
+        .params
+        .get("domainInfo")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let name = d
+            .get("domainName")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let method = d
+            .get("dcvMethod")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let entry = match method {
+            "HTTP_CSR_HASH" | "HTTPS_CSR_HASH" => json!({
+                "domainName": name, "dcvMethod": method,
+                "DCVfileName": format!("{token}.txt"),
+                "DCVfileContent": format!("{token}\nsectigo.com\nSBX"),
+                "DCVfilePath": format!("/.well-known/pki-validation/{token}.txt"),
+            }),
+            "CNAME_CSR_HASH" => json!({
+                "domainName": name, "dcvMethod": method,
+                "DCVdnsHost": format!("_{}.{}", token.to_ascii_lowercase(), name.trim_start_matches("*.")),
+                "DCVdnsValue": format!("{}.sandbox.sectigo.com", token.to_ascii_lowercase()),
+                "DCVdnsType": "CNAME",
+            }),
+            _ => json!({ "domainName": name, "dcvMethod": method }),
+        };
+        if data.is_empty() {
+            if let Value::Object(e) = &entry {
+                for (k, v) in e.iter().filter(|(k, _)| k.starts_with("DCV")) {
+                    data.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        info.push(entry);
+    }
+    if !info.is_empty() {
+        data.insert("dcvInfo".into(), Value::Array(info));
+    }
+    Value::Object(data)
+}
+
+/// FNV-1a, for stable fake DCV tokens.
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+fn cert_id_by_ref_id(app: &App, form: &Form) -> Handled {
+    let ref_id = match required(form, "refId") {
+        Ok(r) => r,
+        Err(h) => return *h,
+    };
+    let inner = app.store.lock();
+    match inner.by_ref(ref_id).first() {
+        Some(&i) => Handled::reply(Reply::success(json!({ "certId": inner.orders[i].cert_id }))),
+        None => invalid("refId", format!("no order with refId {ref_id}")),
+    }
+}
+
+fn find<'f>(
+    form: &'f Form,
+    field: &str,
+    inner: &super::store::Inner,
+) -> Result<(usize, &'f str), Refusal> {
+    let id = required(form, field)?;
+    inner
+        .by_cert(id)
+        .map(|i| (i, id))
+        .ok_or_else(|| refuse(field, format!("no certificate {id}")))
+}
+
+fn collect(app: &App, form: &Form) -> Handled {
+    let mut inner = app.store.lock();
+    let (i, _) = match find(form, "certId", &inner) {
+        Ok(v) => v,
+        Err(h) => return *h,
+    };
+    let t = now();
+    let mut stored = None;
+    let issue_after = i64::try_from(app.config.issue_after.as_secs()).unwrap_or(i64::MAX);
+    if inner.orders[i].status == Status::Pending
+        && t >= inner.orders[i].placed_at.saturating_add(issue_after)
+    {
+        let serial = inner.next_serial();
+        let order = &inner.orders[i];
+        let names: Vec<String> = order
+            .params
+            .get("domainInfo")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|d| {
+                d.get("domainName")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .collect();
+        let names = if names.is_empty() {
+            vec!["sandbox.invalid".to_owned()]
+        } else {
+            names
+        };
+        let end = (t + i64::from(app.config.validity_days) * DAY).min(order.due.max(t + DAY));
+        let csr = order
+            .params
+            .get("csr")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        match app.ca.issue(csr.as_deref(), &names, serial, t, end) {
+            Ok(issued) => {
+                let order = &mut inner.orders[i];
+                order.status = Status::Complete;
+                order.begin = Some(t);
+                order.end = Some(end);
+                order.certificate = Some(issued.certificate);
+                order.private_key = issued.private_key;
+                stored = Some(inner.touch());
+            }
+            Err(e) => {
+                return Handled::reply(Reply::fail(
+                    Code::CaFailed,
+                    json!({"certId": [e.to_string()]}),
+                ));
+            }
+        }
+    }
+    let order = &inner.orders[i];
+    let mut data = json!({
+        "certId": order.cert_id,
+        "status": order.status,
+        "dueDate": format_date(order.due),
+        "dcvList": order.params.get("domainInfo").cloned().unwrap_or(Value::Array(Vec::new())),
+    });
+    if let (Some(begin), Some(end), Some(cert)) = (order.begin, order.end, &order.certificate) {
+        data["beginDate"] = json!(format_date(begin));
+        data["endDate"] = json!(format_date(end));
+        data["certificate"] = json!(cert);
+        data["caCertificate"] = json!(app.ca.cert_pem());
+        if let Some(key) = &order.private_key {
+            data["rsaPrivateKey"] = json!(key);
+        }
+    }
+    let code = if order.status == Status::Pending {
+        Code::Processing
+    } else {
+        Code::Success
+    };
+    Handled {
+        status: StatusCode::OK,
+        reply: Reply {
+            data: Some(data),
+            ..Reply::new(code)
+        },
+        stored,
+    }
+}
+
+fn renew(app: &App, form: &Form) -> Handled {
+    let mut inner = app.store.lock();
+    let result = (|| {
+        let (i, _) = find(form, "renewId", &inner)?;
+        let old = &inner.orders[i];
+        if old.status != Status::Complete {
+            return Err(refuse("renewId", "only issued certificates can be renewed"));
+        }
+        let days_left = (old.end.unwrap_or(0) - now()) / DAY;
+        if days_left > RENEW_WINDOW_DAYS {
+            return Err(refuse(
+                "renewId",
+                format!(
+                    "the certificate expires in {days_left} days; renewal opens {RENEW_WINDOW_DAYS} days before expiry"
+                ),
+            ));
+        }
+        let max_year = app.catalog.get(&old.product_code).map_or(6, |p| p.max_year);
+        let years = years_of(form, max_year)?;
+        let mut params = params_object(form)?;
+        normalise_contacts(&mut params);
+        for field in ["csr", "server", "domainInfo"] {
+            if params.get(field).is_none_or(|v| v.is_null()) {
+                return Err(refuse(
+                    &format!("params.{field}"),
+                    format!("{field} is required"),
+                ));
+            }
+        }
+        check_csr(&params)?;
+        let mut merged = old.params.as_object().cloned().unwrap_or_default();
+        merged.extend(params);
+        Ok((i, years, merged))
+    })();
+    let (i, years, params) = match result {
+        Ok(v) => v,
+        Err(h) => return *h,
+    };
+    if let Some(h) = no_credit(app, inner.paid()) {
+        inner.faults.no_credit += 1;
+        return h;
+    }
+    let old = &inner.orders[i];
+    let placed_at = now();
+    let order = StoredOrder {
+        cert_id: String::new(),
+        ref_id: form.get("refId").filter(|r| !r.is_empty()).cloned(),
+        product_code: old.product_code.clone(),
+        years,
+        params: Value::Object(params),
+        placed_at,
+        status: Status::Pending,
+        origin: Origin::Renew,
+        previous: Some(old.cert_id.clone()),
+        due: old.due.max(placed_at) + i64::from(years) * 365 * DAY,
+        begin: None,
+        end: None,
+        certificate: None,
+        private_key: None,
+    };
+    let cert_id = inner.insert(order);
+    let generation = inner.touch();
+    Handled {
+        status: StatusCode::OK,
+        reply: Reply::success(json!({ "certId": cert_id })),
+        stored: Some(generation),
+    }
+}
+
+fn reissue(app: &App, form: &Form) -> Handled {
+    let mut inner = app.store.lock();
+    let (i, _) = match find(form, "certId", &inner) {
+        Ok(v) => v,
+        Err(h) => return *h,
+    };
+    if let Err(h) = required(form, "reason") {
+        return *h;
+    }
+    if inner.orders[i].status != Status::Complete {
+        return Handled::reply(Reply::fail(
+            Code::NotIssued,
+            json!({"certId": ["only an issued certificate can be reissued"]}),
+        ));
+    }
+    let mut params = inner.orders[i]
+        .params
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    if form.contains_key("params") {
+        match params_object(form) {
+            Ok(mut new) => {
+                normalise_contacts(&mut new);
+                if let Err(h) = check_csr(&new) {
+                    return *h;
+                }
+                params.extend(new);
+            }
+            Err(h) => return *h,
+        }
+    }
+    if let Some(u) = form.get("uniqueValue").filter(|u| !u.is_empty()) {
+        params.insert("uniqueValue".into(), json!(u));
+    }
+    let old = inner.orders[i].clone();
+    let order = StoredOrder {
+        cert_id: String::new(),
+        ref_id: form.get("refId").filter(|r| !r.is_empty()).cloned(),
+        params: Value::Object(params),
+        placed_at: now(),
+        status: Status::Pending,
+        origin: Origin::Reissue,
+        previous: Some(old.cert_id.clone()),
+        begin: None,
+        end: None,
+        certificate: None,
+        private_key: None,
+        ..old
+    };
+    inner.orders[i].status = Status::Reissued;
+    let cert_id = inner.insert(order);
+    let generation = inner.touch();
+    Handled {
+        status: StatusCode::OK,
+        reply: Reply::success(json!({ "certId": cert_id })),
+        stored: Some(generation),
+    }
+}
+
+fn cancel(app: &App, form: &Form) -> Handled {
+    let mut inner = app.store.lock();
+    let (i, _) = match find(form, "certId", &inner) {
+        Ok(v) => v,
+        Err(h) => return *h,
+    };
+    if let Err(h) = required(form, "reason") {
+        return *h;
+    }
+    let order = &inner.orders[i];
+    match order.status {
+        Status::Pending => {}
+        Status::Complete if now() - order.begin.unwrap_or(0) <= CANCEL_WINDOW_DAYS * DAY => {}
+        Status::Complete => {
+            return invalid(
+                "certId",
+                format!(
+                    "issued certificates can be cancelled only within {CANCEL_WINDOW_DAYS} days"
+                ),
+            );
+        }
+        Status::Cancelled | Status::Reissued => {
+            return invalid("certId", "the order is already cancelled or replaced");
+        }
+    }
+    inner.orders[i].status = Status::Cancelled;
+    let generation = inner.touch();
+    Handled {
+        status: StatusCode::OK,
+        reply: Reply::success(json!({})),
+        stored: Some(generation),
+    }
+}
+
+fn product_list(app: &App, form: &Form) -> Handled {
+    let vendor = match required(form, "vendor") {
+        Ok(v) => v,
+        Err(h) => return *h,
+    };
+    let products: Vec<Value> = app
+        .catalog
+        .products()
+        .iter()
+        .filter(|p| p.vendor == vendor)
+        .filter_map(|p| serde_json::to_value(p).ok())
+        .collect();
+    if products.is_empty() {
+        return invalid(
+            "vendor",
+            format!("unknown vendor {vendor}; use Sectigo, Digicert, Thawte, Certum or sslTrus"),
+        );
+    }
+    Handled::reply(Reply::success(Value::Array(products)))
+}
+
+fn update_dcv(app: &App, form: &Form) -> Handled {
+    let mut inner = app.store.lock();
+    let (i, _) = match find(form, "certId", &inner) {
+        Ok(v) => v,
+        Err(h) => return *h,
+    };
+    let (name, method) = match (required(form, "domainName"), required(form, "dcvMethod")) {
+        (Ok(n), Ok(m)) => (n, m),
+        (Err(h), _) | (_, Err(h)) => return *h,
+    };
+    if !["EMAIL", "HTTP_CSR_HASH", "CNAME_CSR_HASH", "HTTPS_CSR_HASH"].contains(&method) {
+        return invalid("dcvMethod", format!("unknown dcvMethod {method}"));
+    }
+    if inner.orders[i].status != Status::Pending {
+        return invalid(
+            "certId",
+            "DCV can be changed only while the order is in process",
+        );
+    }
+    let email = form.get("dcvEmail").cloned();
+    let entry = inner.orders[i]
+        .params
+        .get_mut("domainInfo")
+        .and_then(Value::as_array_mut)
+        .and_then(|list| {
+            list.iter_mut()
+                .find(|d| d.get("domainName").and_then(Value::as_str) == Some(name))
+        });
+    let Some(Value::Object(entry)) = entry else {
+        return invalid("domainName", format!("{name} is not in this order"));
+    };
+    entry.insert("dcvMethod".into(), json!(method));
+    match email {
+        Some(e) if !e.is_empty() => entry.insert("dcvEmail".into(), json!(e)),
+        _ => entry.remove("dcvEmail"),
+    };
+    let generation = inner.touch();
+    Handled {
+        status: StatusCode::OK,
+        reply: Reply::success(json!({})),
+        stored: Some(generation),
+    }
+}
+
+/// `GET /sandbox/stats`: what was ordered, and the duplicates a client should never cause.
+pub fn stats(app: &App) -> Value {
+    let inner = app.store.lock();
+    let mut per_ref = Map::new();
+    let mut duplicates: Vec<&str> = Vec::new();
+    for (r, n) in inner.ref_counts() {
+        per_ref.insert(r.to_owned(), json!(n));
+        if n > 1 {
+            duplicates.push(r);
+        }
+    }
+    duplicates.sort_unstable();
+    let count = |o: Origin| inner.orders.iter().filter(|x| x.origin == o).count();
+    json!({
+        "orders_placed": count(Origin::Place),
+        "orders_renewed": count(Origin::Renew),
+        "orders_reissued": count(Origin::Reissue),
+        "orders_per_ref_id": per_ref,
+        "duplicate_ref_ids": duplicates,
+        "requests": inner.requests,
+        "faults": inner.faults,
+    })
+}

@@ -1,0 +1,187 @@
+//! Injected faults and latency, drawn from a seeded generator so that runs repeat.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// How long the sandbox waits before answering.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Latency {
+    /// Always this long.
+    Fixed(Duration),
+    /// Uniformly between the two.
+    Range(Duration, Duration),
+}
+
+impl std::str::FromStr for Latency {
+    type Err = String;
+
+    /// `50ms`, `2s`, `0`, or a range `20ms..200ms`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.split_once("..") {
+            Some((lo, hi)) => {
+                let (lo, hi) = (parse_duration(lo)?, parse_duration(hi)?);
+                if lo > hi {
+                    return Err(format!("`{s}`: the range runs backwards"));
+                }
+                Ok(Latency::Range(lo, hi))
+            }
+            None => parse_duration(s).map(Latency::Fixed),
+        }
+    }
+}
+
+/// Parses `250ms`, `2s`, `5m`, `1h`, `30d` or `0`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration (like 50ms, 2s, 5m, 30d)"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        "d" => n * 86_400.0,
+        _ => return Err(format!("`{s}`: the unit must be ms, s, m, h or d")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("`{s}` is out of range"))
+}
+
+/// Parses a probability between 0 and 1.
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!("`{s}` is not a probability between 0 and 1")),
+    }
+}
+
+/// The faults a sandbox injects; each rate is a probability per request.
+#[derive(Clone, Debug, Default)]
+pub struct Faults {
+    /// Delay before every answer.
+    pub latency: Option<Latency>,
+    /// HTTP 500 before anything is stored.
+    pub fail_rate: f64,
+    /// The order is stored, then the connection is closed without a reply.
+    pub drop_rate: f64,
+    /// The order is stored, then the reply is never sent.
+    pub timeout_rate: f64,
+    /// HTTP 429 with `Retry-After`, before anything is stored.
+    pub throttle_rate: f64,
+    /// The order is stored, then code -2 (unknown error) is answered.
+    pub unknown_rate: f64,
+    /// Paid orders accepted before code -4 (insufficient credit).
+    pub credit: Option<u64>,
+}
+
+/// What happens to one request, decided when it arrives.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Fate {
+    /// Delay before answering.
+    pub delay: Duration,
+    /// Answer 429.
+    pub throttle: bool,
+    /// Answer 500.
+    pub fail: bool,
+    /// After storing, answer -2.
+    pub unknown: bool,
+    /// After storing, close the connection.
+    pub drop: bool,
+    /// After storing, never answer.
+    pub timeout: bool,
+}
+
+/// A seeded SplitMix64 generator behind a lock: the same seed and the same order of
+/// requests give the same faults.
+#[derive(Debug)]
+pub struct Dice {
+    state: Mutex<u64>,
+}
+
+impl Dice {
+    /// A generator seeded with `seed`.
+    pub fn new(seed: u64) -> Self {
+        Dice {
+            state: Mutex::new(seed),
+        }
+    }
+
+    fn next(state: &mut u64) -> u64 {
+        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = *state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Draws the fate of one request: always the same number of draws, in the same order.
+    pub fn roll(&self, faults: &Faults) -> Fate {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut unit = || (Self::next(&mut state) >> 11) as f64 / (1u64 << 53) as f64;
+        let delay = match faults.latency {
+            None => Duration::ZERO,
+            Some(Latency::Fixed(d)) => d,
+            Some(Latency::Range(lo, hi)) => lo + (hi - lo).mul_f64(unit()),
+        };
+        Fate {
+            delay,
+            throttle: unit() < faults.throttle_rate,
+            fail: unit() < faults.fail_rate,
+            unknown: unit() < faults.unknown_rate,
+            drop: unit() < faults.drop_rate,
+            timeout: unit() < faults.timeout_rate,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_latencies_and_rates_parse() {
+        assert_eq!(parse_duration("50ms"), Ok(Duration::from_millis(50)));
+        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
+        assert!(parse_duration("5 parsecs").is_err());
+        assert_eq!(
+            "20ms..200ms".parse::<Latency>(),
+            Ok(Latency::Range(
+                Duration::from_millis(20),
+                Duration::from_millis(200)
+            ))
+        );
+        assert!("2s..1s".parse::<Latency>().is_err());
+        assert_eq!(parse_rate("0.2"), Ok(0.2));
+        assert!(parse_rate("1.5").is_err());
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_faults() {
+        let faults = Faults {
+            drop_rate: 0.5,
+            fail_rate: 0.3,
+            latency: Some(Latency::Range(Duration::ZERO, Duration::from_millis(100))),
+            ..Faults::default()
+        };
+        let a: Vec<Fate> = (0..50)
+            .map(|_| Dice::new(7))
+            .map(|d| d.roll(&faults))
+            .collect();
+        let (x, y) = (Dice::new(7), Dice::new(7));
+        let run = |d: &Dice| (0..200).map(|_| d.roll(&faults)).collect::<Vec<_>>();
+        assert_eq!(run(&x), run(&y));
+        assert!(a.iter().all(|f| *f == a[0]));
+        let drops = run(&Dice::new(1)).iter().filter(|f| f.drop).count();
+        assert!(
+            (60..140).contains(&drops),
+            "about half of 200 dropped: {drops}"
+        );
+    }
+}

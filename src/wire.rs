@@ -1,0 +1,164 @@
+//! NicSRS's wire format, shared by the client and the sandbox: response codes, the reply
+//! envelope, and the normalisation of its `errors` field.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The `code` of a reply (NicSRS's "Appendix – Response Codes").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i64)]
+pub enum Code {
+    /// Success.
+    Success = 1,
+    /// Still being processed (collect: the certificate is being issued).
+    Processing = 2,
+    /// Parameter validation failed: permanent for this request.
+    Invalid = -1,
+    /// Unknown error: the outcome is unknown and must be reconciled before resending.
+    Unknown = -2,
+    /// Product or price error: permanent.
+    Product = -3,
+    /// Insufficient credit: every later order of the batch would fail the same way.
+    Credit = -4,
+    /// The CA refused the request: permanent for this attempt.
+    CaFailed = -6,
+    /// Reissue of a certificate that is not issued yet.
+    NotIssued = -7,
+    /// Permission denied: bad token or an IP not on the allow-list. Stop the batch.
+    Denied = 400,
+}
+
+impl Code {
+    /// The code as sent.
+    pub fn value(self) -> i64 {
+        self as i64
+    }
+
+    /// The code for a value, if it is one NicSRS documents.
+    pub fn from_value(v: i64) -> Option<Code> {
+        Some(match v {
+            1 => Code::Success,
+            2 => Code::Processing,
+            -1 => Code::Invalid,
+            -2 => Code::Unknown,
+            -3 => Code::Product,
+            -4 => Code::Credit,
+            -6 => Code::CaFailed,
+            -7 => Code::NotIssued,
+            400 => Code::Denied,
+            _ => return None,
+        })
+    }
+
+    /// The message NicSRS gives with the code.
+    pub fn message(self) -> &'static str {
+        match self {
+            Code::Success => "success",
+            Code::Processing => "the certificate is being processed",
+            Code::Invalid => "parameter validation failed",
+            Code::Unknown => "unknown error",
+            Code::Product => "product or price error",
+            Code::Credit => "insufficient credit",
+            Code::CaFailed => "CA request failed",
+            Code::NotIssued => "the certificate is not issued",
+            Code::Denied => "permission denied",
+        }
+    }
+}
+
+/// The JSON envelope of every reply: `{code, msg, errors, data}`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Reply {
+    /// The response code (see [`Code`]).
+    pub code: i64,
+    /// A short message.
+    #[serde(default)]
+    pub msg: String,
+    /// Why the request failed: an array, a string or an object of field → messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Value>,
+    /// The result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+}
+
+impl Reply {
+    /// A reply with `code` and its usual message.
+    pub fn new(code: Code) -> Self {
+        Reply {
+            code: code.value(),
+            msg: code.message().into(),
+            errors: None,
+            data: None,
+        }
+    }
+
+    /// A success carrying `data`.
+    pub fn success(data: Value) -> Self {
+        Reply {
+            data: Some(data),
+            ..Reply::new(Code::Success)
+        }
+    }
+
+    /// A failure with `errors` shaped like the live API's (`{"field": ["message"]}`).
+    pub fn fail(code: Code, errors: Value) -> Self {
+        Reply {
+            errors: Some(errors),
+            ..Reply::new(code)
+        }
+    }
+
+    /// One readable message from `msg` and `errors`, whatever shape `errors` has.
+    pub fn message(&self) -> String {
+        match self.errors.as_ref().map(errors_text) {
+            Some(detail) if !detail.is_empty() => {
+                if self.msg.is_empty() {
+                    detail
+                } else {
+                    format!("{}: {detail}", self.msg)
+                }
+            }
+            _ => self.msg.clone(),
+        }
+    }
+}
+
+/// Flattens `errors` (array, string or object of field → messages) into one line.
+pub fn errors_text(errors: &Value) -> String {
+    fn collect(v: &Value, prefix: Option<&str>, out: &mut Vec<String>) {
+        match v {
+            Value::Null => {}
+            Value::String(s) => out.push(match prefix {
+                Some(p) if !s.contains(p) => format!("{p}: {s}"),
+                _ => s.clone(),
+            }),
+            Value::Array(items) => items.iter().for_each(|i| collect(i, prefix, out)),
+            Value::Object(map) => map.iter().for_each(|(k, v)| collect(v, Some(k), out)),
+            other => out.push(other.to_string()),
+        }
+    }
+    let mut out = Vec::new();
+    collect(errors, None, &mut out);
+    out.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn errors_of_every_shape_become_one_message() {
+        assert_eq!(errors_text(&json!("bad token")), "bad token");
+        assert_eq!(errors_text(&json!(["a", "b"])), "a; b");
+        assert_eq!(
+            errors_text(&json!({"years": ["years is required"], "params": ["not JSON"]})),
+            "years is required; params: not JSON"
+        );
+        let r: Reply = serde_json::from_str(r#"{"code":-1,"msg":"failed","errors":{"x":["y"]}}"#)
+            .expect("reply");
+        assert_eq!(r.message(), "failed: x: y");
+        assert_eq!(Code::from_value(r.code), Some(Code::Invalid));
+    }
+}
