@@ -47,6 +47,67 @@ pub enum Command {
         #[command(flatten)]
         common: ManifestArgs,
     },
+    /// Show what apply would do for each order, held against the ledger.
+    Plan {
+        /// Manifest files, or directories searched for *.yaml and *.yml.
+        #[arg(required = true, value_name = "FILE|DIR")]
+        paths: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Exit 4 when there is work to do, 0 when there is none.
+        #[arg(long)]
+        detailed_exitcode: bool,
+        #[command(flatten)]
+        api: ApiArgs,
+        #[command(flatten)]
+        common: ManifestArgs,
+    },
+    /// Place every order of the manifests exactly once, recording each in the ledger.
+    Apply {
+        /// Manifest files, or directories searched for *.yaml and *.yml.
+        #[arg(required = true, value_name = "FILE|DIR")]
+        paths: Vec<PathBuf>,
+        /// Go on without asking (required when standard input is not a terminal).
+        #[arg(long)]
+        yes: bool,
+        /// Calls in flight at most.
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=512))]
+        concurrency: u16,
+        /// Calls per second at most, shared by all workers (`5` or `5/s`).
+        #[arg(long, value_name = "R/s", value_parser = parse_per_second)]
+        rate: Option<f64>,
+        /// Refuse a run that would pay for more orders than N.
+        #[arg(long, value_name = "N")]
+        max_orders: Option<usize>,
+        /// Output format: text, or one JSON object per outcome and a summary.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Read the API token from FILE instead of NICSRS_API_TOKEN.
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+        /// Time allowed to connect.
+        #[arg(long, default_value = "10s", value_parser = parse_duration)]
+        connect_timeout: std::time::Duration,
+        /// Time allowed for a whole request, reply included.
+        #[arg(long, default_value = "60s", value_parser = parse_duration)]
+        request_timeout: std::time::Duration,
+        /// Wait before asking the API about an unknown outcome.
+        #[arg(long, default_value = "1s", value_parser = parse_duration, hide = true)]
+        reconcile_delay: std::time::Duration,
+        #[command(flatten)]
+        api: ApiArgs,
+        #[command(flatten)]
+        common: ManifestArgs,
+    },
+    /// Each key's state from the ledger, with counts.
+    Status {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
     /// Print one of the embedded JSON Schemas.
     Schema {
         /// `manifest` (the file as written) or `order` (one expanded order).
@@ -104,6 +165,38 @@ pub struct SandboxArgs {
     /// Product catalogue to sell instead of the built-in one.
     #[arg(long, value_name = "FILE")]
     pub catalog: Option<PathBuf>,
+}
+
+/// Where orders go and where they are recorded.
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    /// Use a sandbox started in this process (no account, no network) and its own ledger.
+    #[arg(long)]
+    pub sandbox: bool,
+    /// API base URL [env: NICSRS_ENDPOINT; default https://portal.nicsrs.com]; http:// only to loopback.
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// The ledger file [default: nicsrs-ledger.csv, or nicsrs-ledger.sandbox.csv for a sandbox].
+    #[arg(long, value_name = "PATH")]
+    pub ledger: Option<PathBuf>,
+}
+
+impl ApiArgs {
+    fn target(&self) -> Result<crate::commands::Target, Error> {
+        crate::commands::Target::resolve(
+            self.sandbox,
+            self.endpoint.as_deref(),
+            self.ledger.as_deref(),
+        )
+    }
+}
+
+fn parse_per_second(s: &str) -> Result<f64, String> {
+    let n = s.trim().trim_end_matches("/s");
+    match n.parse::<f64>() {
+        Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
+        _ => Err(format!("`{s}` is not a rate like 5/s")),
+    }
 }
 
 /// Options shared by the commands that read manifests.
@@ -185,7 +278,6 @@ pub fn main() -> Exit {
 
 /// Runs a parsed command.
 pub fn run(cli: Cli) -> Result<Exit, Error> {
-    let mut stdout = std::io::stdout().lock();
     match cli.command {
         Command::Validate {
             paths,
@@ -205,7 +297,7 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
                             .map(|d| JsonDiagnostic::new(&outcome.sources, d))
                             .collect::<Vec<_>>(),
                     });
-                    writeln!(stdout, "{doc:#}").map_err(Error::Output)?;
+                    writeln!(std::io::stdout().lock(), "{doc:#}").map_err(Error::Output)?;
                 }
             }
             Ok(if outcome.is_valid() {
@@ -227,7 +319,7 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
             if !outcome.diagnostics.is_empty() {
                 report_text(&outcome, common.color.enabled());
             }
-            let mut out = std::io::BufWriter::new(stdout);
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             for order in &outcome.orders {
                 let line = serde_json::json!({
                     "key": order.key,
@@ -244,17 +336,86 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
                 SchemaName::Manifest => MANIFEST_SCHEMA,
                 SchemaName::Order => ORDER_SCHEMA,
             };
-            stdout.write_all(text.as_bytes()).map_err(Error::Output)?;
+            std::io::stdout()
+                .lock()
+                .write_all(text.as_bytes())
+                .map_err(Error::Output)?;
             Ok(Exit::Ok)
         }
         Command::Sandbox(args) => run_sandbox(args),
+        Command::Plan {
+            paths,
+            format,
+            detailed_exitcode,
+            api,
+            common,
+        } => {
+            let target = api.target()?;
+            let outcome = load(&paths, &common)?;
+            if !outcome.diagnostics.is_empty() {
+                report_text(&outcome, common.color.enabled());
+            }
+            if !outcome.is_valid() {
+                return Ok(Exit::Invalid);
+            }
+            crate::commands::plan(&outcome, &target, format == Format::Json, detailed_exitcode)
+        }
+        Command::Apply {
+            paths,
+            yes,
+            concurrency,
+            rate,
+            max_orders,
+            format,
+            token_file,
+            connect_timeout,
+            request_timeout,
+            reconcile_delay,
+            api,
+            common,
+        } => {
+            let target = api.target()?;
+            let outcome = load(&paths, &common)?;
+            if !outcome.diagnostics.is_empty() {
+                report_text(&outcome, common.color.enabled());
+            }
+            if !outcome.is_valid() {
+                return Ok(Exit::Invalid);
+            }
+            let args = crate::commands::ApplyArgs {
+                target,
+                token_file,
+                concurrency: usize::from(concurrency),
+                rate,
+                max_orders,
+                yes,
+                json: format == Format::Json,
+                timeouts: crate::client::Timeouts {
+                    connect: connect_timeout,
+                    request: request_timeout,
+                },
+                reconcile_delay,
+            };
+            runtime()?.block_on(crate::commands::apply(&outcome, args))
+        }
+        Command::Status { format, api } => {
+            crate::commands::status(&api.target()?, format == Format::Json)
+        }
         Command::Catalog => {
-            stdout
+            std::io::stdout()
+                .lock()
                 .write_all(crate::catalog::BUILTIN_JSON.as_bytes())
                 .map_err(Error::Output)?;
             Ok(Exit::Ok)
         }
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)
 }
 
 /// Runs the sandbox until Ctrl-C; the first line on stdout says where it listens.
@@ -280,11 +441,7 @@ fn run_sandbox(args: SandboxArgs) -> Result<Exit, Error> {
         state: args.state,
         catalog,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::Runtime)?;
-    runtime.block_on(async {
+    runtime()?.block_on(async {
         let sandbox = crate::sandbox::Sandbox::start(config, args.listen).await?;
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on {}", sandbox.url()).map_err(Error::Output)?;

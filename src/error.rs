@@ -29,6 +29,18 @@ pub enum Error {
     /// The async runtime could not start.
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
+    /// A flag combination or a refusal to go on.
+    #[error("{0}")]
+    Usage(String),
+    /// The endpoint or token is unusable.
+    #[error(transparent)]
+    Client(#[from] crate::client::ClientError),
+    /// The ledger is unusable.
+    #[error(transparent)]
+    Ledger(#[from] crate::ledger::LedgerError),
+    /// The run stopped because the ledger could not be written.
+    #[error(transparent)]
+    Run(#[from] crate::runner::RunError),
     /// Writing the output failed.
     #[error("cannot write output: {0}")]
     Output(std::io::Error),

@@ -4,12 +4,18 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Exit {
-    /// Success: the manifests are valid (warnings allowed).
+    /// Success: valid manifests; every order placed (or already placed).
     Ok = 0,
     /// The command could not run: an unreadable file, a bad flag, an unusable catalogue.
     Failure = 1,
-    /// The manifests have errors.
+    /// The manifests have errors; nothing was sent.
     Invalid = 2,
+    /// `apply`: some order failed, is still unknown, or was not started.
+    Incomplete = 3,
+    /// `plan --detailed-exitcode`: there is work to do.
+    Pending = 4,
+    /// `apply` was interrupted with Ctrl-C; what was in flight is recorded.
+    Interrupted = 130,
 }
 
 impl From<Exit> for std::process::ExitCode {

@@ -176,6 +176,43 @@ impl ExpandedOrder {
         params
     }
 
+    /// The names the order covers, in `domainInfo` order.
+    pub fn domains(&self) -> Vec<&str> {
+        self.params
+            .get("domainInfo")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d.get("domainName").and_then(Json::as_str))
+            .collect()
+    }
+
+    /// The fields of `/ssl/place` as sent, token aside; `params` is canonical JSON (keys
+    /// sorted), so reordering a manifest does not change the request.
+    pub fn place_fields(&self) -> [(&'static str, String); 4] {
+        [
+            ("productCode", self.product_code.clone()),
+            ("years", self.years.to_string()),
+            ("refId", self.ref_id.clone()),
+            ("params", canonical_json(&self.wire_params())),
+        ]
+    }
+
+    /// SHA-256 (hex) of the request without the token: what the ledger compares to tell
+    /// whether an order changed after it was placed.
+    pub fn request_sha256(&self) -> String {
+        let mut request = Map::new();
+        request.insert("endpoint".into(), Json::String("place".into()));
+        for (name, value) in self.place_fields() {
+            request.insert(name.into(), Json::String(value));
+        }
+        let digest = ring::digest::digest(
+            &ring::digest::SHA256,
+            canonical_json(&Json::Object(request)).as_bytes(),
+        );
+        digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// The form fields of `/ssl/place`, without the token. With `redact_keys`, a private
     /// key is replaced by a placeholder.
     pub fn form(&self, redact_keys: bool) -> Json {
@@ -195,6 +232,26 @@ impl ExpandedOrder {
         form.insert("params".into(), params);
         Json::Object(form)
     }
+}
+
+/// JSON with every object's keys sorted: one spelling per value.
+pub fn canonical_json(value: &Json) -> String {
+    fn sorted(v: &Json) -> Json {
+        match v {
+            Json::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                Json::Object(
+                    keys.into_iter()
+                        .map(|k| (k.clone(), sorted(&m[k])))
+                        .collect(),
+                )
+            }
+            Json::Array(items) => Json::Array(items.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    sorted(value).to_string()
 }
 
 #[cfg(test)]

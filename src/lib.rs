@@ -7,15 +7,21 @@
 
 pub mod catalog;
 pub mod cli;
+pub mod client;
+pub mod commands;
 pub mod csr;
 pub mod diagnostic;
 pub mod error;
 pub mod exit;
 pub mod expand;
+pub mod ledger;
 pub mod manifest;
+pub mod plan;
 pub mod pointer;
 pub mod references;
+pub mod report;
 pub mod rules;
+pub mod runner;
 pub mod sandbox;
 pub mod schema;
 pub mod source;

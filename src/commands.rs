@@ -1,0 +1,295 @@
+//! `plan`, `apply` and `status`: the stages wired together for the command line.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::client::{self, Client, Timeouts, Token};
+use crate::error::Error;
+use crate::exit::Exit;
+use crate::ledger::{self, Api};
+use crate::plan::{self, Action};
+use crate::report::{self, JsonReporter, TextReporter};
+use crate::runner::{self, Job, Reporter};
+use crate::sandbox::{self, Sandbox};
+use crate::validate::Outcome;
+
+/// Where orders go and where they are recorded.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// Live or sandbox.
+    pub api: Api,
+    /// The ledger file.
+    pub ledger: PathBuf,
+    /// The API base URL; `None` for the embedded sandbox, started on demand.
+    pub endpoint: Option<String>,
+}
+
+impl Target {
+    /// Resolves `--sandbox`, `--endpoint` / `NICSRS_ENDPOINT` and `--ledger`. A loopback
+    /// endpoint is a sandbox: its orders never share a ledger with live ones.
+    pub fn resolve(
+        sandbox: bool,
+        endpoint: Option<&str>,
+        ledger: Option<&Path>,
+    ) -> Result<Target, Error> {
+        let env_endpoint = std::env::var("NICSRS_ENDPOINT")
+            .ok()
+            .filter(|e| !e.is_empty());
+        let (api, endpoint) = if sandbox {
+            if endpoint.is_some() {
+                return Err(Error::Usage(
+                    "--sandbox and --endpoint exclude each other".into(),
+                ));
+            }
+            (Api::Sandbox, None)
+        } else {
+            let url = endpoint
+                .map(str::to_owned)
+                .or(env_endpoint)
+                .unwrap_or_else(|| client::LIVE_ENDPOINT.into());
+            let (base, loopback) = client::check_endpoint(&url)?;
+            (if loopback { Api::Sandbox } else { Api::Live }, Some(base))
+        };
+        let ledger = ledger.map(Path::to_owned).unwrap_or_else(|| {
+            PathBuf::from(match api {
+                Api::Live => ledger::DEFAULT_PATH,
+                Api::Sandbox => ledger::DEFAULT_SANDBOX_PATH,
+            })
+        });
+        Ok(Target {
+            api,
+            ledger,
+            endpoint,
+        })
+    }
+
+    /// Where the embedded sandbox keeps its orders: beside the ledger.
+    pub fn sandbox_state(&self) -> PathBuf {
+        self.ledger.with_extension("state.json")
+    }
+}
+
+/// What `apply` is asked to do.
+#[derive(Clone, Debug)]
+pub struct ApplyArgs {
+    /// Where.
+    pub target: Target,
+    /// The token file, when not from the environment.
+    pub token_file: Option<PathBuf>,
+    /// Calls in flight.
+    pub concurrency: usize,
+    /// Calls per second.
+    pub rate: Option<f64>,
+    /// Refuse a plan that pays for more orders.
+    pub max_orders: Option<usize>,
+    /// Skip the confirmation.
+    pub yes: bool,
+    /// JSON lines instead of text.
+    pub json: bool,
+    /// HTTP timeouts.
+    pub timeouts: Timeouts,
+    /// Wait before reconciling an unknown outcome.
+    pub reconcile_delay: Duration,
+}
+
+/// `plan`: what apply would do. With `detailed`, exit 4 when there is work.
+pub fn plan(outcome: &Outcome, target: &Target, json: bool, detailed: bool) -> Result<Exit, Error> {
+    let contents = ledger::read(&target.ledger, target.api)?;
+    warn_ledger(&target.ledger, &contents.warnings);
+    let plan = plan::make(&outcome.orders, &contents);
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(out, "{:#}", plan::to_json(&plan)).map_err(Error::Output)?;
+    } else {
+        write!(out, "{}", plan::render(&plan, &outcome.sources)).map_err(Error::Output)?;
+    }
+    Ok(if detailed && plan.has_work() {
+        Exit::Pending
+    } else {
+        Exit::Ok
+    })
+}
+
+fn warn_ledger(path: &Path, warnings: &[String]) {
+    for w in warnings {
+        eprintln!("warning: ledger {}: {w}", path.display());
+    }
+}
+
+/// `apply`: the plan, a confirmation, then every order carried out exactly once.
+pub async fn apply(outcome: &Outcome, args: ApplyArgs) -> Result<Exit, Error> {
+    let target = &args.target;
+    let token = match target.endpoint {
+        Some(_) => Some(Token::from_env_or_file(args.token_file.as_deref())?),
+        None => None,
+    };
+    let (writer, contents) = ledger::Writer::open(&target.ledger, target.api)?;
+    warn_ledger(&target.ledger, &contents.warnings);
+    let plan = plan::make(&outcome.orders, &contents);
+    let (already, blocked) = (plan.count(Action::Nothing), plan.count(Action::Blocked));
+    let ledger_name = target.ledger.display().to_string();
+    if args.json {
+        println!("{}", serde_json::json!({"plan": plan::to_json(&plan)}));
+    } else {
+        print!("{}", plan::render(&plan, &outcome.sources));
+    }
+    if !plan.has_work() {
+        if !args.json {
+            println!("Nothing to do.");
+        }
+        return Ok(if blocked > 0 {
+            Exit::Incomplete
+        } else {
+            Exit::Ok
+        });
+    }
+    if let Some(max) = args.max_orders {
+        if plan.paid_orders() > max {
+            return Err(Error::Usage(format!(
+                "refusing: the plan places {} orders, more than --max-orders {max}",
+                plan.paid_orders()
+            )));
+        }
+    }
+    if !args.yes {
+        confirm(&plan, target)?;
+    }
+    let embedded = match &target.endpoint {
+        Some(_) => None,
+        None => {
+            let config = sandbox::Config {
+                state: Some(target.sandbox_state()),
+                ..sandbox::Config::default()
+            };
+            Some(Sandbox::start(config, ([127, 0, 0, 1], 0).into()).await?)
+        }
+    };
+    let (base, token) = match (&embedded, &target.endpoint, token) {
+        (Some(s), _, _) => (s.url(), Token::new(s.token())),
+        (None, Some(e), Some(t)) => (e.clone(), t),
+        _ => unreachable!("a target has an endpoint or the embedded sandbox"),
+    };
+    let client = Client::new(&base, token, args.timeouts)?;
+    let jobs = Job::from_plan(&plan, &outcome.sources);
+    let reporter: Box<dyn Reporter> = if args.json {
+        Box::new(JsonReporter)
+    } else {
+        Box::new(TextReporter::new(
+            jobs.len(),
+            std::io::stderr().is_terminal(),
+        ))
+    };
+    let options = runner::Options {
+        concurrency: args.concurrency,
+        rate: args.rate,
+        api: target.api,
+        reconcile_delay: args.reconcile_delay,
+    };
+    let summary = runner::run(jobs, client, writer, reporter, options).await;
+    if let Some(s) = embedded {
+        s.stop().await?;
+    }
+    let summary = summary?;
+    if args.json {
+        println!(
+            "{}",
+            report::summary_json(&summary, already, blocked, &ledger_name)
+        );
+    } else {
+        print!(
+            "{}",
+            report::summary_text(&summary, already, blocked, &ledger_name)
+        );
+    }
+    Ok(if summary.interrupted {
+        Exit::Interrupted
+    } else if summary.failed + summary.unknown + summary.not_started > 0 || blocked > 0 {
+        Exit::Incomplete
+    } else {
+        Exit::Ok
+    })
+}
+
+/// Asks on the terminal; refuses when there is none.
+fn confirm(plan: &plan::Plan, target: &Target) -> Result<(), Error> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Usage(
+            "refusing to apply without --yes: standard input is not a terminal to confirm on"
+                .into(),
+        ));
+    }
+    let place = match &target.endpoint {
+        Some(e) => e.clone(),
+        None => "the embedded sandbox".into(),
+    };
+    eprint!(
+        "\nApply this plan? It may place {} paid order(s) at {place} ({} API). Type `yes` to go on: ",
+        plan.paid_orders() + plan.count(Action::Reconcile),
+        target.api.as_str()
+    );
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(Error::Output)?;
+    if matches!(answer.trim(), "yes" | "y") {
+        Ok(())
+    } else {
+        Err(Error::Usage("not applied".into()))
+    }
+}
+
+/// `status`: each key's state from the ledger, with counts.
+pub fn status(target: &Target, json: bool) -> Result<Exit, Error> {
+    let contents = ledger::read(&target.ledger, target.api)?;
+    warn_ledger(&target.ledger, &contents.warnings);
+    let states = contents.states();
+    let mut keys: Vec<&&str> = states.keys().collect();
+    keys.sort();
+    let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for key in &keys {
+        let s = &states[**key];
+        let state = s.last.event.as_str();
+        *counts.entry(state).or_default() += 1;
+        let cert = s.placed.map_or("", |p| p.cert_id.as_str());
+        if json {
+            let line = serde_json::json!({"key": key, "state": state, "cert_id": cert, "ref_id": s.last.ref_id,
+                "attempts": s.attempts, "time": s.last.time, "code": s.last.code, "message": s.last.message});
+            writeln!(out, "{line}").map_err(Error::Output)?;
+        } else {
+            let detail = if cert.is_empty() {
+                s.last.message.as_str()
+            } else {
+                cert
+            };
+            writeln!(out, "{state:<10} {key:<32} {detail}").map_err(Error::Output)?;
+        }
+    }
+    if json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({"counts": counts, "keys": keys.len(), "ledger": target.ledger})
+        )
+        .map_err(Error::Output)?;
+    } else {
+        let list: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        writeln!(
+            out,
+            "{} keys in {}: {}",
+            keys.len(),
+            target.ledger.display(),
+            if list.is_empty() {
+                "none".into()
+            } else {
+                list.join(", ")
+            }
+        )
+        .map_err(Error::Output)?;
+    }
+    out.flush().map_err(Error::Output)?;
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,620 @@
+//! The ledger: an append-only CSV file (RFC 4180) committed next to the manifests, in which
+//! every order gets a row before each paid call and another after it. A key's state is its
+//! last row. One process writes at a time; a torn last line from a crash is reported and
+//! dropped, never a reason to refuse the file.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// The columns, in the order they are written.
+pub const COLUMNS: [&str; 14] = [
+    "time",
+    "api",
+    "event",
+    "key",
+    "ref_id",
+    "cert_id",
+    "product_code",
+    "years",
+    "domains",
+    "request_sha256",
+    "attempt",
+    "code",
+    "message",
+    "manifest",
+];
+
+/// The default ledger file for the live API.
+pub const DEFAULT_PATH: &str = "nicsrs-ledger.csv";
+/// The default ledger file for the sandbox, kept apart from the live one.
+pub const DEFAULT_SANDBOX_PATH: &str = "nicsrs-ledger.sandbox.csv";
+
+/// What a row records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Event {
+    /// Written and synced before the paid call: the call may have happened.
+    Submitting,
+    /// The order exists at NicSRS (`cert_id` says which).
+    Placed,
+    /// The API refused the order, or it was never sent: nothing was bought.
+    Failed,
+    /// The call may or may not have placed the order: reconcile before sending again.
+    Unknown,
+}
+
+impl Event {
+    /// The name written in the `event` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::Submitting => "submitting",
+            Event::Placed => "placed",
+            Event::Failed => "failed",
+            Event::Unknown => "unknown",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Event> {
+        Some(match s {
+            "submitting" => Event::Submitting,
+            "placed" => Event::Placed,
+            "failed" => Event::Failed,
+            "unknown" => Event::Unknown,
+            _ => return None,
+        })
+    }
+}
+
+/// Which API a ledger's orders were placed with. The two never share a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Api {
+    /// The live NicSRS API: real orders, real money.
+    Live,
+    /// A sandbox.
+    Sandbox,
+}
+
+impl Api {
+    /// The name written in the `api` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Api::Live => "live",
+            Api::Sandbox => "sandbox",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Api> {
+        match s {
+            "live" => Some(Api::Live),
+            "sandbox" => Some(Api::Sandbox),
+            _ => None,
+        }
+    }
+}
+
+/// One ledger row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Row {
+    /// When it was written, RFC 3339 UTC.
+    pub time: String,
+    /// The API the row is about.
+    pub api: Api,
+    /// What happened.
+    pub event: Event,
+    /// The order's key.
+    pub key: String,
+    /// The refId sent.
+    pub ref_id: String,
+    /// NicSRS's certId, once known.
+    pub cert_id: String,
+    /// The product.
+    pub product_code: String,
+    /// Years ordered.
+    pub years: u32,
+    /// The names, space-separated.
+    pub domains: String,
+    /// SHA-256 of the request without the token.
+    pub request_sha256: String,
+    /// Which submission of this key the row is about (1 for the first).
+    pub attempt: u32,
+    /// The API's response code, when there was one.
+    pub code: Option<i64>,
+    /// The API's message, or what went wrong.
+    pub message: String,
+    /// The manifest the order is written in.
+    pub manifest: String,
+}
+
+impl Row {
+    fn cells(&self) -> [String; 14] {
+        [
+            self.time.clone(),
+            self.api.as_str().into(),
+            self.event.as_str().into(),
+            self.key.clone(),
+            self.ref_id.clone(),
+            self.cert_id.clone(),
+            self.product_code.clone(),
+            self.years.to_string(),
+            self.domains.clone(),
+            self.request_sha256.clone(),
+            self.attempt.to_string(),
+            self.code.map(|c| c.to_string()).unwrap_or_default(),
+            self.message.clone(),
+            self.manifest.clone(),
+        ]
+    }
+
+    /// The row as one CSV line, ending in CRLF as RFC 4180 has it.
+    pub fn to_line(&self) -> String {
+        line(self.cells().iter().map(String::as_str))
+    }
+}
+
+/// Now, RFC 3339 UTC to the second.
+pub fn now_rfc3339() -> String {
+    let t = time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+fn line<'a>(cells: impl Iterator<Item = &'a str>) -> String {
+    let mut out = String::with_capacity(256);
+    for (i, cell) in cells.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&encode(cell));
+    }
+    out.push_str("\r\n");
+    out
+}
+
+/// One cell as written: a leading `= + - @ '`, tab or CR is escaped with `'` so that no
+/// spreadsheet runs it as a formula, and the cell is quoted when CSV needs it.
+pub fn encode(cell: &str) -> String {
+    let neutral = if cell.starts_with(['=', '+', '-', '@', '\t', '\r', '\'']) {
+        format!("'{cell}")
+    } else {
+        cell.to_owned()
+    };
+    if neutral.contains([',', '"', '\n', '\r'])
+        || neutral.starts_with(' ')
+        || neutral.ends_with(' ')
+    {
+        format!("\"{}\"", neutral.replace('"', "\"\""))
+    } else {
+        neutral
+    }
+}
+
+/// A cell as read back: the formula escape removed.
+pub fn decode(cell: &str) -> &str {
+    cell.strip_prefix('\'').unwrap_or(cell)
+}
+
+/// Why a ledger cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// Reading or writing failed.
+    #[error("ledger {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Another process holds the ledger.
+    #[error(
+        "ledger {0} is in use by another nicsrs-batch process; wait for it to finish (only one apply may write a ledger)"
+    )]
+    Locked(PathBuf),
+    /// The file is not a ledger.
+    #[error("{path} is not a nicsrs-batch ledger: {message}")]
+    NotALedger {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The ledger holds rows of the other API.
+    #[error(
+        "ledger {path} records {found} orders; this run uses the {wanted} API, and the two never share a ledger (use --ledger to pick another file)"
+    )]
+    OtherApi {
+        /// The file.
+        path: PathBuf,
+        /// What the file holds.
+        found: &'static str,
+        /// What this run uses.
+        wanted: &'static str,
+    },
+}
+
+/// What reading a ledger found.
+#[derive(Debug, Default)]
+pub struct Contents {
+    /// Every complete row, in file order.
+    pub rows: Vec<Row>,
+    /// Problems that did not stop the read (a torn last line, a malformed row).
+    pub warnings: Vec<String>,
+    /// Byte offset where a torn last line starts, if there is one.
+    torn_at: Option<u64>,
+}
+
+impl Contents {
+    /// The last row of each key: its current state.
+    pub fn states(&self) -> HashMap<&str, KeyState<'_>> {
+        let mut states: HashMap<&str, KeyState<'_>> = HashMap::new();
+        for row in &self.rows {
+            let s = states.entry(row.key.as_str()).or_insert(KeyState {
+                last: row,
+                attempts: 0,
+                placed: None,
+            });
+            s.last = row;
+            s.attempts = s.attempts.max(row.attempt);
+            if row.event == Event::Placed {
+                s.placed = Some(row);
+            }
+        }
+        states
+    }
+}
+
+/// Where a key stands according to the ledger.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyState<'r> {
+    /// Its last row.
+    pub last: &'r Row,
+    /// The highest attempt number recorded.
+    pub attempts: u32,
+    /// Its `placed` row, if it has one.
+    pub placed: Option<&'r Row>,
+}
+
+/// Reads the ledger at `path` (a missing file is an empty ledger) and checks that it
+/// records `api` orders.
+pub fn read(path: &Path, api: Api) -> Result<Contents, LedgerError> {
+    let text = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Contents::default()),
+        Err(source) => {
+            return Err(LedgerError::Io {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    parse(path, &text, api)
+}
+
+fn parse(path: &Path, bytes: &[u8], api: Api) -> Result<Contents, LedgerError> {
+    let not_a_ledger = |message: String| LedgerError::NotALedger {
+        path: path.to_owned(),
+        message,
+    };
+    let text = String::from_utf8_lossy(bytes);
+    let mut contents = Contents::default();
+    let records = split_records(&text);
+    let mut records = records.into_iter();
+    let Some(header) = records.next() else {
+        return Ok(contents);
+    };
+    if !header.complete {
+        contents.torn_at = Some(0);
+        contents
+            .warnings
+            .push("the header line is torn; it will be written again".into());
+        return Ok(contents);
+    }
+    let names: Vec<&str> = header.cells.iter().map(|c| c.as_str()).collect();
+    let mut index = [0usize; COLUMNS.len()];
+    for (i, column) in COLUMNS.iter().enumerate() {
+        index[i] = names
+            .iter()
+            .position(|n| n == column)
+            .ok_or_else(|| not_a_ledger(format!("the header has no `{column}` column")))?;
+    }
+    for record in records {
+        if !record.complete {
+            contents.torn_at = Some(record.offset as u64);
+            contents.warnings.push(format!(
+                "line {}: the last line is incomplete (a crash while writing it); it is ignored",
+                record.line
+            ));
+            break;
+        }
+        if record.cells.len() == 1 && record.cells[0].is_empty() {
+            continue; // a blank line
+        }
+        let cell = |c: usize| record.cells.get(index[c]).map_or("", |s| decode(s));
+        let parsed = (|| {
+            if record.cells.len() != names.len() {
+                return Err(format!(
+                    "{} cells where the header has {}",
+                    record.cells.len(),
+                    names.len()
+                ));
+            }
+            let row_api =
+                Api::parse(cell(1)).ok_or_else(|| format!("unknown api `{}`", cell(1)))?;
+            Ok(Row {
+                time: cell(0).into(),
+                api: row_api,
+                event: Event::parse(cell(2))
+                    .ok_or_else(|| format!("unknown event `{}`", cell(2)))?,
+                key: cell(3).into(),
+                ref_id: cell(4).into(),
+                cert_id: cell(5).into(),
+                product_code: cell(6).into(),
+                years: cell(7).parse().unwrap_or(0),
+                domains: cell(8).into(),
+                request_sha256: cell(9).into(),
+                attempt: cell(10).parse().unwrap_or(0),
+                code: cell(11).parse().ok(),
+                message: cell(12).into(),
+                manifest: cell(13).into(),
+            })
+        })();
+        match parsed {
+            Ok(row) => {
+                if row.api != api {
+                    return Err(LedgerError::OtherApi {
+                        path: path.to_owned(),
+                        found: row.api.as_str(),
+                        wanted: api.as_str(),
+                    });
+                }
+                contents.rows.push(row);
+            }
+            Err(e) => contents
+                .warnings
+                .push(format!("line {}: row ignored: {e}", record.line)),
+        }
+    }
+    Ok(contents)
+}
+
+/// One CSV record.
+struct Record {
+    cells: Vec<String>,
+    /// Byte offset of its first character.
+    offset: usize,
+    /// 1-based line number of its first line.
+    line: usize,
+    /// Whether it ended with a line break (a crash can leave the last one without).
+    complete: bool,
+}
+
+/// Splits RFC 4180 text into records; quoted cells may hold commas, quotes and line breaks.
+fn split_records(text: &str) -> Vec<Record> {
+    let mut records = Vec::new();
+    let mut cells = Vec::new();
+    let mut cell = String::new();
+    let mut quoted = false;
+    let mut start = 0;
+    let mut line = 1;
+    let mut start_line = 1;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if quoted {
+            match c {
+                '"' if chars.peek().map(|(_, n)| *n) == Some('"') => {
+                    cell.push('"');
+                    chars.next();
+                }
+                '"' => quoted = false,
+                '\n' => {
+                    line += 1;
+                    cell.push(c);
+                }
+                _ => cell.push(c),
+            }
+            continue;
+        }
+        match c {
+            '"' if cell.is_empty() => quoted = true,
+            ',' => cells.push(std::mem::take(&mut cell)),
+            '\r' if chars.peek().map(|(_, n)| *n) == Some('\n') => {}
+            '\n' => {
+                cells.push(std::mem::take(&mut cell));
+                records.push(Record {
+                    cells: std::mem::take(&mut cells),
+                    offset: start,
+                    line: start_line,
+                    complete: true,
+                });
+                line += 1;
+                start = i + 1;
+                start_line = line;
+            }
+            _ => cell.push(c),
+        }
+    }
+    if start < text.len() {
+        cells.push(cell);
+        records.push(Record {
+            cells,
+            offset: start,
+            line: start_line,
+            complete: false,
+        });
+    }
+    records
+}
+
+/// The one writer of a ledger: holds its lock for as long as it lives.
+#[derive(Debug)]
+pub struct Writer {
+    file: File,
+    path: PathBuf,
+}
+
+impl Writer {
+    /// Opens (or creates) the ledger for appending, takes the exclusive lock, reads what it
+    /// holds, and drops a torn last line so that new rows start on a line of their own.
+    pub fn open(path: &Path, api: Api) -> Result<(Writer, Contents), LedgerError> {
+        let io = |source| LedgerError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(LedgerError::Locked(path.to_owned()));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
+        let mut bytes = Vec::new();
+        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        file.read_to_end(&mut bytes).map_err(io)?;
+        let contents = parse(path, &bytes, api)?;
+        if let Some(at) = contents.torn_at {
+            // The torn row was never complete: its call either never happened (a
+            // `submitting` row) or is recovered by reconciliation (an outcome row).
+            file.set_len(at).map_err(io)?;
+            file.sync_data().map_err(io)?;
+        }
+        let mut writer = Writer {
+            file,
+            path: path.to_owned(),
+        };
+        if contents.torn_at == Some(0) || bytes.is_empty() {
+            writer.write_raw(&line(COLUMNS.iter().copied()))?;
+            writer.sync()?;
+        }
+        Ok((writer, contents))
+    }
+
+    fn write_raw(&mut self, text: &str) -> Result<(), LedgerError> {
+        self.file
+            .write_all(text.as_bytes())
+            .map_err(|source| LedgerError::Io {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    /// Appends rows (each with a single write, so a crash tears at most the last).
+    pub fn append(&mut self, row: &Row) -> Result<(), LedgerError> {
+        self.write_raw(&row.to_line())
+    }
+
+    /// Makes everything appended so far durable.
+    pub fn sync(&mut self) -> Result<(), LedgerError> {
+        self.file.sync_data().map_err(|source| LedgerError::Io {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// The ledger's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(key: &str, event: Event, message: &str) -> Row {
+        Row {
+            time: now_rfc3339(),
+            api: Api::Sandbox,
+            event,
+            key: key.into(),
+            ref_id: format!("r-{key}"),
+            cert_id: String::new(),
+            product_code: "comodo-ssl".into(),
+            years: 1,
+            domains: "a.example b.example".into(),
+            request_sha256: "ab".repeat(32),
+            attempt: 1,
+            code: Some(-1),
+            message: message.into(),
+            manifest: "orders/a.yaml".into(),
+        }
+    }
+
+    #[test]
+    fn formulas_are_neutralised_and_read_back_unchanged() {
+        for cell in [
+            "=cmd|' /C calc'!A0",
+            "+1",
+            "-1",
+            "@SUM(A1)",
+            "\tx",
+            "'quoted",
+            "plain, with \"quotes\"\nand a line",
+        ] {
+            let enc = encode(cell);
+            assert!(
+                !enc.trim_start_matches('"')
+                    .starts_with(['=', '+', '-', '@', '\t']),
+                "{enc}"
+            );
+            let recs = split_records(&format!("{enc}\n"));
+            assert_eq!(decode(&recs[0].cells[0]), cell);
+        }
+    }
+
+    #[test]
+    fn a_torn_last_line_is_reported_and_dropped_by_the_writer() {
+        let dir = std::env::temp_dir().join(format!("nicsrs-ledger-test-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("ledger.csv");
+        let _ = std::fs::remove_file(&path);
+        {
+            let (mut w, c) = Writer::open(&path, Api::Sandbox).expect("open");
+            assert!(c.rows.is_empty());
+            w.append(&row("a", Event::Submitting, "")).expect("append");
+            w.append(&row("a", Event::Failed, "=HYPERLINK(\"x\")"))
+                .expect("append");
+            w.sync().expect("sync");
+        }
+        let whole = std::fs::read(&path).expect("read");
+        let torn = row("b", Event::Submitting, "").to_line();
+        std::fs::write(&path, [whole.as_slice(), &torn.as_bytes()[..40]].concat()).expect("tear");
+        let c = read(&path, Api::Sandbox).expect("read");
+        assert_eq!(c.rows.len(), 2);
+        assert_eq!(c.rows[1].message, "=HYPERLINK(\"x\")");
+        assert_eq!(c.rows[1].code, Some(-1));
+        assert!(c.warnings[0].contains("incomplete"), "{:?}", c.warnings);
+        let (mut w, c) = Writer::open(&path, Api::Sandbox).expect("reopen");
+        assert_eq!(c.rows.len(), 2);
+        w.append(&row("c", Event::Placed, "")).expect("append");
+        drop(w);
+        let c = read(&path, Api::Sandbox).expect("read");
+        assert_eq!(
+            c.rows.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
+            ["a", "a", "c"]
+        );
+        assert!(c.warnings.is_empty());
+        assert_eq!(c.states()["a"].last.event, Event::Failed);
+        assert!(matches!(
+            read(&path, Api::Live),
+            Err(LedgerError::OtherApi { .. })
+        ));
+        let (_held, _) = Writer::open(&path, Api::Sandbox).expect("lock");
+        assert!(matches!(
+            Writer::open(&path, Api::Sandbox),
+            Err(LedgerError::Locked(_))
+        ));
+    }
+}

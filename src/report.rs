@@ -1,0 +1,163 @@
+//! What a run shows: a progress bar on a terminal, one line per order otherwise, or one
+//! JSON object per outcome; and the summary at the end.
+
+use std::io::Write;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
+
+use crate::ledger::Row;
+use crate::runner::{Final, Reporter, Summary};
+
+fn word(end: Final) -> &'static str {
+    match end {
+        Final::Placed => "placed",
+        Final::Found => "found",
+        Final::Failed => "failed",
+        Final::Unknown => "unknown",
+    }
+}
+
+/// Progress for people: a bar on a terminal, else a line per finished order on stdout.
+pub struct TextReporter {
+    bar: Option<ProgressBar>,
+    counts: [u64; 4],
+}
+
+impl TextReporter {
+    /// A reporter for `total` jobs; `terminal` draws a bar on stderr.
+    pub fn new(total: usize, terminal: bool) -> Self {
+        let bar = terminal.then(|| {
+            let bar =
+                ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+            if let Ok(style) =
+                ProgressStyle::with_template("{bar:30} {pos}/{len}  {msg}  {per_sec}  eta {eta}")
+            {
+                bar.set_style(style);
+            }
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        TextReporter {
+            bar,
+            counts: [0; 4],
+        }
+    }
+}
+
+impl Reporter for TextReporter {
+    fn outcome(&mut self, row: &Row, end: Final) {
+        self.counts[end as usize] += 1;
+        let detail = if row.cert_id.is_empty() {
+            match row.code {
+                Some(code) => format!("({code}) {}", row.message),
+                None => row.message.clone(),
+            }
+        } else {
+            row.cert_id.clone()
+        };
+        match &self.bar {
+            Some(bar) => {
+                bar.inc(1);
+                let [placed, found, failed, unknown] = self.counts;
+                bar.set_message(format!(
+                    "placed {} failed {failed} unknown {unknown}",
+                    placed + found
+                ));
+                if matches!(end, Final::Failed | Final::Unknown) {
+                    bar.println(format!("{:<8} {}  {detail}", word(end), row.key));
+                }
+            }
+            None => {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{:<8} {}  {detail}", word(end), row.key);
+            }
+        }
+    }
+
+    fn notice(&mut self, text: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(text),
+            None => eprintln!("{text}"),
+        }
+    }
+}
+
+impl Drop for TextReporter {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// One JSON object per outcome on stdout, for CI.
+pub struct JsonReporter;
+
+impl Reporter for JsonReporter {
+    fn outcome(&mut self, row: &Row, end: Final) {
+        let line = json!({
+            "key": row.key,
+            "outcome": word(end),
+            "ref_id": row.ref_id,
+            "cert_id": row.cert_id,
+            "attempt": row.attempt,
+            "code": row.code,
+            "message": row.message,
+        });
+        let _ = writeln!(std::io::stdout().lock(), "{line}");
+    }
+
+    fn notice(&mut self, text: &str) {
+        eprintln!("{text}");
+    }
+}
+
+/// The summary table.
+pub fn summary_text(s: &Summary, already: usize, blocked: usize, ledger: &str) -> String {
+    let secs = s.elapsed.as_secs_f64();
+    let done = s.placed + s.found + s.failed + s.unknown;
+    let mut out = String::from("\nSummary\n");
+    for (label, n) in [
+        ("placed now", s.placed),
+        ("found placed (reconciled)", s.found),
+        ("already placed", already as u64),
+        ("failed", s.failed),
+        ("unknown (reconcile next run)", s.unknown),
+        ("blocked (refused before)", blocked as u64),
+        ("not started", s.not_started),
+    ] {
+        out.push_str(&format!("  {label:<29} {n:>7}\n"));
+    }
+    out.push_str(&format!(
+        "  took {secs:.1} s ({:.1} orders/s); ledger {ledger}\n",
+        if secs > 0.0 { done as f64 / secs } else { 0.0 }
+    ));
+    if let Some(why) = &s.stopped {
+        out.push_str(&format!("  {why}\n"));
+    }
+    out
+}
+
+/// The summary as JSON.
+pub fn summary_json(
+    s: &Summary,
+    already: usize,
+    blocked: usize,
+    ledger: &str,
+) -> serde_json::Value {
+    json!({"summary": {
+        "placed": s.placed,
+        "found": s.found,
+        "already": already,
+        "failed": s.failed,
+        "unknown": s.unknown,
+        "blocked": blocked,
+        "not_started": s.not_started,
+        "interrupted": s.interrupted,
+        "stopped": s.stopped,
+        "seconds": s.elapsed.as_secs_f64(),
+        "ledger": ledger,
+    }})
+}

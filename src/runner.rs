@@ -1,0 +1,677 @@
+//! The apply stage: orders carried out with bounded concurrency, each exactly once.
+//!
+//! Workers never print and never write: every row goes over a channel to one writer
+//! thread that owns the ledger and the progress display. A `submitting` row is written and
+//! synced before each paid call; rows that arrive together share one sync.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::client::{Client, Outcome};
+use crate::ledger::{self, Api, Event, Row};
+use crate::plan::{Action, Plan};
+use crate::wire::{Code, Reply};
+
+/// Tries before a call that never left is given up (0.5 s, 1 s, 2 s, 4 s, 8 s apart).
+const NOT_SENT_TRIES: u32 = 6;
+/// 429/503 answers tolerated for one call before giving up (nothing was processed).
+const THROTTLE_TRIES: u32 = 60;
+/// Unknown outcomes of one order reconciled and resent within a run before giving up.
+const UNKNOWN_ROUNDS: u32 = 3;
+/// Lookups by refId tried before an outcome stays unknown.
+const LOOKUP_TRIES: u32 = 6;
+
+/// One order to carry out: plain data, with a sequence number and its idempotency key
+/// (the refId).
+#[derive(Clone, Debug)]
+pub struct Job {
+    /// Position in the plan.
+    pub seq: usize,
+    /// The order's key.
+    pub key: String,
+    /// The refId sent, and looked up to reconcile.
+    pub ref_id: String,
+    /// Where to start.
+    pub action: Action,
+    /// Submissions recorded before this run.
+    pub attempts: u32,
+    /// The `/ssl/place` fields, token aside.
+    pub fields: [(&'static str, String); 4],
+    /// Hash of those fields.
+    pub request_sha256: String,
+    /// For the ledger.
+    pub product_code: String,
+    /// For the ledger.
+    pub years: u32,
+    /// For the ledger, space-separated.
+    pub domains: String,
+    /// For the ledger.
+    pub manifest: String,
+}
+
+impl Job {
+    /// The jobs of a plan's work, in plan order.
+    pub fn from_plan(plan: &Plan, sources: &crate::source::Sources) -> Vec<Job> {
+        plan.steps
+            .iter()
+            .filter(|s| s.action.is_work())
+            .enumerate()
+            .map(|(seq, s)| {
+                let mut fields = s.order.place_fields();
+                fields[2].1 = s.ref_id.clone();
+                Job {
+                    seq,
+                    key: s.order.key.clone(),
+                    ref_id: s.ref_id.clone(),
+                    action: s.action,
+                    attempts: s.attempts,
+                    fields,
+                    request_sha256: s.request_sha256.clone(),
+                    product_code: s.order.product_code.clone(),
+                    years: s.order.years,
+                    domains: s.order.domains().join(" "),
+                    manifest: sources.get(s.order.file).display.clone(),
+                }
+            })
+            .collect()
+    }
+
+    fn row(
+        &self,
+        api: Api,
+        event: Event,
+        attempt: u32,
+        code: Option<i64>,
+        cert_id: &str,
+        message: &str,
+    ) -> Row {
+        Row {
+            time: ledger::now_rfc3339(),
+            api,
+            event,
+            key: self.key.clone(),
+            ref_id: self.ref_id.clone(),
+            cert_id: cert_id.to_owned(),
+            product_code: self.product_code.clone(),
+            years: self.years,
+            domains: self.domains.clone(),
+            request_sha256: self.request_sha256.clone(),
+            attempt,
+            code,
+            message: message.to_owned(),
+            manifest: self.manifest.clone(),
+        }
+    }
+}
+
+/// How a job ended, for the progress display and the summary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Final {
+    /// Placed by this run.
+    Placed,
+    /// Found placed by an earlier call (reconciled).
+    Found,
+    /// Refused, or never sent.
+    Failed,
+    /// Still unknown: reconcile next run.
+    Unknown,
+}
+
+/// Receives each finished row; owned by the writer thread.
+pub trait Reporter: Send {
+    /// A job ended with `row`.
+    fn outcome(&mut self, row: &Row, end: Final);
+    /// A notice for the user (the run is stopping, say).
+    fn notice(&mut self, text: &str);
+}
+
+/// Counts at the end of a run.
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    /// Placed by this run.
+    pub placed: u64,
+    /// Found placed by reconciliation.
+    pub found: u64,
+    /// Refused or never sent.
+    pub failed: u64,
+    /// Outcome still unknown.
+    pub unknown: u64,
+    /// Not started because the run stopped early.
+    pub not_started: u64,
+    /// Why the run stopped early, if it did.
+    pub stopped: Option<String>,
+    /// Whether Ctrl-C stopped it.
+    pub interrupted: bool,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+/// Knobs of a run.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Calls in flight at most.
+    pub concurrency: usize,
+    /// Calls per second at most, shared by all workers.
+    pub rate: Option<f64>,
+    /// The API, for the rows.
+    pub api: Api,
+    /// Wait before asking about an unknown outcome.
+    pub reconcile_delay: Duration,
+}
+
+/// Why a run could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The ledger could not be written: nothing more is sent.
+    #[error(transparent)]
+    Ledger(#[from] ledger::LedgerError),
+}
+
+struct Msg {
+    row: Row,
+    end: Option<Final>,
+    synced: Option<oneshot::Sender<bool>>,
+}
+
+/// Calls per second, and the pause every worker observes after a 429/503.
+struct Pacer {
+    interval: Option<Duration>,
+    next: Mutex<Instant>,
+    paused_until: Mutex<Instant>,
+}
+
+impl Pacer {
+    fn new(rate: Option<f64>) -> Self {
+        let now = Instant::now();
+        Pacer {
+            interval: rate
+                .filter(|r| *r > 0.0)
+                .map(|r| Duration::from_secs_f64(1.0 / r)),
+            next: Mutex::new(now),
+            paused_until: Mutex::new(now),
+        }
+    }
+
+    async fn wait(&self) {
+        loop {
+            let until = *self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
+            if until <= Instant::now() {
+                break;
+            }
+            tokio::time::sleep_until(until).await;
+        }
+        if let Some(interval) = self.interval {
+            let slot = {
+                let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+                let slot = (*next).max(Instant::now());
+                *next = slot + interval;
+                slot
+            };
+            tokio::time::sleep_until(slot).await;
+        }
+    }
+
+    fn pause(&self, d: Duration) {
+        let mut until = self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
+        *until = (*until).max(Instant::now() + d);
+    }
+}
+
+/// Once set, no new paid call is started (credit, token, Ctrl-C, a ledger failure).
+#[derive(Default)]
+struct Stop {
+    set: AtomicBool,
+    reason: Mutex<Option<String>>,
+}
+
+impl Stop {
+    fn because(&self, reason: String) {
+        let mut r = self.reason.lock().unwrap_or_else(|e| e.into_inner());
+        if r.is_none() {
+            *r = Some(reason);
+        }
+        self.set.store(true, Ordering::SeqCst);
+    }
+}
+
+struct Ctx {
+    client: Client,
+    tx: mpsc::UnboundedSender<Msg>,
+    pacer: Pacer,
+    options: Options,
+    stop: Arc<Stop>,
+    noise: AtomicU64,
+}
+
+impl Ctx {
+    fn stopping(&self) -> bool {
+        self.stop.set.load(Ordering::SeqCst)
+    }
+
+    fn stop_because(&self, reason: String) {
+        self.stop.because(reason);
+    }
+
+    /// Sends a row to the writer; with `sync`, waits until it is on disk.
+    async fn record(&self, row: Row, end: Option<Final>, sync: bool) -> bool {
+        let (tx, rx) = oneshot::channel();
+        let msg = Msg {
+            row,
+            end,
+            synced: sync.then_some(tx),
+        };
+        if self.tx.send(msg).is_err() {
+            return false;
+        }
+        !sync || rx.await.unwrap_or(false)
+    }
+
+    /// Exponential backoff with jitter: `base * 2^n`, times 0.5 to 1.5.
+    fn backoff(&self, base: Duration, n: u32) -> Duration {
+        let mut x = self
+            .noise
+            .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
+            ^ 0xD1B5_4A32_D192_ED03;
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+        x ^= x >> 33;
+        let factor = 0.5 + (x >> 11) as f64 / (1u64 << 53) as f64;
+        base.saturating_mul(1 << n.min(10)).mul_f64(factor)
+    }
+}
+
+/// What a reconciliation found.
+enum Lookup {
+    Found(String),
+    NotFound,
+    Unclear(String),
+}
+
+/// What one paid call came to.
+enum Sent {
+    Placed(String),
+    Refused {
+        code: Option<i64>,
+        message: String,
+        stop_all: bool,
+    },
+    Unknown {
+        code: Option<i64>,
+        message: String,
+    },
+}
+
+/// Carries out `jobs`: each worker takes the next job until none is left or the run stops.
+pub async fn run(
+    jobs: Vec<Job>,
+    client: Client,
+    writer: ledger::Writer,
+    reporter: Box<dyn Reporter>,
+    options: Options,
+) -> Result<Summary, RunError> {
+    let started = Instant::now();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let writer_thread = std::thread::Builder::new()
+        .name("ledger-writer".into())
+        .spawn(move || write_rows(rx, writer, reporter))
+        .map_err(|e| {
+            RunError::Ledger(ledger::LedgerError::Io {
+                path: "ledger writer".into(),
+                source: e,
+            })
+        })?;
+    let stop = Arc::new(Stop::default());
+    let ctx = Arc::new(Ctx {
+        client,
+        tx,
+        pacer: Pacer::new(options.rate),
+        stop: stop.clone(),
+        noise: AtomicU64::new(started.elapsed().as_nanos() as u64 ^ std::process::id() as u64),
+        options,
+    });
+    let queue = Arc::new(Mutex::new(VecDeque::from(jobs)));
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (stop, interrupted) = (stop.clone(), interrupted.clone());
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                interrupted.store(true, Ordering::SeqCst);
+                stop.because("interrupted: orders in flight finish and are recorded; Ctrl-C again exits at once".into());
+                eprintln!(
+                    "\ninterrupted: finishing the orders in flight (Ctrl-C again exits at once; the ledger stays safe)"
+                );
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(130);
+                }
+            }
+        })
+    };
+    let workers: Vec<_> = (0..ctx.options.concurrency.max(1))
+        .map(|_| {
+            let (ctx, queue) = (ctx.clone(), queue.clone());
+            tokio::spawn(async move {
+                loop {
+                    if ctx.stopping() {
+                        break;
+                    }
+                    let job = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
+                    let Some(job) = job else { break };
+                    carry_out(&ctx, job).await;
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        let _ = w.await;
+    }
+    watcher.abort();
+    let not_started = queue.lock().unwrap_or_else(|e| e.into_inner()).len() as u64;
+    let stopped = stop
+        .reason
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    drop(ctx); // the last sender: the writer drains what is left and ends
+    let joined = tokio::task::spawn_blocking(move || writer_thread.join()).await;
+    let (mut summary, failure) = joined.ok().and_then(Result::ok).unwrap_or_else(|| {
+        (
+            Summary::default(),
+            Some(ledger::LedgerError::Io {
+                path: "ledger writer".into(),
+                source: std::io::Error::other("the ledger writer stopped"),
+            }),
+        )
+    });
+    if let Some(e) = failure {
+        return Err(RunError::Ledger(e));
+    }
+    summary.not_started = not_started;
+    summary.stopped = stopped;
+    summary.interrupted = interrupted.load(Ordering::SeqCst);
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+/// The writer thread: appends rows, syncs once per batch, then releases the workers
+/// waiting on their `submitting` rows.
+fn write_rows(
+    mut rx: mpsc::UnboundedReceiver<Msg>,
+    mut writer: ledger::Writer,
+    mut reporter: Box<dyn Reporter>,
+) -> (Summary, Option<ledger::LedgerError>) {
+    let mut summary = Summary::default();
+    let mut batch: Vec<Msg> = Vec::with_capacity(256);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < 4096 {
+            match rx.try_recv() {
+                Ok(m) => batch.push(m),
+                Err(_) => break,
+            }
+        }
+        let mut result = Ok(());
+        for m in &batch {
+            if result.is_ok() {
+                result = writer.append(&m.row);
+            }
+        }
+        if result.is_ok() {
+            result = writer.sync();
+        }
+        let ok = result.is_ok();
+        for m in batch.drain(..) {
+            if let Some(done) = m.synced {
+                let _ = done.send(ok);
+            }
+            if let (true, Some(end)) = (ok, m.end) {
+                match end {
+                    Final::Placed => summary.placed += 1,
+                    Final::Found => summary.found += 1,
+                    Final::Failed => summary.failed += 1,
+                    Final::Unknown => summary.unknown += 1,
+                }
+                reporter.outcome(&m.row, end);
+            }
+        }
+        if let Err(e) = result {
+            reporter.notice(&format!("cannot write the ledger, stopping: {e}"));
+            // Refuse every later sync request so that nothing more is sent.
+            rx.close();
+            while let Some(m) = rx.blocking_recv() {
+                if let Some(done) = m.synced {
+                    let _ = done.send(false);
+                }
+            }
+            return (summary, Some(e));
+        }
+    }
+    (summary, None)
+}
+
+/// One job, start to end. Its last row carries its final outcome.
+async fn carry_out(ctx: &Ctx, job: Job) {
+    let api = ctx.options.api;
+    let mut attempt = job.attempts;
+    let mut reconcile = job.action == Action::Reconcile;
+    let mut unknown_rounds = 0;
+    loop {
+        if reconcile {
+            match lookup(ctx, &job.ref_id).await {
+                Lookup::Found(cert_id) => {
+                    let row = job.row(
+                        api,
+                        Event::Placed,
+                        attempt,
+                        Some(Code::Success.value()),
+                        &cert_id,
+                        "found by refId: the earlier call placed it",
+                    );
+                    ctx.record(row, Some(Final::Found), false).await;
+                    return;
+                }
+                Lookup::NotFound => {}
+                Lookup::Unclear(why) => {
+                    let row = job.row(
+                        api,
+                        Event::Unknown,
+                        attempt,
+                        None,
+                        "",
+                        &format!("still unknown: {why}"),
+                    );
+                    ctx.record(row, Some(Final::Unknown), false).await;
+                    return;
+                }
+            }
+        }
+        if ctx.stopping() {
+            if reconcile {
+                // Known not placed, and no new call may start: leave it for the next run.
+                let row = job.row(
+                    api,
+                    Event::Failed,
+                    attempt,
+                    None,
+                    "",
+                    "not placed (checked by refId); not sent again because the run stopped",
+                );
+                ctx.record(row, Some(Final::Failed), false).await;
+            }
+            return;
+        }
+        attempt += 1;
+        let submitting = job.row(api, Event::Submitting, attempt, None, "", "");
+        if !ctx.record(submitting, None, true).await {
+            ctx.stop_because("the ledger cannot be written".into());
+            return;
+        }
+        match place(ctx, &job).await {
+            Sent::Placed(cert_id) => {
+                let row = job.row(
+                    api,
+                    Event::Placed,
+                    attempt,
+                    Some(Code::Success.value()),
+                    &cert_id,
+                    "",
+                );
+                ctx.record(row, Some(Final::Placed), false).await;
+                return;
+            }
+            Sent::Refused {
+                code,
+                message,
+                stop_all,
+            } => {
+                if stop_all {
+                    ctx.stop_because(format!("stopped: {message}"));
+                }
+                let row = job.row(api, Event::Failed, attempt, code, "", &message);
+                ctx.record(row, Some(Final::Failed), false).await;
+                return;
+            }
+            Sent::Unknown { code, message } => {
+                unknown_rounds += 1;
+                let give_up = unknown_rounds >= UNKNOWN_ROUNDS;
+                let row = job.row(api, Event::Unknown, attempt, code, "", &message);
+                ctx.record(row, give_up.then_some(Final::Unknown), false)
+                    .await;
+                if give_up {
+                    return;
+                }
+                tokio::time::sleep(ctx.backoff(ctx.options.reconcile_delay, unknown_rounds - 1))
+                    .await;
+                reconcile = true;
+            }
+        }
+    }
+}
+
+/// One paid call, resent only while it is certain that nothing was processed.
+async fn place(ctx: &Ctx, job: &Job) -> Sent {
+    let fields: Vec<(&str, &str)> = job.fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (mut not_sent, mut throttled) = (0, 0);
+    loop {
+        ctx.pacer.wait().await;
+        match ctx.client.call("place", &fields).await {
+            Outcome::Reply(reply) => return judge(&reply),
+            Outcome::NotSent(why) => {
+                not_sent += 1;
+                if not_sent >= NOT_SENT_TRIES {
+                    return Sent::Refused {
+                        code: None,
+                        message: format!("not sent: {why}"),
+                        stop_all: false,
+                    };
+                }
+                tokio::time::sleep(ctx.backoff(Duration::from_millis(500), not_sent - 1)).await;
+            }
+            Outcome::Throttled(wait) => {
+                throttled += 1;
+                if throttled >= THROTTLE_TRIES {
+                    return Sent::Refused {
+                        code: None,
+                        message: "not processed: the API kept answering 429/503".into(),
+                        stop_all: false,
+                    };
+                }
+                ctx.pacer.pause(
+                    wait.unwrap_or_else(|| {
+                        ctx.backoff(Duration::from_secs(1), throttled.min(5) - 1)
+                    }),
+                );
+            }
+            Outcome::Rejected(why) => {
+                return Sent::Refused {
+                    code: None,
+                    message: format!("not processed: {why}"),
+                    stop_all: true,
+                };
+            }
+            Outcome::Ambiguous(why) => {
+                return Sent::Unknown {
+                    code: None,
+                    message: why,
+                };
+            }
+        }
+    }
+}
+
+/// What a reply to `/ssl/place` means.
+fn judge(reply: &Reply) -> Sent {
+    let cert_id = reply
+        .data
+        .as_ref()
+        .and_then(|d| d.get("certId"))
+        .and_then(Value::as_str)
+        .filter(|c| !c.is_empty());
+    match (Code::from_value(reply.code), cert_id) {
+        (Some(Code::Success), Some(id)) => Sent::Placed(id.to_owned()),
+        (Some(Code::Success), None) => Sent::Unknown {
+            code: Some(reply.code),
+            message: "success without a certId".into(),
+        },
+        (Some(Code::Credit | Code::Denied), _) => Sent::Refused {
+            code: Some(reply.code),
+            message: reply.message(),
+            stop_all: true,
+        },
+        (Some(Code::Invalid | Code::Product | Code::CaFailed | Code::NotIssued), _) => {
+            Sent::Refused {
+                code: Some(reply.code),
+                message: reply.message(),
+                stop_all: false,
+            }
+        }
+        _ => Sent::Unknown {
+            code: Some(reply.code),
+            message: reply.message(),
+        },
+    }
+}
+
+/// Asks the API whether an order with `ref_id` exists. Lookups cost nothing, so every
+/// transient failure is simply tried again.
+async fn lookup(ctx: &Ctx, ref_id: &str) -> Lookup {
+    let mut last = String::new();
+    for n in 0..LOOKUP_TRIES {
+        if n > 0 {
+            tokio::time::sleep(ctx.backoff(Duration::from_millis(500), n - 1)).await;
+        }
+        ctx.pacer.wait().await;
+        match ctx.client.call("certIdByrefId", &[("refId", ref_id)]).await {
+            Outcome::Reply(reply) => match Code::from_value(reply.code) {
+                Some(Code::Success) => {
+                    match reply
+                        .data
+                        .as_ref()
+                        .and_then(|d| d.get("certId"))
+                        .and_then(Value::as_str)
+                    {
+                        Some(id) if !id.is_empty() => return Lookup::Found(id.to_owned()),
+                        _ => last = "the lookup succeeded without a certId".into(),
+                    }
+                }
+                Some(Code::Invalid) => return Lookup::NotFound,
+                Some(Code::Denied) => {
+                    ctx.stop_because(format!("stopped: {}", reply.message()));
+                    return Lookup::Unclear(reply.message());
+                }
+                _ => last = reply.message(),
+            },
+            Outcome::Throttled(wait) => {
+                ctx.pacer.pause(wait.unwrap_or(Duration::from_secs(1)));
+                last = "throttled".into();
+            }
+            Outcome::NotSent(why) | Outcome::Ambiguous(why) | Outcome::Rejected(why) => last = why,
+        }
+    }
+    Lookup::Unclear(last)
+}
