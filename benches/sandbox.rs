@@ -21,6 +21,7 @@ async fn drive(
     total: usize,
     make: Arc<dyn Fn(usize) -> Vec<(String, String)> + Send + Sync>,
 ) -> Duration {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(CONCURRENCY)
         .build()

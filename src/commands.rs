@@ -144,13 +144,13 @@ pub async fn apply(outcome: &Outcome, args: ApplyArgs) -> Result<Exit, Error> {
             Exit::Ok
         });
     }
-    if let Some(max) = args.max_orders {
-        if plan.paid_orders() > max {
-            return Err(Error::Usage(format!(
-                "refusing: the plan places {} orders, more than --max-orders {max}",
-                plan.paid_orders()
-            )));
-        }
+    if let Some(max) = args.max_orders
+        && plan.paid_orders() > max
+    {
+        return Err(Error::Usage(format!(
+            "refusing: the plan places {} orders, more than --max-orders {max}",
+            plan.paid_orders()
+        )));
     }
     if !args.yes {
         confirm(&plan, target)?;

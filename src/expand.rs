@@ -167,10 +167,10 @@ impl ExpandedOrder {
     pub fn wire_params(&self) -> Json {
         let mut params = self.params.clone();
         for contact in CONTACTS {
-            if let Some(Json::Object(c)) = params.get_mut(contact) {
-                if let Some(org) = c.get("organization").cloned() {
-                    c.insert("organation".into(), org);
-                }
+            if let Some(Json::Object(c)) = params.get_mut(contact)
+                && let Some(org) = c.get("organization").cloned()
+            {
+                c.insert("organation".into(), org);
             }
         }
         params
@@ -217,10 +217,8 @@ impl ExpandedOrder {
     /// key is replaced by a placeholder.
     pub fn form(&self, redact_keys: bool) -> Json {
         let mut params = self.wire_params();
-        if redact_keys {
-            if let Some(key) = params.get_mut("privateKey") {
-                *key = Json::String("<redacted>".into());
-            }
+        if redact_keys && let Some(key) = params.get_mut("privateKey") {
+            *key = Json::String("<redacted>".into());
         }
         let mut form = Map::new();
         form.insert(

@@ -32,20 +32,21 @@ pub fn check(order: &Node, product: &Product, csr: Option<&CsrInfo>) -> Vec<(Sev
     let mut out = Vec::new();
     let err = |i: Issue| (Severity::Error, i);
 
-    if let Some(Value::Int(years)) = order.get("years").map(|n| &n.value) {
-        if *years > i64::from(product.max_year) && *years <= 6 {
-            out.push(err(issue(
-                "years-above-product-max",
-                format!(
-                    "`{}` can be ordered for at most {} year{}, not {years}",
-                    product.code,
-                    product.max_year,
-                    if product.max_year == 1 { "" } else { "s" }
-                ),
-                "/years".into(),
-                None,
-            )));
-        }
+    if let Some(Value::Int(years)) = order.get("years").map(|n| &n.value)
+        && *years > i64::from(product.max_year)
+        && *years <= 6
+    {
+        out.push(err(issue(
+            "years-above-product-max",
+            format!(
+                "`{}` can be ordered for at most {} year{}, not {years}",
+                product.code,
+                product.max_year,
+                if product.max_year == 1 { "" } else { "s" }
+            ),
+            "/years".into(),
+            None,
+        )));
     }
 
     let params = order.get("params");

@@ -266,11 +266,11 @@ impl<'a> Run<'a> {
         let before = self.diagnostics.len();
 
         let key_is_new = self.unique(file, key_entry.value.span, key, true);
-        if key_is_new || !ctx.ref_id_derived {
-            if let Some(r) = tree.get("refId").filter(|r| r.as_str().is_some()) {
-                let (span, value) = (r.span, r.as_str().unwrap_or_default().to_owned());
-                self.unique(file, span, &value, false);
-            }
+        if (key_is_new || !ctx.ref_id_derived)
+            && let Some(r) = tree.get("refId").filter(|r| r.as_str().is_some())
+        {
+            let (span, value) = (r.span, r.as_str().unwrap_or_default().to_owned());
+            self.unique(file, span, &value, false);
         }
 
         let mut found = Vec::new();

@@ -125,10 +125,10 @@ fn params_object(form: &Form) -> Result<Map<String, Value>, Refusal> {
 /// is sent. The schema knows only the documented spelling.
 fn normalise_contacts(params: &mut Map<String, Value>) {
     for contact in crate::expand::CONTACTS {
-        if let Some(Value::Object(c)) = params.get_mut(contact) {
-            if let Some(org) = c.remove("organation") {
-                c.entry("organization").or_insert(org);
-            }
+        if let Some(Value::Object(c)) = params.get_mut(contact)
+            && let Some(org) = c.remove("organation")
+        {
+            c.entry("organization").or_insert(org);
         }
     }
 }
@@ -187,13 +187,13 @@ fn place(app: &App, form: &Form) -> Handled {
                 let mut field = issue.pointer.trim_start_matches('/').replace('/', ".");
                 let several = issue.message.starts_with("missing required fields")
                     || issue.message.starts_with("missing fields");
-                if let Target::Missing(name) | Target::Unknown(name) = &issue.target {
-                    if !several {
-                        if !field.is_empty() {
-                            field.push('.');
-                        }
-                        field.push_str(name);
+                if let Target::Missing(name) | Target::Unknown(name) = &issue.target
+                    && !several
+                {
+                    if !field.is_empty() {
+                        field.push('.');
                     }
+                    field.push_str(name);
                 }
                 let list = errors
                     .entry(field)
@@ -286,11 +286,11 @@ fn dcv_data(order: &StoredOrder) -> Value {
             }),
             _ => json!({ "domainName": name, "dcvMethod": method }),
         };
-        if data.is_empty() {
-            if let Value::Object(e) = &entry {
-                for (k, v) in e.iter().filter(|(k, _)| k.starts_with("DCV")) {
-                    data.insert(k.clone(), v.clone());
-                }
+        if data.is_empty()
+            && let Value::Object(e) = &entry
+        {
+            for (k, v) in e.iter().filter(|(k, _)| k.starts_with("DCV")) {
+                data.insert(k.clone(), v.clone());
             }
         }
         info.push(entry);
