@@ -1,0 +1,648 @@
+//! `plan`, `apply` and `status` as a user runs them, against a sandbox over real HTTP:
+//! every order placed exactly once through faults, kills and re-runs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use nicsrs_batch::sandbox::faults::{Faults, Latency};
+use nicsrs_batch::sandbox::{Config, Sandbox};
+use serde_json::Value;
+
+mod common;
+
+/// A sandbox served by its own runtime while the test drives the binary.
+struct Server {
+    rt: tokio::runtime::Runtime,
+    sandbox: Option<Sandbox>,
+    url: String,
+}
+
+impl Server {
+    fn start(config: Config) -> Server {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let sandbox = rt
+            .block_on(Sandbox::start(config, "127.0.0.1:0".parse().expect("addr")))
+            .expect("sandbox");
+        let url = sandbox.url();
+        Server {
+            rt,
+            sandbox: Some(sandbox),
+            url,
+        }
+    }
+
+    fn with_faults(faults: Faults, token: &str) -> Server {
+        Server::start(Config {
+            faults,
+            seed: 42,
+            token: token.into(),
+            ..Config::default()
+        })
+    }
+
+    fn stats(&self) -> Value {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        self.rt.block_on(async {
+            reqwest::get(format!("{}/sandbox/stats", self.url))
+                .await
+                .expect("stats")
+                .json()
+                .await
+                .expect("JSON")
+        })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(s) = self.sandbox.take() {
+            let _ = self.rt.block_on(s.stop());
+        }
+    }
+}
+
+/// A manifest of `n` DV orders in `dir`.
+fn manifest(dir: &Path, n: usize) -> PathBuf {
+    let mut s = String::from(
+        "version: 1\nrefIdPrefix: t-\ndefaults:\n  productCode: comodo-positivessl\n  years: 1\n  params:\n    server: nginx\n    Administrator:\n      job: Ops\n      firstName: Sam\n      lastName: Ortega\n      email: ops@hosting.example\n      mobile: \"+1 415 555 0100\"\n      organization: Example Hosting Inc.\n      address: 500 Market Street\n      city: San Francisco\n      state: California\n      postCode: \"94105\"\n      country: US\norders:\n",
+    );
+    for i in 0..n {
+        s.push_str(&format!(
+            "  - key: site-{i:04}\n    params:\n      domainInfo:\n        - {{ domainName: www.site{i:04}.example, dcvMethod: HTTP_CSR_HASH }}\n"
+        ));
+    }
+    let path = dir.join("orders.yaml");
+    std::fs::write(&path, s).expect("manifest");
+    path
+}
+
+fn nicsrs(dir: &Path, token: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_nicsrs-batch"));
+    c.current_dir(dir)
+        .env("NICSRS_API_TOKEN", token)
+        .env_remove("NICSRS_ENDPOINT")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    c
+}
+
+fn apply(dir: &Path, server: &Server, extra: &[&str]) -> Output {
+    nicsrs(dir, "sandbox")
+        .args([
+            "apply",
+            "orders.yaml",
+            "--yes",
+            "--endpoint",
+            &server.url,
+            "--ledger",
+            "ledger.csv",
+        ])
+        .args(["--request-timeout", "2s", "--reconcile-delay", "100ms"])
+        .args(extra)
+        .output()
+        .expect("apply runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The ledger's rows as (event, key, code) and every key's last event.
+fn ledger_states(dir: &Path) -> std::collections::HashMap<String, String> {
+    let contents =
+        nicsrs_batch::ledger::read(&dir.join("ledger.csv"), nicsrs_batch::ledger::Api::Sandbox)
+            .expect("ledger");
+    contents
+        .states()
+        .into_iter()
+        .map(|(k, s)| (k.to_owned(), s.last.event.as_str().to_owned()))
+        .collect()
+}
+
+fn assert_exactly_once(server: &Server, dir: &Path, n: usize) {
+    let st = server.stats();
+    assert_eq!(
+        st["duplicate_ref_ids"],
+        serde_json::json!([]),
+        "no order placed twice: {}",
+        st["faults"]
+    );
+    assert_eq!(
+        st["orders_placed"], n,
+        "every order placed: {}",
+        st["faults"]
+    );
+    let states = ledger_states(dir);
+    assert_eq!(states.len(), n);
+    assert!(
+        states.values().all(|e| e == "placed"),
+        "every key ends placed"
+    );
+}
+
+#[test]
+fn a_clean_run_places_every_order_and_a_second_run_sends_nothing() {
+    let dir = common::scratch("apply-clean");
+    manifest(&dir, 20);
+    let server = Server::start(Config::default());
+    let out = apply(&dir, &server, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("Plan: 20 to place"), "{stdout}");
+    assert!(
+        stdout.contains("placed now                         20"),
+        "{stdout}"
+    );
+    assert_exactly_once(&server, &dir, 20);
+    let ledger = std::fs::read_to_string(dir.join("ledger.csv")).expect("ledger");
+    assert!(ledger.starts_with("time,api,event,key,ref_id,cert_id,product_code,years,domains,request_sha256,attempt,code,message,manifest\r\n"));
+    assert_eq!(
+        ledger.matches(",submitting,").count(),
+        20,
+        "a submitting row before each call"
+    );
+
+    let out = apply(&dir, &server, &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("Nothing to do."));
+    assert_eq!(
+        server.stats()["requests"]["place"],
+        20,
+        "the second run sent nothing"
+    );
+
+    let plan = nicsrs(&dir, "")
+        .args([
+            "plan",
+            "orders.yaml",
+            "--ledger",
+            "ledger.csv",
+            "--endpoint",
+            &server.url,
+            "--detailed-exitcode",
+        ])
+        .output()
+        .expect("plan");
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "nothing pending: {}",
+        text(&plan.stderr)
+    );
+    let status = nicsrs(&dir, "")
+        .args([
+            "status",
+            "--ledger",
+            "ledger.csv",
+            "--endpoint",
+            &server.url,
+        ])
+        .output()
+        .expect("status");
+    assert!(
+        text(&status.stdout).ends_with("20 keys in ledger.csv: 20 placed\n"),
+        "{}",
+        text(&status.stdout)
+    );
+}
+
+#[test]
+fn plan_shows_the_work_and_warns_about_changed_orders() {
+    let dir = common::scratch("apply-plan");
+    let path = manifest(&dir, 3);
+    let server = Server::start(Config::default());
+    let plan = |extra: &[&str]| {
+        nicsrs(&dir, "")
+            .args([
+                "plan",
+                "orders.yaml",
+                "--ledger",
+                "ledger.csv",
+                "--endpoint",
+                &server.url,
+            ])
+            .args(extra)
+            .output()
+            .expect("plan")
+    };
+    let out = plan(&["--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(4), "work pending");
+    let out = plan(&["--format", "json"]);
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("plan JSON");
+    assert_eq!(doc["summary"]["place"], 3);
+    assert_eq!(doc["steps"][0]["action"], "place");
+    assert_eq!(doc["steps"][0]["ref_id"], "t-site-0000");
+    assert_eq!(apply(&dir, &server, &[]).status.code(), Some(0));
+
+    let changed = std::fs::read_to_string(&path)
+        .expect("manifest")
+        .replace("www.site0001.example", "shop.site0001.example");
+    std::fs::write(&path, changed).expect("edit");
+    let out = plan(&["--detailed-exitcode"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a changed order is never placed again silently"
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("warning: `site-0001` (orders.yaml:"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("give it a new key to order again"),
+        "{stdout}"
+    );
+    let out = apply(&dir, &server, &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(server.stats()["orders_placed"], 3);
+}
+
+#[test]
+fn drops_timeouts_500s_429s_and_unknown_errors_end_with_every_order_placed_once() {
+    let dir = common::scratch("apply-faults");
+    let n = 500;
+    manifest(&dir, n);
+    let server = Server::with_faults(
+        Faults {
+            drop_rate: 0.2,
+            timeout_rate: 0.2,
+            fail_rate: 0.2,
+            throttle_rate: 0.2,
+            unknown_rate: 0.2,
+            ..Faults::default()
+        },
+        "sandbox",
+    );
+    let mut last = None;
+    for _ in 0..6 {
+        let out = apply(&dir, &server, &["--concurrency", "48"]);
+        assert!(
+            !text(&out.stderr).contains("panicked"),
+            "{}",
+            text(&out.stderr)
+        );
+        last = out.status.code();
+        if last == Some(0) {
+            break;
+        }
+    }
+    assert_eq!(last, Some(0), "re-runs converge");
+    assert_exactly_once(&server, &dir, n);
+    let faults = &server.stats()["faults"];
+    for f in ["dropped", "timed_out", "failed", "throttled", "unknown"] {
+        assert!(
+            faults[f].as_u64().unwrap_or(0) > 20,
+            "{f} happened: {faults}"
+        );
+    }
+}
+
+#[test]
+fn kill_9_at_any_moment_then_re_runs_never_place_twice() {
+    let dir = common::scratch("apply-kill");
+    let n = 300;
+    manifest(&dir, n);
+    let server = Server::with_faults(
+        Faults {
+            latency: Some(Latency::Range(
+                Duration::from_millis(2),
+                Duration::from_millis(30),
+            )),
+            drop_rate: 0.05,
+            ..Faults::default()
+        },
+        "sandbox",
+    );
+    for delay_ms in [60u64, 150, 35, 240, 90, 10, 400] {
+        let mut child = nicsrs(&dir, "sandbox")
+            .args([
+                "apply",
+                "orders.yaml",
+                "--yes",
+                "--endpoint",
+                &server.url,
+                "--ledger",
+                "ledger.csv",
+                "--concurrency",
+                "16",
+            ])
+            .args(["--request-timeout", "2s", "--reconcile-delay", "50ms"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+    }
+    let mut code = None;
+    for _ in 0..4 {
+        code = apply(&dir, &server, &["--concurrency", "16"]).status.code();
+        if code == Some(0) {
+            break;
+        }
+    }
+    assert_eq!(code, Some(0));
+    assert_exactly_once(&server, &dir, n);
+}
+
+#[test]
+fn running_out_of_credit_stops_the_run_and_leaves_the_rest_pending() {
+    let dir = common::scratch("apply-credit");
+    manifest(&dir, 30);
+    let server = Server::with_faults(
+        Faults {
+            credit: Some(10),
+            ..Faults::default()
+        },
+        "sandbox",
+    );
+    let out = apply(&dir, &server, &["--concurrency", "2"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("stopped: insufficient credit"),
+        "{}",
+        text(&out.stdout)
+    );
+    let st = server.stats();
+    assert_eq!(st["orders_placed"], 10);
+    assert!(
+        st["requests"]["place"].as_u64().unwrap_or(99) <= 12,
+        "no order started after -4: {st}"
+    );
+    let plan = nicsrs(&dir, "")
+        .args([
+            "plan",
+            "orders.yaml",
+            "--ledger",
+            "ledger.csv",
+            "--endpoint",
+            &server.url,
+            "--format",
+            "json",
+        ])
+        .output()
+        .expect("plan");
+    let doc: Value = serde_json::from_slice(&plan.stdout).expect("JSON");
+    assert_eq!(doc["summary"]["nothing"], 10);
+    assert_eq!(
+        doc["summary"]["place"].as_u64().unwrap_or(0)
+            + doc["summary"]["retry"].as_u64().unwrap_or(0),
+        20
+    );
+}
+
+#[test]
+fn a_second_apply_on_the_same_ledger_stops_at_once() {
+    let dir = common::scratch("apply-lock");
+    manifest(&dir, 40);
+    let server = Server::with_faults(
+        Faults {
+            latency: Some(Latency::Fixed(Duration::from_millis(100))),
+            ..Faults::default()
+        },
+        "sandbox",
+    );
+    let mut first = nicsrs(&dir, "sandbox")
+        .args([
+            "apply",
+            "orders.yaml",
+            "--yes",
+            "--endpoint",
+            &server.url,
+            "--ledger",
+            "ledger.csv",
+            "--concurrency",
+            "1",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let ledger = dir.join("ledger.csv");
+    for _ in 0..100 {
+        if std::fs::read_to_string(&ledger).is_ok_and(|l| l.contains(",placed,")) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let second = apply(&dir, &server, &[]);
+    let _ = first.kill();
+    let _ = first.wait();
+    assert_eq!(second.status.code(), Some(1));
+    assert!(
+        text(&second.stderr).contains("is in use by another nicsrs-batch process"),
+        "{}",
+        text(&second.stderr)
+    );
+}
+
+#[test]
+fn the_token_never_appears_in_output_or_ledger() {
+    let token = "sb-VERY-SECRET-token-7734";
+    let dir = common::scratch("apply-token");
+    manifest(&dir, 12);
+    let server = Server::with_faults(
+        Faults {
+            unknown_rate: 0.3,
+            drop_rate: 0.2,
+            ..Faults::default()
+        },
+        token,
+    );
+    let mut outputs = Vec::new();
+    for format in ["text", "json"] {
+        let out = nicsrs(&dir, token)
+            .args([
+                "apply",
+                "orders.yaml",
+                "--yes",
+                "--endpoint",
+                &server.url,
+                "--ledger",
+                "ledger.csv",
+                "--format",
+                format,
+                "--reconcile-delay",
+                "50ms",
+            ])
+            .output()
+            .expect("apply");
+        outputs.push(out);
+    }
+    let wrong = nicsrs(&dir, "not-the-token")
+        .args([
+            "apply",
+            "orders.yaml",
+            "--yes",
+            "--endpoint",
+            &server.url,
+            "--ledger",
+            "other.csv",
+        ])
+        .output()
+        .expect("apply");
+    assert_eq!(
+        wrong.status.code(),
+        Some(3),
+        "a refused token fails the run"
+    );
+    assert!(
+        text(&wrong.stdout).contains("permission denied"),
+        "{}",
+        text(&wrong.stdout)
+    );
+    outputs.push(wrong);
+    for out in &outputs {
+        assert!(!text(&out.stdout).contains(token) && !text(&out.stderr).contains(token));
+    }
+    for file in ["ledger.csv", "other.csv"] {
+        assert!(
+            !std::fs::read_to_string(dir.join(file))
+                .expect("ledger")
+                .contains(token)
+        );
+    }
+}
+
+#[test]
+fn apply_refuses_without_yes_off_a_terminal_and_above_max_orders() {
+    let dir = common::scratch("apply-refuse");
+    manifest(&dir, 5);
+    let server = Server::start(Config::default());
+    let out = nicsrs(&dir, "sandbox")
+        .args([
+            "apply",
+            "orders.yaml",
+            "--endpoint",
+            &server.url,
+            "--ledger",
+            "ledger.csv",
+        ])
+        .output()
+        .expect("apply");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("refusing to apply without --yes"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = apply(&dir, &server, &["--max-orders", "4"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("more than --max-orders 4"));
+    assert_eq!(
+        server.stats()["requests"]["place"],
+        Value::Null,
+        "nothing was sent"
+    );
+}
+
+#[test]
+fn sandbox_and_live_ledgers_never_mix() {
+    let dir = common::scratch("apply-kinds");
+    manifest(&dir, 3);
+    let out = nicsrs(&dir, "")
+        .args(["apply", "orders.yaml", "--sandbox", "--yes"])
+        .output()
+        .expect("apply");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        dir.join("nicsrs-ledger.sandbox.csv").exists() && !dir.join("nicsrs-ledger.csv").exists()
+    );
+    let out = nicsrs(&dir, "live-token")
+        .args([
+            "apply",
+            "orders.yaml",
+            "--yes",
+            "--ledger",
+            "nicsrs-ledger.sandbox.csv",
+            "--endpoint",
+            "https://portal.nicsrs.com",
+        ])
+        .output()
+        .expect("apply");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("records sandbox orders; this run uses the live API"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = nicsrs(&dir, "")
+        .args(["apply", "orders.yaml", "--sandbox", "--yes"])
+        .output()
+        .expect("apply");
+    assert!(
+        text(&out.stdout).contains("Nothing to do."),
+        "the embedded sandbox keeps its orders beside its ledger"
+    );
+}
+
+#[test]
+fn invalid_manifests_send_nothing_and_exit_2() {
+    let dir = common::scratch("apply-invalid");
+    let path = manifest(&dir, 2);
+    let bad = std::fs::read_to_string(&path)
+        .expect("m")
+        .replace("country: US", "country: USA");
+    std::fs::write(&path, bad).expect("write");
+    let server = Server::start(Config::default());
+    let out = apply(&dir, &server, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("error[invalid-country]"));
+    assert!(!dir.join("ledger.csv").exists());
+}
+
+#[test]
+fn ctrl_c_finishes_what_is_in_flight_and_exits_130() {
+    let dir = common::scratch("apply-interrupt");
+    manifest(&dir, 60);
+    let server = Server::with_faults(
+        Faults {
+            latency: Some(Latency::Fixed(Duration::from_millis(150))),
+            ..Faults::default()
+        },
+        "sandbox",
+    );
+    let child = nicsrs(&dir, "sandbox")
+        .args([
+            "apply",
+            "orders.yaml",
+            "--yes",
+            "--endpoint",
+            &server.url,
+            "--ledger",
+            "ledger.csv",
+            "--concurrency",
+            "4",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_millis(700));
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    let states = ledger_states(&dir);
+    assert!(
+        states.values().all(|e| e == "placed"),
+        "no submission left open: {states:?}"
+    );
+    let placed = server.stats()["orders_placed"].as_u64().unwrap_or(0);
+    assert_eq!(placed as usize, states.len());
+    assert!(placed < 60, "it stopped early");
+}
