@@ -173,7 +173,7 @@ pub async fn apply(outcome: &Outcome, args: ApplyArgs) -> Result<Exit, Error> {
     let client = Client::new(&base, token, args.timeouts)?;
     let jobs = Job::from_plan(&plan, &outcome.sources);
     let reporter: Box<dyn Reporter> = if args.json {
-        Box::new(JsonReporter)
+        Box::new(JsonReporter::default())
     } else {
         Box::new(TextReporter::new(
             jobs.len(),

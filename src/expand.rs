@@ -1,6 +1,8 @@
 //! The expand stage: `defaults` merged under each order, references resolved, and the
 //! result turned into the exact `/ssl/place` request.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value as Json};
 
 use crate::source::{FileId, SourceFile, Span};
@@ -119,7 +121,8 @@ pub fn derive_ref_id(order: &mut Node, prefix: &str) -> bool {
     true
 }
 
-/// An order, fully expanded and valid: what `/ssl/place` is sent.
+/// An order, fully expanded and valid: what `/ssl/place` is sent. Kept compact, since a
+/// run may hold tens of thousands.
 #[derive(Clone, Debug)]
 pub struct ExpandedOrder {
     /// The order's key, unique in the run.
@@ -136,8 +139,11 @@ pub struct ExpandedOrder {
     pub years: u32,
     /// `refId` (given or derived).
     pub ref_id: String,
-    /// `params` as validated (contacts carry `organization` only).
-    pub params: Json,
+    /// `params` exactly as sent: canonical JSON (keys sorted, so reordering a manifest does
+    /// not change the request), each contact carrying both `organization` and `organation`.
+    pub params: Arc<str>,
+    /// The names the order covers, in `domainInfo` order.
+    pub domains: Vec<String>,
 }
 
 impl ExpandedOrder {
@@ -150,6 +156,22 @@ impl ExpandedOrder {
         json: &Json,
     ) -> Option<Self> {
         let obj = json.as_object()?;
+        let mut params = obj.get("params")?.clone();
+        // The live API reads the misspelt key; send both.
+        for contact in CONTACTS {
+            if let Some(Json::Object(c)) = params.get_mut(contact)
+                && let Some(org) = c.get("organization").cloned()
+            {
+                c.insert("organation".into(), org);
+            }
+        }
+        let domains = params
+            .get("domainInfo")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d.get("domainName").and_then(Json::as_str).map(str::to_owned))
+            .collect();
         Some(ExpandedOrder {
             key: key.to_owned(),
             file,
@@ -158,44 +180,19 @@ impl ExpandedOrder {
             product_code: obj.get("productCode")?.as_str()?.to_owned(),
             years: u32::try_from(obj.get("years")?.as_u64()?).ok()?,
             ref_id: obj.get("refId")?.as_str()?.to_owned(),
-            params: obj.get("params")?.clone(),
+            params: canonical_json(&params).into(),
+            domains,
         })
     }
 
-    /// `params` as sent: each contact carries both `organization` and `organation`,
-    /// because the live API reads the misspelt key.
+    /// `params` as sent, as JSON.
     pub fn wire_params(&self) -> Json {
-        let mut params = self.params.clone();
-        for contact in CONTACTS {
-            if let Some(Json::Object(c)) = params.get_mut(contact)
-                && let Some(org) = c.get("organization").cloned()
-            {
-                c.insert("organation".into(), org);
-            }
-        }
-        params
+        serde_json::from_str(&self.params).unwrap_or(Json::Null)
     }
 
     /// The names the order covers, in `domainInfo` order.
     pub fn domains(&self) -> Vec<&str> {
-        self.params
-            .get("domainInfo")
-            .and_then(Json::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|d| d.get("domainName").and_then(Json::as_str))
-            .collect()
-    }
-
-    /// The fields of `/ssl/place` as sent, token aside; `params` is canonical JSON (keys
-    /// sorted), so reordering a manifest does not change the request.
-    pub fn place_fields(&self) -> [(&'static str, String); 4] {
-        [
-            ("productCode", self.product_code.clone()),
-            ("years", self.years.to_string()),
-            ("refId", self.ref_id.clone()),
-            ("params", canonical_json(&self.wire_params())),
-        ]
+        self.domains.iter().map(String::as_str).collect()
     }
 
     /// SHA-256 (hex) of the request without the token: what the ledger compares to tell
@@ -203,9 +200,10 @@ impl ExpandedOrder {
     pub fn request_sha256(&self) -> String {
         let mut request = Map::new();
         request.insert("endpoint".into(), Json::String("place".into()));
-        for (name, value) in self.place_fields() {
-            request.insert(name.into(), Json::String(value));
-        }
+        request.insert("params".into(), Json::String(self.params.to_string()));
+        request.insert("productCode".into(), Json::String(self.product_code.clone()));
+        request.insert("refId".into(), Json::String(self.ref_id.clone()));
+        request.insert("years".into(), Json::String(self.years.to_string()));
         let digest = ring::digest::digest(
             &ring::digest::SHA256,
             canonical_json(&Json::Object(request)).as_bytes(),
@@ -234,22 +232,38 @@ impl ExpandedOrder {
 
 /// JSON with every object's keys sorted: one spelling per value.
 pub fn canonical_json(value: &Json) -> String {
-    fn sorted(v: &Json) -> Json {
+    fn write(v: &Json, out: &mut String) {
         match v {
             Json::Object(m) => {
                 let mut keys: Vec<&String> = m.keys().collect();
-                keys.sort();
-                Json::Object(
-                    keys.into_iter()
-                        .map(|k| (k.clone(), sorted(&m[k])))
-                        .collect(),
-                )
+                keys.sort_unstable();
+                out.push('{');
+                for (i, k) in keys.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Json::String(k.clone()).to_string());
+                    out.push(':');
+                    write(&m[k], out);
+                }
+                out.push('}');
             }
-            Json::Array(items) => Json::Array(items.iter().map(sorted).collect()),
-            other => other.clone(),
+            Json::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(item, out);
+                }
+                out.push(']');
+            }
+            scalar => out.push_str(&scalar.to_string()),
         }
     }
-    sorted(value).to_string()
+    let mut out = String::with_capacity(512);
+    write(value, &mut out);
+    out
 }
 
 #[cfg(test)]
@@ -286,6 +300,12 @@ mod tests {
                 .map(|n| n.origin),
             Some(Origin::Defaults)
         );
+    }
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_level() {
+        let v = serde_json::json!({"b": [{"z": 1, "a": "x\"y"}], "a": null});
+        assert_eq!(canonical_json(&v), r#"{"a":null,"b":[{"a":"x\"y","z":1}]}"#);
     }
 
     #[test]

@@ -23,6 +23,7 @@ fn word(end: Final) -> &'static str {
 pub struct TextReporter {
     bar: Option<ProgressBar>,
     counts: [u64; 4],
+    out: std::io::BufWriter<std::io::Stdout>,
 }
 
 impl TextReporter {
@@ -42,6 +43,7 @@ impl TextReporter {
         TextReporter {
             bar,
             counts: [0; 4],
+            out: std::io::BufWriter::new(std::io::stdout()),
         }
     }
 }
@@ -70,8 +72,7 @@ impl Reporter for TextReporter {
                 }
             }
             None => {
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{:<8} {}  {detail}", word(end), row.key);
+                let _ = writeln!(self.out, "{:<8} {}  {detail}", word(end), row.key);
             }
         }
     }
@@ -82,10 +83,15 @@ impl Reporter for TextReporter {
             None => eprintln!("{text}"),
         }
     }
+
+    fn flush(&mut self) {
+        let _ = self.out.flush();
+    }
 }
 
 impl Drop for TextReporter {
     fn drop(&mut self) {
+        let _ = self.out.flush();
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
@@ -93,9 +99,23 @@ impl Drop for TextReporter {
 }
 
 /// One JSON object per outcome on stdout, for CI.
-pub struct JsonReporter;
+pub struct JsonReporter {
+    out: std::io::BufWriter<std::io::Stdout>,
+}
+
+impl Default for JsonReporter {
+    fn default() -> Self {
+        JsonReporter {
+            out: std::io::BufWriter::new(std::io::stdout()),
+        }
+    }
+}
 
 impl Reporter for JsonReporter {
+    fn flush(&mut self) {
+        let _ = self.out.flush();
+    }
+
     fn outcome(&mut self, row: &Row, end: Final) {
         let line = json!({
             "key": row.key,
@@ -106,7 +126,7 @@ impl Reporter for JsonReporter {
             "code": row.code,
             "message": row.message,
         });
-        let _ = writeln!(std::io::stdout().lock(), "{line}");
+        let _ = writeln!(self.out, "{line}");
     }
 
     fn notice(&mut self, text: &str) {

@@ -26,6 +26,9 @@ const THROTTLE_TRIES: u32 = 60;
 const UNKNOWN_ROUNDS: u32 = 3;
 /// Lookups by refId tried before an outcome stays unknown.
 const LOOKUP_TRIES: u32 = 6;
+/// Workers start this far apart, so that their calls do not arrive at the API (and their
+/// replies here) in waves that queue behind each other.
+const RAMP_STEP: Duration = Duration::from_millis(1);
 
 /// One order to carry out: plain data, with a sequence number and its idempotency key
 /// (the refId).
@@ -41,14 +44,14 @@ pub struct Job {
     pub action: Action,
     /// Submissions recorded before this run.
     pub attempts: u32,
-    /// The `/ssl/place` fields, token aside.
-    pub fields: [(&'static str, String); 4],
+    /// `productCode` sent.
+    pub product_code: String,
+    /// `years` sent.
+    pub years: u32,
+    /// `params` sent (canonical JSON).
+    pub params: Arc<str>,
     /// Hash of those fields.
     pub request_sha256: String,
-    /// For the ledger.
-    pub product_code: String,
-    /// For the ledger.
-    pub years: u32,
     /// For the ledger, space-separated.
     pub domains: String,
     /// For the ledger.
@@ -62,22 +65,18 @@ impl Job {
             .iter()
             .filter(|s| s.action.is_work())
             .enumerate()
-            .map(|(seq, s)| {
-                let mut fields = s.order.place_fields();
-                fields[2].1 = s.ref_id.clone();
-                Job {
+            .map(|(seq, s)| Job {
                     seq,
                     key: s.order.key.clone(),
                     ref_id: s.ref_id.clone(),
                     action: s.action,
                     attempts: s.attempts,
-                    fields,
-                    request_sha256: s.request_sha256.clone(),
                     product_code: s.order.product_code.clone(),
                     years: s.order.years,
-                    domains: s.order.domains().join(" "),
+                    params: s.order.params.clone(),
+                    request_sha256: s.request_sha256.clone(),
+                    domains: s.order.domains.join(" "),
                     manifest: sources.get(s.order.file).display.clone(),
-                }
             })
             .collect()
     }
@@ -129,6 +128,8 @@ pub trait Reporter: Send {
     fn outcome(&mut self, row: &Row, end: Final);
     /// A notice for the user (the run is stopping, say).
     fn notice(&mut self, text: &str);
+    /// The end of a batch of rows: show what is buffered.
+    fn flush(&mut self) {}
 }
 
 /// Counts at the end of a run.
@@ -353,9 +354,10 @@ pub async fn run(
         })
     };
     let workers: Vec<_> = (0..ctx.options.concurrency.max(1))
-        .map(|_| {
+        .map(|n| {
             let (ctx, queue) = (ctx.clone(), queue.clone());
             tokio::spawn(async move {
+                tokio::time::sleep(RAMP_STEP * n as u32).await;
                 loop {
                     if ctx.stopping() {
                         break;
@@ -407,6 +409,7 @@ fn write_rows(
 ) -> (Summary, Option<ledger::LedgerError>) {
     let mut summary = Summary::default();
     let mut batch: Vec<Msg> = Vec::with_capacity(256);
+    let mut unsynced = false;
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
         while batch.len() < 4096 {
@@ -421,8 +424,13 @@ fn write_rows(
                 result = writer.append(&m.row);
             }
         }
-        if result.is_ok() {
+        // Sync when a worker waits on it (a `submitting` row); outcome rows ride along
+        // with the next sync, and the last ones are synced when the channel closes.
+        if result.is_ok() && batch.iter().any(|m| m.synced.is_some()) {
             result = writer.sync();
+            unsynced = false;
+        } else {
+            unsynced = true;
         }
         let ok = result.is_ok();
         for m in batch.drain(..) {
@@ -439,6 +447,7 @@ fn write_rows(
                 reporter.outcome(&m.row, end);
             }
         }
+        reporter.flush();
         if let Err(e) = result {
             reporter.notice(&format!("cannot write the ledger, stopping: {e}"));
             // Refuse every later sync request so that nothing more is sent.
@@ -450,6 +459,9 @@ fn write_rows(
             }
             return (summary, Some(e));
         }
+    }
+    if unsynced && let Err(e) = writer.sync() {
+        return (summary, Some(e));
     }
     (summary, None)
 }
@@ -555,7 +567,13 @@ async fn carry_out(ctx: &Ctx, job: Job) {
 
 /// One paid call, resent only while it is certain that nothing was processed.
 async fn place(ctx: &Ctx, job: &Job) -> Sent {
-    let fields: Vec<(&str, &str)> = job.fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let years = job.years.to_string();
+    let fields = [
+        ("productCode", job.product_code.as_str()),
+        ("years", years.as_str()),
+        ("refId", job.ref_id.as_str()),
+        ("params", &*job.params),
+    ];
     let (mut not_sent, mut throttled) = (0, 0);
     loop {
         ctx.pacer.wait().await;

@@ -58,6 +58,22 @@ impl Schema {
         S.get_or_init(|| Schema::compile(MANIFEST_SCHEMA))
     }
 
+    /// `$defs/order` of the manifest schema on its own: one entry of `orders`, so that a
+    /// large manifest is checked an order at a time instead of as one JSON copy.
+    pub fn manifest_order() -> &'static Schema {
+        static S: OnceLock<Schema> = OnceLock::new();
+        S.get_or_init(|| {
+            let full: Value = serde_json::from_str(MANIFEST_SCHEMA)
+                .unwrap_or_else(|e| unreachable!("embedded schemas are checked by tests: {e}"));
+            let one = serde_json::json!({
+                "$schema": full["$schema"],
+                "$ref": "#/$defs/order",
+                "$defs": full["$defs"],
+            });
+            Schema::compile(&one.to_string())
+        })
+    }
+
     /// The expanded-order schema.
     pub fn order() -> &'static Schema {
         static S: OnceLock<Schema> = OnceLock::new();

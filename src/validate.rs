@@ -175,10 +175,37 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Checks the file as written against `order-manifest.schema.json`.
+    /// Checks the file as written against `order-manifest.schema.json`: its frame with
+    /// `orders` emptied, then each order against `$defs/order`.
     fn file_schema(&mut self, m: &Manifest) -> FileFindings {
         let mut findings = FileFindings::default();
-        for issue in Schema::manifest().check(&m.root.to_json()) {
+        let orders = match m.root.get("orders").map(|o| &o.value) {
+            Some(Value::Seq(items)) => items.as_slice(),
+            _ => &[],
+        };
+        let frame = match &m.root.value {
+            Value::Map(entries) => serde_json::Value::Object(
+                entries
+                    .iter()
+                    .map(|e| {
+                        let value = match (&e.key[..], &e.value.value) {
+                            ("orders", Value::Seq(_)) => serde_json::Value::Array(Vec::new()),
+                            _ => e.value.to_json(),
+                        };
+                        (e.key.clone(), value)
+                    })
+                    .collect(),
+            ),
+            _ => m.root.to_json(),
+        };
+        let mut issues = Schema::manifest().check(&frame);
+        for (i, item) in orders.iter().enumerate() {
+            for mut issue in Schema::manifest_order().check(&item.to_json()) {
+                issue.pointer = format!("/orders/{i}{}", issue.pointer);
+                issues.push(issue);
+            }
+        }
+        for issue in issues {
             if matches!(&issue.target, Target::Unknown(n) if is_token_key(n)) {
                 continue; // reported as token-in-manifest
             }
@@ -191,13 +218,7 @@ impl<'a> Run<'a> {
                 }
                 None => findings.shared = true,
             }
-            let order = index.and_then(|i| {
-                m.root
-                    .get("orders")?
-                    .child(&i.to_string())?
-                    .get("key")?
-                    .as_str()
-            });
+            let order = index.and_then(|i| orders.get(i)?.get("key")?.as_str());
             let pointer = match &issue.target {
                 Target::Unknown(n) => format!("{}/{n}", issue.pointer),
                 _ => issue.pointer,
