@@ -31,13 +31,21 @@ fn main() {
     std::fs::create_dir_all(&dir).expect("dir");
     manifest(&dir.join("orders.yaml"));
     let mut sandbox = Command::new(exe)
-        .args(["sandbox", "--listen", "127.0.0.1:0", "--latency", &format!("{LATENCY_MS}ms")])
+        .args([
+            "sandbox",
+            "--listen",
+            "127.0.0.1:0",
+            "--latency",
+            &format!("{LATENCY_MS}ms"),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("sandbox");
     let mut line = String::new();
-    BufReader::new(sandbox.stdout.take().expect("stdout")).read_line(&mut line).expect("listening line");
+    BufReader::new(sandbox.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("listening line");
     let url = line.trim().trim_start_matches("listening on ").to_owned();
     let timer = Path::new("/usr/bin/time").exists();
     let mut times = Vec::new();
@@ -53,7 +61,15 @@ fn main() {
             Command::new(exe)
         };
         cmd.current_dir(&dir)
-            .args(["apply", "orders.yaml", "--yes", "--endpoint", &url, "--concurrency", &CONCURRENCY.to_string()])
+            .args([
+                "apply",
+                "orders.yaml",
+                "--yes",
+                "--endpoint",
+                &url,
+                "--concurrency",
+                &CONCURRENCY.to_string(),
+            ])
             .arg("--ledger")
             .arg(&ledger)
             .env("NICSRS_API_TOKEN", "sandbox")
@@ -62,8 +78,16 @@ fn main() {
         let started = Instant::now();
         let out = cmd.output().expect("apply");
         times.push(started.elapsed());
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        if let Some(kb) = String::from_utf8_lossy(&out.stderr).lines().last().and_then(|l| l.trim().parse::<u64>().ok()) {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if let Some(kb) = String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .last()
+            .and_then(|l| l.trim().parse::<u64>().ok())
+        {
             rss_kb.push(kb);
         }
     }
@@ -80,6 +104,11 @@ fn main() {
         times[ROUNDS - 1].as_secs_f64(),
         floor.as_secs_f64(),
         median.as_secs_f64() / floor.as_secs_f64(),
-        rss_kb.get(rss_kb.len() / 2).map_or("n/a (no /usr/bin/time)".into(), |kb| format!("{:.1} MB", *kb as f64 / 1024.0)),
+        rss_kb
+            .get(rss_kb.len() / 2)
+            .map_or("n/a (no /usr/bin/time)".into(), |kb| format!(
+                "{:.1} MB",
+                *kb as f64 / 1024.0
+            )),
     );
 }

@@ -170,7 +170,11 @@ impl ExpandedOrder {
             .and_then(Json::as_array)
             .into_iter()
             .flatten()
-            .filter_map(|d| d.get("domainName").and_then(Json::as_str).map(str::to_owned))
+            .filter_map(|d| {
+                d.get("domainName")
+                    .and_then(Json::as_str)
+                    .map(str::to_owned)
+            })
             .collect();
         Some(ExpandedOrder {
             key: key.to_owned(),
@@ -201,7 +205,10 @@ impl ExpandedOrder {
         let mut request = Map::new();
         request.insert("endpoint".into(), Json::String("place".into()));
         request.insert("params".into(), Json::String(self.params.to_string()));
-        request.insert("productCode".into(), Json::String(self.product_code.clone()));
+        request.insert(
+            "productCode".into(),
+            Json::String(self.product_code.clone()),
+        );
         request.insert("refId".into(), Json::String(self.ref_id.clone()));
         request.insert("years".into(), Json::String(self.years.to_string()));
         let digest = ring::digest::digest(

@@ -18,8 +18,9 @@ pub struct Manifest {
     pub root: Node,
 }
 
-/// The manifest files named by `paths`: files as given, directories searched
-/// recursively for `*.yaml` and `*.yml` (hidden entries skipped), in sorted order.
+/// The manifest files named by `paths`: files as given; for a directory, the `*.yaml` and
+/// `*.yml` files directly in it (not in subdirectories, as Terraform reads a directory;
+/// hidden files skipped), in name order.
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
     let mut found = Vec::new();
     for path in paths {
@@ -59,12 +60,12 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), Error> {
             continue;
         }
         let path = entry.path();
-        if path.is_dir() {
-            walk(&path, found)?;
-        } else if matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("yaml" | "yml")
-        ) {
+        if path.is_file()
+            && matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml")
+            )
+        {
             found.push(path);
         }
     }

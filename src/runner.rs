@@ -66,17 +66,17 @@ impl Job {
             .filter(|s| s.action.is_work())
             .enumerate()
             .map(|(seq, s)| Job {
-                    seq,
-                    key: s.order.key.clone(),
-                    ref_id: s.ref_id.clone(),
-                    action: s.action,
-                    attempts: s.attempts,
-                    product_code: s.order.product_code.clone(),
-                    years: s.order.years,
-                    params: s.order.params.clone(),
-                    request_sha256: s.request_sha256.clone(),
-                    domains: s.order.domains.join(" "),
-                    manifest: sources.get(s.order.file).display.clone(),
+                seq,
+                key: s.order.key.clone(),
+                ref_id: s.ref_id.clone(),
+                action: s.action,
+                attempts: s.attempts,
+                product_code: s.order.product_code.clone(),
+                years: s.order.years,
+                params: s.order.params.clone(),
+                request_sha256: s.request_sha256.clone(),
+                domains: s.order.domains.join(" "),
+                manifest: sources.get(s.order.file).display.clone(),
             })
             .collect()
     }

@@ -122,6 +122,52 @@ struct FileFindings {
     shared: bool,
 }
 
+/// One order after the checks that need no other order.
+struct Checked {
+    file: FileId,
+    index: usize,
+    key: String,
+    key_span: Span,
+    ref_id: Option<(String, Span)>,
+    derived: bool,
+    diagnostics: Vec<Diagnostic>,
+    secrets: Vec<(FileId, Span)>,
+    /// File-level diagnostics (by index) about defaults this order inherits.
+    inherited: Vec<usize>,
+    expanded: Option<ExpandedOrder>,
+}
+
+/// Maps `f` over `items` on the machine's cores, keeping the order. Small inputs stay on
+/// this thread.
+fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(usize, &T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if threads < 2 || items.len() < 512 {
+        return items.iter().enumerate().map(|(i, t)| f(i, t)).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .enumerate()
+            .map(|(n, part)| {
+                scope.spawn(move || {
+                    part.iter()
+                        .enumerate()
+                        .map(|(i, t)| f(n * chunk + i, t))
+                        .collect::<Vec<R>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
 /// The order a diagnostic belongs to.
 struct OrderCtx<'t> {
     file: FileId,
@@ -169,9 +215,13 @@ impl<'a> Run<'a> {
                     .pointer("/orders"),
             );
         }
-        for (index, item) in items.iter().enumerate() {
-            self.order_count += 1;
-            self.order(file, index, item, defaults, prefix, &findings);
+        self.order_count += items.len();
+        let this = &*self;
+        let checked = par_map(items, |index, item| {
+            this.check_order(file, index, item, defaults, prefix, &findings)
+        });
+        for c in checked.into_iter().flatten() {
+            self.commit(c);
         }
     }
 
@@ -199,12 +249,14 @@ impl<'a> Run<'a> {
             _ => m.root.to_json(),
         };
         let mut issues = Schema::manifest().check(&frame);
-        for (i, item) in orders.iter().enumerate() {
-            for mut issue in Schema::manifest_order().check(&item.to_json()) {
+        let per_order = par_map(orders, |i, item| {
+            let mut found = Schema::manifest_order().check(&item.to_json());
+            for issue in &mut found {
                 issue.pointer = format!("/orders/{i}{}", issue.pointer);
-                issues.push(issue);
             }
-        }
+            found
+        });
+        issues.extend(per_order.into_iter().flatten());
         for issue in issues {
             if matches!(&issue.target, Target::Unknown(n) if is_token_key(n)) {
                 continue; // reported as token-in-manifest
@@ -261,21 +313,19 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn order(
-        &mut self,
+    /// Everything about one order that does not depend on the other orders: merged,
+    /// resolved, checked against the schema and the rules, expanded. Runs in parallel.
+    fn check_order(
+        &self,
         file: FileId,
         index: usize,
         item: &Node,
         defaults: Option<&Node>,
         prefix: &str,
         findings: &FileFindings,
-    ) {
-        let Some(key_entry) = item.entry("key") else {
-            return;
-        };
-        let Some(key) = key_entry.value.as_str() else {
-            return;
-        };
+    ) -> Option<Checked> {
+        let key_entry = item.entry("key")?;
+        let key = key_entry.value.as_str()?;
         let mut tree = expand::merge(defaults, item);
         expand::numbers_as_text(&mut tree, self.sources.get(file));
         let ctx = OrderCtx {
@@ -284,22 +334,26 @@ impl<'a> Run<'a> {
             key,
             ref_id_derived: expand::derive_ref_id(&mut tree, prefix),
         };
-        let before = self.diagnostics.len();
-
-        let key_is_new = self.unique(file, key_entry.value.span, key, true);
-        if (key_is_new || !ctx.ref_id_derived)
-            && let Some(r) = tree.get("refId").filter(|r| r.as_str().is_some())
-        {
-            let (span, value) = (r.span, r.as_str().unwrap_or_default().to_owned());
-            self.unique(file, span, &value, false);
-        }
-
-        let mut found = Vec::new();
+        let mut checked = Checked {
+            file,
+            index,
+            key: key.to_owned(),
+            key_span: key_entry.value.span,
+            ref_id: tree
+                .get("refId")
+                .and_then(|r| Some((r.as_str()?.to_owned(), r.span))),
+            derived: ctx.ref_id_derived,
+            diagnostics: Vec::new(),
+            secrets: Vec::new(),
+            inherited: Vec::new(),
+            expanded: None,
+        };
+        let found = &mut checked.diagnostics;
         for field in ["csr", "privateKey"] {
-            found.extend(self.resolve(&mut tree, field, &ctx));
+            found.extend(self.resolve(&mut tree, field, &ctx, &mut checked.secrets));
         }
-        let csr_info = self.csr(&tree, &ctx, &mut found);
-        let product = self.product(&tree, &ctx, key_entry.value.span, &mut found);
+        let csr_info = self.csr(&tree, &ctx, found);
+        let product = self.product(&tree, &ctx, key_entry.value.span, found);
 
         let mut json = tree.to_json();
         if let Some(obj) = json.as_object_mut() {
@@ -328,24 +382,46 @@ impl<'a> Run<'a> {
                     .get(&at)
                     .filter(|_| severity == Severity::Error)
                 {
-                    // Already reported against the file as written (a bad default):
-                    // name the first order that inherits it, count the others.
-                    self.inherited_by(reported, key);
+                    // Already reported against the file as written (a bad default).
+                    checked.inherited.push(reported);
                     continue;
                 }
                 found.push(self.order_diag(&ctx, &tree, severity, issue));
             }
         }
-        for d in found {
-            self.push_order_diag(d);
-        }
-        let failed = self.diagnostics[before..].iter().any(Diagnostic::is_error)
+        let failed = found.iter().any(Diagnostic::is_error)
+            || !checked.inherited.is_empty()
             || findings.shared
             || findings.orders.contains(&index);
-        if failed || product.is_none() {
-            return;
+        if !failed && product.is_some() {
+            checked.expanded =
+                ExpandedOrder::from_json(key, file, index, key_entry.value.span, &json);
         }
-        if let Some(order) = ExpandedOrder::from_json(key, file, index, key_entry.value.span, &json)
+        Some(checked)
+    }
+
+    /// Adds one checked order to the run, in manifest order: the checks across orders
+    /// (unique keys and refIds), its diagnostics, and its expansion if all is well.
+    fn commit(&mut self, c: Checked) {
+        let file = c.file;
+        let at = format!("/orders/{}", c.index);
+        let key_is_new = self.unique(file, c.key_span, &c.key, &format!("{at}/key"));
+        let mut ref_is_new = true;
+        if (key_is_new || !c.derived)
+            && let Some((value, span)) = &c.ref_id
+        {
+            ref_is_new = self.unique(file, *span, value, &format!("{at}/refId"));
+        }
+        for d in c.diagnostics {
+            self.push_order_diag(d);
+        }
+        self.secrets.extend(c.secrets);
+        for reported in c.inherited {
+            self.inherited_by(reported, &c.key);
+        }
+        if key_is_new
+            && ref_is_new
+            && let Some(order) = c.expanded
         {
             self.orders.push(order);
         }
@@ -393,7 +469,8 @@ impl<'a> Run<'a> {
 
     /// Records a key or refId and reports it when another order already has it.
     /// Returns whether it was new.
-    fn unique(&mut self, file: FileId, span: Span, value: &str, is_key: bool) -> bool {
+    fn unique(&mut self, file: FileId, span: Span, value: &str, pointer: &str) -> bool {
+        let is_key = pointer.ends_with("/key");
         let (map, code, what) = if is_key {
             (&mut self.keys, "duplicate-key", "key")
         } else {
@@ -408,6 +485,7 @@ impl<'a> Run<'a> {
             format!("{what} `{value}` is used by more than one order"),
         )
         .at(file, Some(span))
+        .pointer(pointer)
         .label("used again here")
         .hint(if is_key {
             "keys identify orders across all files of a run; give each order its own"
@@ -427,13 +505,19 @@ impl<'a> Run<'a> {
 
     /// Replaces a `{file:}`/`{env:}` reference in the tree by what it names, and refuses
     /// inline private keys. A reference that fails is reported and left out of the tree.
-    fn resolve(&mut self, tree: &mut Node, field: &str, ctx: &OrderCtx) -> Option<Diagnostic> {
+    fn resolve(
+        &self,
+        tree: &mut Node,
+        field: &str,
+        ctx: &OrderCtx,
+        secrets: &mut Vec<(FileId, Span)>,
+    ) -> Option<Diagnostic> {
         let node = tree.get("params").and_then(|p| p.get(field))?;
         let base = self.sources.get(ctx.file).base_dir();
         let pointer = format!("/params/{field}");
         match references::resolve(node, base) {
             Resolution::Inline if field == "privateKey" => {
-                self.secrets.push((ctx.file, node.span));
+                secrets.push((ctx.file, node.span));
                 let severity = if self.options.allow_inline_secrets {
                     Severity::Warning
                 } else {
