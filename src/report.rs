@@ -22,6 +22,7 @@ fn word(end: Final) -> &'static str {
 /// Progress for people: a bar on a terminal, else a line per finished order on stdout.
 pub struct TextReporter {
     bar: Option<ProgressBar>,
+    started: std::time::Instant,
     counts: [u64; 4],
     out: std::io::BufWriter<std::io::Stdout>,
 }
@@ -42,6 +43,7 @@ impl TextReporter {
         });
         TextReporter {
             bar,
+            started: std::time::Instant::now(),
             counts: [0; 4],
             out: std::io::BufWriter::new(std::io::stdout()),
         }
@@ -63,8 +65,10 @@ impl Reporter for TextReporter {
             Some(bar) => {
                 bar.inc(1);
                 let [placed, found, failed, unknown] = self.counts;
+                let done = placed + found + failed + unknown;
+                let rate = done as f64 / self.started.elapsed().as_secs_f64().max(0.001);
                 bar.set_message(format!(
-                    "placed {} failed {failed} unknown {unknown}",
+                    "placed {} failed {failed} unknown {unknown}  {rate:.1}/s",
                     placed + found
                 ));
                 if matches!(end, Final::Failed | Final::Unknown) {

@@ -646,3 +646,65 @@ fn ctrl_c_finishes_what_is_in_flight_and_exits_130() {
     assert_eq!(placed as usize, states.len());
     assert!(placed < 60, "it stopped early");
 }
+
+#[test]
+fn json_output_for_ci_and_a_shared_rate_limit() {
+    let dir = common::scratch("apply-json");
+    manifest(&dir, 10);
+    let server = Server::start(Config::default());
+    let started = std::time::Instant::now();
+    let out = apply(
+        &dir,
+        &server,
+        &["--format", "json", "--rate", "20/s", "--concurrency", "8"],
+    );
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        took >= Duration::from_millis(450),
+        "10 calls at 20/s take at least 9 intervals: {took:?}"
+    );
+    let lines: Vec<Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(
+        lines.len(),
+        12,
+        "the plan, one object per outcome, the summary"
+    );
+    assert_eq!(lines[0]["plan"]["summary"]["place"], 10);
+    assert!(
+        lines[1..11].iter().all(|l| l["outcome"] == "placed"
+            && l["cert_id"].as_str().is_some_and(|c| c.starts_with("SBX")))
+    );
+    let summary = &lines[11]["summary"];
+    assert_eq!(
+        (
+            summary["placed"].as_u64(),
+            summary["failed"].as_u64(),
+            summary["unknown"].as_u64()
+        ),
+        (Some(10), Some(0), Some(0))
+    );
+
+    let status = nicsrs(&dir, "")
+        .args([
+            "status",
+            "--ledger",
+            "ledger.csv",
+            "--endpoint",
+            &server.url,
+            "--format",
+            "json",
+        ])
+        .output()
+        .expect("status");
+    let lines: Vec<Value> = text(&status.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    assert_eq!(lines.len(), 11);
+    assert_eq!(lines[0]["state"], "placed");
+    assert_eq!(lines[10]["counts"]["placed"], 10);
+}
