@@ -351,13 +351,9 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
             common,
         } => {
             let target = api.target()?;
-            let outcome = load(&paths, &common)?;
-            if !outcome.diagnostics.is_empty() {
-                report_text(&outcome, common.color.enabled());
-            }
-            if !outcome.is_valid() {
+            let Some(outcome) = load_valid(&paths, &common)? else {
                 return Ok(Exit::Invalid);
-            }
+            };
             crate::commands::plan(&outcome, &target, format == Format::Json, detailed_exitcode)
         }
         Command::Apply {
@@ -375,13 +371,9 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
             common,
         } => {
             let target = api.target()?;
-            let outcome = load(&paths, &common)?;
-            if !outcome.diagnostics.is_empty() {
-                report_text(&outcome, common.color.enabled());
-            }
-            if !outcome.is_valid() {
+            let Some(outcome) = load_valid(&paths, &common)? else {
                 return Ok(Exit::Invalid);
-            }
+            };
             let args = crate::commands::ApplyArgs {
                 target,
                 token_file,
@@ -456,6 +448,16 @@ fn run_sandbox(args: SandboxArgs) -> Result<Exit, Error> {
         sandbox.stop().await?;
         Ok(Exit::Ok)
     })
+}
+
+/// Validates for a command that acts on the orders: diagnostics go to stderr, and an
+/// invalid run gives `None` (nothing may be sent).
+fn load_valid(paths: &[PathBuf], common: &ManifestArgs) -> Result<Option<Outcome>, Error> {
+    let outcome = load(paths, common)?;
+    if !outcome.diagnostics.is_empty() {
+        report_text(&outcome, common.color.enabled());
+    }
+    Ok(outcome.is_valid().then_some(outcome))
 }
 
 fn load(paths: &[PathBuf], common: &ManifestArgs) -> Result<Outcome, Error> {

@@ -154,16 +154,7 @@ impl Row {
 
 /// Now, RFC 3339 UTC to the second.
 pub fn now_rfc3339() -> String {
-    let t = time::OffsetDateTime::now_utc();
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    crate::wire::format_utc(time::OffsetDateTime::now_utc().unix_timestamp(), 'T', "Z")
 }
 
 fn line<'a>(cells: impl Iterator<Item = &'a str>) -> String {

@@ -124,6 +124,23 @@ impl Reply {
     }
 }
 
+/// A Unix time as `YYYY-MM-DD{sep}HH:MM:SS{suffix}` in UTC: NicSRS's dates use `' '` and
+/// no suffix (`2027-02-20 07:59:59`), RFC 3339 uses `'T'` and `Z`.
+pub fn format_utc(unix: i64, sep: char, suffix: &str) -> String {
+    match time::OffsetDateTime::from_unix_timestamp(unix) {
+        Ok(t) => format!(
+            "{:04}-{:02}-{:02}{sep}{:02}:{:02}:{:02}{suffix}",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        ),
+        Err(_) => String::new(),
+    }
+}
+
 /// Flattens `errors` (array, string or object of field → messages) into one line.
 pub fn errors_text(errors: &Value) -> String {
     fn collect(v: &Value, prefix: Option<&str>, out: &mut Vec<String>) {

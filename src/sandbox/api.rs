@@ -38,6 +38,15 @@ impl Handled {
             stored: None,
         }
     }
+
+    /// A success that changed the state at `generation` (saved before the reply).
+    fn stored(data: Value, generation: u64) -> Self {
+        Handled {
+            status: StatusCode::OK,
+            reply: Reply::success(data),
+            stored: Some(generation),
+        }
+    }
 }
 
 /// Now, in Unix seconds.
@@ -243,11 +252,7 @@ fn place(app: &App, form: &Form) -> Handled {
     if let (Value::Object(d), Value::Object(extra)) = (&mut data, dcv) {
         d.extend(extra);
     }
-    Handled {
-        status: StatusCode::OK,
-        reply: Reply::success(data),
-        stored: Some(generation),
-    }
+    Handled::stored(data, generation)
 }
 
 /// The DCV details place returns for file and DNS validation.
@@ -480,11 +485,7 @@ fn renew(app: &App, form: &Form) -> Handled {
     };
     let cert_id = inner.insert(order);
     let generation = inner.touch();
-    Handled {
-        status: StatusCode::OK,
-        reply: Reply::success(json!({ "certId": cert_id })),
-        stored: Some(generation),
-    }
+    Handled::stored(json!({ "certId": cert_id }), generation)
 }
 
 fn reissue(app: &App, form: &Form) -> Handled {
@@ -540,11 +541,7 @@ fn reissue(app: &App, form: &Form) -> Handled {
     inner.orders[i].status = Status::Reissued;
     let cert_id = inner.insert(order);
     let generation = inner.touch();
-    Handled {
-        status: StatusCode::OK,
-        reply: Reply::success(json!({ "certId": cert_id })),
-        stored: Some(generation),
-    }
+    Handled::stored(json!({ "certId": cert_id }), generation)
 }
 
 fn cancel(app: &App, form: &Form) -> Handled {
@@ -574,11 +571,7 @@ fn cancel(app: &App, form: &Form) -> Handled {
     }
     inner.orders[i].status = Status::Cancelled;
     let generation = inner.touch();
-    Handled {
-        status: StatusCode::OK,
-        reply: Reply::success(json!({})),
-        stored: Some(generation),
-    }
+    Handled::stored(json!({}), generation)
 }
 
 fn product_list(app: &App, form: &Form) -> Handled {
@@ -639,11 +632,7 @@ fn update_dcv(app: &App, form: &Form) -> Handled {
         _ => entry.remove("dcvEmail"),
     };
     let generation = inner.touch();
-    Handled {
-        status: StatusCode::OK,
-        reply: Reply::success(json!({})),
-        stored: Some(generation),
-    }
+    Handled::stored(json!({}), generation)
 }
 
 /// `GET /sandbox/stats`: what was ordered, and the duplicates a client should never cause.

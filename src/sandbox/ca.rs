@@ -128,18 +128,7 @@ impl Ca {
 
 /// `2027-02-20 07:59:59`: the way NicSRS writes dates (UTC).
 pub fn format_date(unix: i64) -> String {
-    match OffsetDateTime::from_unix_timestamp(unix) {
-        Ok(t) => format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        ),
-        Err(_) => String::new(),
-    }
+    crate::wire::format_utc(unix, ' ', "")
 }
 
 #[cfg(test)]
