@@ -175,8 +175,10 @@ pub async fn apply(outcome: &Outcome, args: ApplyArgs) -> Result<Exit, Error> {
     let reporter: Box<dyn Reporter> = if args.json {
         Box::new(JsonReporter::default())
     } else {
+        let width = jobs.iter().map(|j| j.key.len()).max().unwrap_or(0);
         Box::new(TextReporter::new(
             jobs.len(),
+            width,
             std::io::stderr().is_terminal(),
         ))
     };

@@ -25,11 +25,13 @@ pub struct TextReporter {
     started: std::time::Instant,
     counts: [u64; 4],
     out: std::io::BufWriter<std::io::Stdout>,
+    width: usize,
 }
 
 impl TextReporter {
-    /// A reporter for `total` jobs; `terminal` draws a bar on stderr.
-    pub fn new(total: usize, terminal: bool) -> Self {
+    /// A reporter for `total` jobs whose longest key has `width` characters; `terminal`
+    /// draws a bar on stderr.
+    pub fn new(total: usize, width: usize, terminal: bool) -> Self {
         let bar = terminal.then(|| {
             let bar =
                 ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
@@ -46,6 +48,7 @@ impl TextReporter {
             started: std::time::Instant::now(),
             counts: [0; 4],
             out: std::io::BufWriter::new(std::io::stdout()),
+            width: width.min(40),
         }
     }
 }
@@ -72,11 +75,22 @@ impl Reporter for TextReporter {
                     placed + found
                 ));
                 if matches!(end, Final::Failed | Final::Unknown) {
-                    bar.println(format!("{:<8} {}  {detail}", word(end), row.key));
+                    bar.println(format!(
+                        "{:<8} {:<w$}  {detail}",
+                        word(end),
+                        row.key,
+                        w = self.width
+                    ));
                 }
             }
             None => {
-                let _ = writeln!(self.out, "{:<8} {}  {detail}", word(end), row.key);
+                let _ = writeln!(
+                    self.out,
+                    "{:<8} {:<w$}  {detail}",
+                    word(end),
+                    row.key,
+                    w = self.width
+                );
             }
         }
     }
