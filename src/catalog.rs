@@ -66,6 +66,16 @@ pub struct Product {
 }
 
 impl Product {
+    /// The list price of `years` years (`price.basePrice.priceNNN`, NNN in months), if the
+    /// catalogue has prices.
+    pub fn price(&self, years: u32) -> Option<f64> {
+        let key = format!("price{:03}", years.saturating_mul(12));
+        let value = self.price.get("basePrice")?.get(&key)?;
+        value
+            .as_f64()
+            .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
+    }
+
     /// The `product` object that expansion adds to an order for `order.schema.json`.
     pub fn rule_object(&self) -> serde_json::Value {
         serde_json::json!({
@@ -213,6 +223,15 @@ mod tests {
             c.get("comodo-positivessl-wildcard")
                 .is_some_and(|p| p.support_wildcard)
         );
+    }
+
+    #[test]
+    fn prices_are_read_by_years() {
+        let c = Catalog::builtin();
+        let ov = c.get("sectigo-ov").expect("sectigo-ov");
+        assert_eq!(ov.price(1), Some(39.0));
+        assert!(ov.price(2).is_some_and(|p| p > 39.0));
+        assert_eq!(ov.price(9), None);
     }
 
     #[test]

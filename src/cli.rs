@@ -100,6 +100,20 @@ pub enum Command {
         #[command(flatten)]
         common: ManifestArgs,
     },
+    /// Read the account's products from /ssl/productList into a catalogue for --catalog.
+    Products {
+        /// Vendor as NicSRS spells it: Sectigo, Digicert, Thawte, Certum, sslTrus (repeatable).
+        #[arg(long = "vendor", required = true, value_name = "VENDOR")]
+        vendors: Vec<String>,
+        /// Write the catalogue here (and show a table); without it the JSON goes to stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Read the API token from FILE instead of NICSRS_API_TOKEN.
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
     /// Each key's state from the ledger, with counts.
     Status {
         /// Output format.
@@ -389,6 +403,20 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
                 reconcile_delay,
             };
             runtime()?.block_on(crate::commands::apply(&outcome, args))
+        }
+        Command::Products {
+            vendors,
+            output,
+            token_file,
+            api,
+        } => {
+            let target = api.target()?;
+            runtime()?.block_on(crate::commands::products(
+                &target,
+                token_file.as_deref(),
+                &vendors,
+                output.as_deref(),
+            ))
         }
         Command::Status { format, api } => {
             crate::commands::status(&api.target()?, format == Format::Json)

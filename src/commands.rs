@@ -155,22 +155,8 @@ pub async fn apply(outcome: &Outcome, args: ApplyArgs) -> Result<Exit, Error> {
     if !args.yes {
         confirm(&plan, target)?;
     }
-    let embedded = match &target.endpoint {
-        Some(_) => None,
-        None => {
-            let config = sandbox::Config {
-                state: Some(target.sandbox_state()),
-                ..sandbox::Config::default()
-            };
-            Some(Sandbox::start(config, ([127, 0, 0, 1], 0).into()).await?)
-        }
-    };
-    let (base, token) = match (&embedded, &target.endpoint, token) {
-        (Some(s), _, _) => (s.url(), Token::new(s.token())),
-        (None, Some(e), Some(t)) => (e.clone(), t),
-        _ => unreachable!("a target has an endpoint or the embedded sandbox"),
-    };
-    let client = Client::new(&base, token, args.timeouts)?;
+    drop(token); // checked early, before the ledger is touched; `connect` reads it again
+    let (client, embedded) = connect(target, args.token_file.as_deref(), args.timeouts).await?;
     let jobs = Job::from_plan(&plan, &outcome.sources);
     let reporter: Box<dyn Reporter> = if args.json {
         Box::new(JsonReporter::default())
@@ -241,6 +227,65 @@ fn confirm(plan: &plan::Plan, target: &Target) -> Result<(), Error> {
     } else {
         Err(Error::Usage("not applied".into()))
     }
+}
+
+/// The API a command talks to: the endpoint with the token, or the embedded sandbox
+/// (returned too, to be stopped when the command is done).
+async fn connect(
+    target: &Target,
+    token_file: Option<&Path>,
+    timeouts: Timeouts,
+) -> Result<(Client, Option<Sandbox>), Error> {
+    match &target.endpoint {
+        Some(endpoint) => {
+            let token = Token::from_env_or_file(token_file)?;
+            Ok((Client::new(endpoint, token, timeouts)?, None))
+        }
+        None => {
+            let config = sandbox::Config {
+                state: Some(target.sandbox_state()),
+                ..sandbox::Config::default()
+            };
+            let s = Sandbox::start(config, ([127, 0, 0, 1], 0).into()).await?;
+            let client = Client::new(&s.url(), Token::new(s.token()), timeouts)?;
+            Ok((client, Some(s)))
+        }
+    }
+}
+
+/// `products`: the account's catalogue from `/ssl/productList`.
+pub async fn products(
+    target: &Target,
+    token_file: Option<&Path>,
+    vendors: &[String],
+    output: Option<&Path>,
+) -> Result<Exit, Error> {
+    let (client, embedded) = connect(target, token_file, Timeouts::default()).await?;
+    let fetched = crate::products::fetch(&client, vendors).await;
+    if let Some(s) = embedded {
+        s.stop().await?;
+    }
+    let products = fetched.map_err(|e| Error::Usage(e.to_string()))?;
+    let json = serde_json::to_string_pretty(&products).map_err(|e| Error::Usage(e.to_string()))?;
+    match output {
+        Some(path) => {
+            let tmp = path.with_extension("json.tmp");
+            std::fs::write(&tmp, format!("{json}\n"))
+                .and_then(|()| std::fs::rename(&tmp, path))
+                .map_err(|source| Error::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+            print!("{}", crate::products::table(&products));
+            println!(
+                "{} products written to {} (use it with --catalog)",
+                products.len(),
+                path.display()
+            );
+        }
+        None => println!("{json}"),
+    }
+    Ok(Exit::Ok)
 }
 
 /// `status`: each key's state from the ledger, with counts.

@@ -144,6 +144,8 @@ pub struct ExpandedOrder {
     pub params: Arc<str>,
     /// The names the order covers, in `domainInfo` order.
     pub domains: Vec<String>,
+    /// The catalogue's list price for `years`, when the catalogue has prices.
+    pub price: Option<f64>,
 }
 
 impl ExpandedOrder {
@@ -186,6 +188,7 @@ impl ExpandedOrder {
             ref_id: obj.get("refId")?.as_str()?.to_owned(),
             params: canonical_json(&params).into(),
             domains,
+            price: None,
         })
     }
 

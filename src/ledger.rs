@@ -9,7 +9,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// The columns, in the order they are written.
-pub const COLUMNS: [&str; 14] = [
+pub const COLUMNS: [&str; 18] = [
     "time",
     "api",
     "event",
@@ -24,6 +24,10 @@ pub const COLUMNS: [&str; 14] = [
     "code",
     "message",
     "manifest",
+    "status",
+    "not_before",
+    "not_after",
+    "due_date",
 ];
 
 /// The default ledger file for the live API.
@@ -124,10 +128,18 @@ pub struct Row {
     pub message: String,
     /// The manifest the order is written in.
     pub manifest: String,
+    /// The certificate's status at NicSRS (PENDING, COMPLETE, ...), when it was collected.
+    pub status: String,
+    /// Start of the certificate's validity, when known.
+    pub not_before: String,
+    /// End of the certificate's validity, when known.
+    pub not_after: String,
+    /// End of the paid subscription, when known.
+    pub due_date: String,
 }
 
 impl Row {
-    fn cells(&self) -> [String; 14] {
+    fn cells(&self) -> [String; 18] {
         [
             self.time.clone(),
             self.api.as_str().into(),
@@ -143,6 +155,10 @@ impl Row {
             self.code.map(|c| c.to_string()).unwrap_or_default(),
             self.message.clone(),
             self.manifest.clone(),
+            self.status.clone(),
+            self.not_before.clone(),
+            self.not_after.clone(),
+            self.due_date.clone(),
         ]
     }
 
@@ -354,6 +370,10 @@ fn parse(path: &Path, bytes: &[u8], api: Api) -> Result<Contents, LedgerError> {
                 code: cell(11).parse().ok(),
                 message: cell(12).into(),
                 manifest: cell(13).into(),
+                status: cell(14).into(),
+                not_before: cell(15).into(),
+                not_after: cell(16).into(),
+                due_date: cell(17).into(),
             })
         })();
         match parsed {
@@ -540,6 +560,10 @@ mod tests {
             code: Some(-1),
             message: message.into(),
             manifest: "orders/a.yaml".into(),
+            status: String::new(),
+            not_before: String::new(),
+            not_after: String::new(),
+            due_date: String::new(),
         }
     }
 

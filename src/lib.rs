@@ -18,6 +18,7 @@ pub mod ledger;
 pub mod manifest;
 pub mod plan;
 pub mod pointer;
+pub mod products;
 pub mod references;
 pub mod report;
 pub mod rules;

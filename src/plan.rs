@@ -88,10 +88,32 @@ impl Plan<'_> {
         self.count(Action::Place) + self.count(Action::Retry)
     }
 
-    /// One line of counts.
+    /// The list price of what apply would pay for (new orders and retries), and how many
+    /// of them have no price in the catalogue.
+    pub fn cost(&self) -> (f64, usize) {
+        let paid = self
+            .steps
+            .iter()
+            .filter(|s| matches!(s.action, Action::Place | Action::Retry));
+        paid.fold((0.0, 0), |(sum, unpriced), s| match s.order.price {
+            Some(p) => (sum + p, unpriced),
+            None => (sum, unpriced + 1),
+        })
+    }
+
+    /// One line of counts, and the list price of the orders to pay for.
     pub fn summary_line(&self) -> String {
+        let (total, unpriced) = self.cost();
+        let cost = match (self.paid_orders(), unpriced) {
+            (0, _) => String::new(),
+            (n, 0) => format!(" List price of the {n} orders to place: {total:.2}."),
+            (n, u) if u == n => String::new(),
+            (_, u) => format!(
+                " List price: {total:.2}, plus {u} order(s) without a price in the catalogue."
+            ),
+        };
         format!(
-            "Plan: {} to place, {} to retry, {} to reconcile, {} already placed, {} blocked.",
+            "Plan: {} to place, {} to retry, {} to reconcile, {} already placed, {} blocked.{cost}",
             self.count(Action::Place),
             self.count(Action::Retry),
             self.count(Action::Reconcile),
@@ -212,9 +234,17 @@ pub fn render(plan: &Plan, sources: &crate::source::Sources) -> String {
                 [one] => (*one).to_owned(),
                 [first, rest @ ..] => format!("{first} (+{})", rest.len()),
             };
+            let price = s
+                .order
+                .price
+                .map(|p| format!("  {p:.2}"))
+                .unwrap_or_default();
             let what = match action {
                 Action::Nothing => s.cert_id.clone(),
-                _ => format!("{} {}y {}", s.order.product_code, s.order.years, names),
+                _ => format!(
+                    "{} {}y {}{price}",
+                    s.order.product_code, s.order.years, names
+                ),
             };
             out.push_str(&format!(
                 "  {:<9} {:<width$}  {:<24} {}\n",
@@ -269,6 +299,7 @@ pub fn to_json(plan: &Plan) -> Value {
             "years": s.order.years,
             "domains": s.order.domains(),
             "request_sha256": s.request_sha256,
+            "price": s.order.price,
             "changed": s.changed,
             "detail": s.detail,
         })).collect::<Vec<_>>(),
@@ -279,6 +310,8 @@ pub fn to_json(plan: &Plan) -> Value {
             "reconcile": plan.count(Action::Reconcile),
             "nothing": plan.count(Action::Nothing),
             "blocked": plan.count(Action::Blocked),
+            "price": plan.cost().0,
+            "unpriced": plan.cost().1,
         },
     })
 }

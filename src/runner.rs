@@ -105,6 +105,10 @@ impl Job {
             code,
             message: message.to_owned(),
             manifest: self.manifest.clone(),
+            status: String::new(),
+            not_before: String::new(),
+            not_after: String::new(),
+            due_date: String::new(),
         }
     }
 }

@@ -393,9 +393,14 @@ impl<'a> Run<'a> {
             || !checked.inherited.is_empty()
             || findings.shared
             || findings.orders.contains(&index);
-        if !failed && product.is_some() {
+        if !failed && let Some(product) = product {
             checked.expanded =
-                ExpandedOrder::from_json(key, file, index, key_entry.value.span, &json);
+                ExpandedOrder::from_json(key, file, index, key_entry.value.span, &json).map(
+                    |mut order| {
+                        order.price = product.price(order.years);
+                        order
+                    },
+                );
         }
         Some(checked)
     }

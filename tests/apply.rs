@@ -166,7 +166,7 @@ fn a_clean_run_places_every_order_and_a_second_run_sends_nothing() {
     );
     assert_exactly_once(&server, &dir, 20);
     let ledger = std::fs::read_to_string(dir.join("ledger.csv")).expect("ledger");
-    assert!(ledger.starts_with("time,api,event,key,ref_id,cert_id,product_code,years,domains,request_sha256,attempt,code,message,manifest\r\n"));
+    assert!(ledger.starts_with("time,api,event,key,ref_id,cert_id,product_code,years,domains,request_sha256,attempt,code,message,manifest,status,not_before,not_after,due_date\r\n"));
     assert_eq!(
         ledger.matches(",submitting,").count(),
         20,
@@ -707,4 +707,90 @@ fn json_output_for_ci_and_a_shared_rate_limit() {
     assert_eq!(lines.len(), 11);
     assert_eq!(lines[0]["state"], "placed");
     assert_eq!(lines[10]["counts"]["placed"], 10);
+}
+
+#[test]
+fn products_writes_the_catalogue_that_catalog_takes_and_plan_shows_prices() {
+    let dir = common::scratch("products");
+    let server = Server::start(Config::default());
+    let out = nicsrs(&dir, "sandbox")
+        .args([
+            "products",
+            "--endpoint",
+            &server.url,
+            "--vendor",
+            "Sectigo",
+            "--vendor",
+            "Digicert",
+            "-o",
+            "catalog.json",
+        ])
+        .output()
+        .expect("products");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(
+        table.contains("sectigo-ov")
+            && table.contains("digicert-secure-site-ov-flex")
+            && !table.contains("thawte-ov-flex"),
+        "{table}"
+    );
+    let catalog =
+        nicsrs_batch::catalog::Catalog::from_file(&dir.join("catalog.json")).expect("a catalogue");
+    assert!(
+        catalog
+            .get("rapidssl")
+            .is_some_and(|p| p.vendor == "Digicert" && p.price(1).is_some())
+    );
+    let ov = common::root().join("examples/ov.yaml");
+    let ov = ov.to_str().expect("path");
+    let valid = nicsrs(&dir, "")
+        .args(["validate", ov, "--catalog", "catalog.json"])
+        .output()
+        .expect("validate");
+    assert_eq!(valid.status.code(), Some(0), "{}", text(&valid.stderr));
+    let out = nicsrs(&dir, "sandbox")
+        .args(["products", "--endpoint", &server.url, "--vendor", "sectigo"])
+        .output()
+        .expect("products");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("unknown vendor sectigo"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    manifest(&dir, 4);
+    let plan = nicsrs(&dir, "")
+        .args([
+            "plan",
+            "orders.yaml",
+            "--ledger",
+            "ledger.csv",
+            "--endpoint",
+            &server.url,
+            "--format",
+            "json",
+        ])
+        .output()
+        .expect("plan");
+    let doc: Value = serde_json::from_slice(&plan.stdout).expect("JSON");
+    assert_eq!(doc["steps"][0]["price"], 6.0, "comodo-positivessl, 1 year");
+    assert_eq!(doc["summary"]["price"], 24.0);
+    let plan = nicsrs(&dir, "")
+        .args([
+            "plan",
+            "orders.yaml",
+            "--ledger",
+            "ledger.csv",
+            "--endpoint",
+            &server.url,
+        ])
+        .output()
+        .expect("plan");
+    assert!(
+        text(&plan.stdout).contains("List price of the 4 orders to place: 24.00."),
+        "{}",
+        text(&plan.stdout)
+    );
 }

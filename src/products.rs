@@ -1,0 +1,159 @@
+//! `products`: the reseller's own catalogue, read from `/ssl/productList` and written in the
+//! form `--catalog` takes, so that validation and prices follow the account, not a snapshot.
+
+use serde_json::Value;
+
+use crate::catalog::{Catalog, Kind, Product};
+use crate::client::{Client, Outcome};
+use crate::wire::Code;
+
+/// Why the product list could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ProductsError {
+    /// The API refused or could not be reached.
+    #[error("productList for vendor {vendor}: {message}")]
+    Api {
+        /// The vendor asked for.
+        vendor: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// An entry is not a product.
+    #[error("productList for vendor {vendor}: an entry is not a product: {message}")]
+    Entry {
+        /// The vendor asked for.
+        vendor: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The kind of certificate a product issues, from its code and name when the API does
+/// not say.
+pub fn infer_kind(code: &str, name: &str) -> Kind {
+    let text = format!("{code} {name}").to_ascii_lowercase();
+    if text.contains("code-sign") || text.contains("codesign") || text.contains("code sign") {
+        Kind::Codesign
+    } else if text.contains("smime")
+        || text.contains("s/mime")
+        || text.contains("email")
+        || text.contains("personal")
+    {
+        Kind::Smime
+    } else {
+        Kind::Ssl
+    }
+}
+
+/// Reads every vendor's products. Lookups are free: transient failures are tried again.
+pub async fn fetch(client: &Client, vendors: &[String]) -> Result<Vec<Product>, ProductsError> {
+    let mut products = Vec::new();
+    for vendor in vendors {
+        let api = |message: String| ProductsError::Api {
+            vendor: vendor.clone(),
+            message,
+        };
+        let mut last = String::new();
+        let mut data = None;
+        for attempt in 0..4u32 {
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(500 << attempt)).await;
+            }
+            match client
+                .call("productList", &[("vendor", vendor.as_str())])
+                .await
+            {
+                Outcome::Reply(reply) if Code::from_value(reply.code) == Some(Code::Success) => {
+                    data = reply.data;
+                    break;
+                }
+                Outcome::Reply(reply) => return Err(api(reply.message())),
+                Outcome::Rejected(why) => return Err(api(why)),
+                Outcome::Throttled(wait) => {
+                    tokio::time::sleep(wait.unwrap_or(std::time::Duration::from_secs(1))).await;
+                    last = "throttled".into();
+                }
+                Outcome::NotSent(why) | Outcome::Ambiguous(why) => last = why,
+            }
+        }
+        let Some(Value::Array(entries)) = data else {
+            return Err(api(if last.is_empty() {
+                "the reply has no product list".into()
+            } else {
+                last
+            }));
+        };
+        for mut entry in entries {
+            if let Value::Object(map) = &mut entry {
+                map.entry("vendor")
+                    .or_insert_with(|| Value::String(vendor.clone()));
+                if !map.contains_key("kind") {
+                    let code = map.get("code").and_then(Value::as_str).unwrap_or_default();
+                    let name = map
+                        .get("productName")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    let kind = serde_json::to_value(infer_kind(code, name)).unwrap_or(Value::Null);
+                    map.insert("kind".into(), kind);
+                }
+            }
+            let product: Product =
+                serde_json::from_value(entry).map_err(|e| ProductsError::Entry {
+                    vendor: vendor.clone(),
+                    message: e.to_string(),
+                })?;
+            products.push(product);
+        }
+    }
+    // The same checks as a catalogue file gets.
+    let json = serde_json::to_string(&products).unwrap_or_default();
+    Catalog::from_json(&json).map_err(|message| ProductsError::Entry {
+        vendor: vendors.join(", "),
+        message,
+    })?;
+    Ok(products)
+}
+
+/// The products as a table.
+pub fn table(products: &[Product]) -> String {
+    let width = products
+        .iter()
+        .map(|p| p.code.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let mut out = format!(
+        "{:<width$}  {:<9} {:<8} {:<4} {:<8} {:<3} {:>9} {:>7} {:>10}\n",
+        "code", "vendor", "kind", "type", "wildcard", "san", "maxDomain", "maxYear", "1y price"
+    );
+    for p in products {
+        out.push_str(&format!(
+            "{:<width$}  {:<9} {:<8} {:<4} {:<8} {:<3} {:>9} {:>7} {:>10}\n",
+            p.code,
+            p.vendor,
+            format!("{:?}", p.kind).to_ascii_lowercase(),
+            format!("{:?}", p.validation_type).to_ascii_lowercase(),
+            if p.support_wildcard { "Y" } else { "N" },
+            if p.support_san { "Y" } else { "N" },
+            p.max_domain,
+            p.max_year,
+            p.price(1).map_or_else(|| "-".into(), |v| format!("{v:.2}")),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_inferred_from_codes_and_names() {
+        assert_eq!(infer_kind("sectigo-code-signing", ""), Kind::Codesign);
+        assert_eq!(
+            infer_kind("x", "Personal Authentication S/MIME"),
+            Kind::Smime
+        );
+        assert_eq!(infer_kind("sectigo-ov", "Sectigo OV SSL"), Kind::Ssl);
+    }
+}
