@@ -114,6 +114,23 @@ pub enum Command {
         #[command(flatten)]
         api: ApiArgs,
     },
+    /// Collect every certificate that is not final; record status and dates in the ledger.
+    Refresh {
+        /// Write KEY.crt, KEY.chain.crt and (mode 0600) KEY.key of issued certificates here.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+        /// Calls in flight at most.
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=512))]
+        concurrency: u16,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Read the API token from FILE instead of NICSRS_API_TOKEN.
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
     /// Each key's state from the ledger, with counts.
     Status {
         /// Output format.
@@ -416,6 +433,22 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
                 token_file.as_deref(),
                 &vendors,
                 output.as_deref(),
+            ))
+        }
+        Command::Refresh {
+            out_dir,
+            concurrency,
+            format,
+            token_file,
+            api,
+        } => {
+            let target = api.target()?;
+            runtime()?.block_on(crate::commands::refresh(
+                &target,
+                token_file.as_deref(),
+                out_dir.as_deref(),
+                usize::from(concurrency),
+                format == Format::Json,
             ))
         }
         Command::Status { format, api } => {

@@ -288,6 +288,109 @@ pub async fn products(
     Ok(Exit::Ok)
 }
 
+/// `refresh`: collect every certificate that is not final, record what NicSRS says, and
+/// with `out_dir` write the issued certificates and generated keys. Exit 3 when a collect
+/// failed.
+pub async fn refresh(
+    target: &Target,
+    token_file: Option<&Path>,
+    out_dir: Option<&Path>,
+    concurrency: usize,
+    json: bool,
+) -> Result<Exit, Error> {
+    let (mut writer, contents) = ledger::Writer::open(&target.ledger, target.api)?;
+    warn_ledger(&target.ledger, &contents.warnings);
+    let jobs = crate::refresh::jobs(&contents, out_dir);
+    if jobs.is_empty() {
+        if !json {
+            println!(
+                "Nothing to refresh: every certificate in {} is final.",
+                target.ledger.display()
+            );
+        }
+        return Ok(Exit::Ok);
+    }
+    let width = jobs
+        .iter()
+        .map(|j| j.row.key.len())
+        .max()
+        .unwrap_or(0)
+        .min(40);
+    let (client, embedded) = connect(target, token_file, Timeouts::default()).await?;
+    let mut results = crate::refresh::spawn(client, jobs, concurrency);
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    let mut failures = 0;
+    let mut out = std::io::BufWriter::new(std::io::stdout());
+    while let Some(done) = results.recv().await {
+        let row = crate::refresh::status_row(&done.job, &done.result);
+        writer.append(&row)?;
+        let mut files = Vec::new();
+        match &done.result {
+            Ok((_, collected)) => {
+                *counts.entry(collected.status.clone()).or_default() += 1;
+                if let Some(dir) = out_dir {
+                    match crate::refresh::write_files(dir, &row.key, collected) {
+                        Ok(written) => files = written,
+                        Err(e) => {
+                            failures += 1;
+                            eprintln!(
+                                "error: {}: cannot write its files in {}: {e}",
+                                row.key,
+                                dir.display()
+                            );
+                        }
+                    }
+                }
+            }
+            Err(_) => {
+                failures += 1;
+                *counts.entry("error".into()).or_default() += 1;
+            }
+        }
+        if json {
+            let line = serde_json::json!({"key": row.key, "cert_id": row.cert_id, "status": row.status,
+                "not_before": row.not_before, "not_after": row.not_after, "due_date": row.due_date,
+                "message": row.message, "files": files});
+            writeln!(out, "{line}").map_err(Error::Output)?;
+        } else {
+            let detail = match (&done.result, crate::refresh::days_left(&row.not_after)) {
+                (Err(_), _) => row.message.clone(),
+                (Ok(_), Some(days)) => {
+                    format!("{}  expires {} ({days} days)", row.cert_id, row.not_after)
+                }
+                (Ok(_), None) => row.cert_id.clone(),
+            };
+            let status = if row.status.is_empty() {
+                "error"
+            } else {
+                row.status.as_str()
+            };
+            writeln!(out, "{status:<10} {:<width$}  {detail}", row.key).map_err(Error::Output)?;
+        }
+    }
+    writer.sync()?;
+    if let Some(s) = embedded {
+        s.stop().await?;
+    }
+    let list: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    if json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({"summary": counts, "ledger": target.ledger})
+        )
+        .map_err(Error::Output)?;
+    } else {
+        writeln!(out, "Refreshed: {}.", list.join(", ")).map_err(Error::Output)?;
+    }
+    out.flush().map_err(Error::Output)?;
+    Ok(if failures > 0 {
+        Exit::Incomplete
+    } else {
+        Exit::Ok
+    })
+}
+
 /// `status`: each key's state from the ledger, with counts.
 pub fn status(target: &Target, json: bool) -> Result<Exit, Error> {
     let contents = ledger::read(&target.ledger, target.api)?;
@@ -299,19 +402,36 @@ pub fn status(target: &Target, json: bool) -> Result<Exit, Error> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for key in &keys {
         let s = &states[**key];
-        let state = s.last.event.as_str();
+        // A status row does not change where the order stands; it adds the certificate.
+        let state = match (s.last.event, s.placed) {
+            (ledger::Event::Status, Some(_)) => "placed",
+            (event, _) => event.as_str(),
+        };
         *counts.entry(state).or_default() += 1;
-        let cert = s.placed.map_or("", |p| p.cert_id.as_str());
+        let cert = s
+            .placed
+            .map_or(s.last.cert_id.as_str(), |p| p.cert_id.as_str());
+        let (certificate, not_after) = s
+            .status
+            .map_or(("", ""), |r| (r.status.as_str(), r.not_after.as_str()));
+        let days = crate::refresh::days_left(not_after);
         if json {
             let line = serde_json::json!({"key": key, "state": state, "cert_id": cert, "ref_id": s.last.ref_id,
-                "attempts": s.attempts, "time": s.last.time, "code": s.last.code, "message": s.last.message});
+                "attempts": s.attempts, "time": s.last.time, "code": s.last.code, "message": s.last.message,
+                "certificate": certificate, "not_after": not_after, "days_left": days});
             writeln!(out, "{line}").map_err(Error::Output)?;
         } else {
-            let detail = if cert.is_empty() {
-                s.last.message.as_str()
+            let mut detail = if cert.is_empty() {
+                s.last.message.clone()
             } else {
-                cert
+                cert.to_owned()
             };
+            if !certificate.is_empty() {
+                detail.push_str(&format!("  {certificate}"));
+            }
+            if let Some(days) = days {
+                detail.push_str(&format!("  expires {not_after} ({days} days)"));
+            }
             writeln!(out, "{state:<10} {key:<32} {detail}").map_err(Error::Output)?;
         }
     }

@@ -46,6 +46,8 @@ pub enum Event {
     Failed,
     /// The call may or may not have placed the order: reconcile before sending again.
     Unknown,
+    /// What `/ssl/collect` said of the certificate: `status` and the dates.
+    Status,
 }
 
 impl Event {
@@ -56,6 +58,7 @@ impl Event {
             Event::Placed => "placed",
             Event::Failed => "failed",
             Event::Unknown => "unknown",
+            Event::Status => "status",
         }
     }
 
@@ -65,6 +68,7 @@ impl Event {
             "placed" => Event::Placed,
             "failed" => Event::Failed,
             "unknown" => Event::Unknown,
+            "status" => Event::Status,
             _ => return None,
         })
     }
@@ -266,11 +270,14 @@ impl Contents {
                 last: row,
                 attempts: 0,
                 placed: None,
+                status: None,
             });
             s.last = row;
             s.attempts = s.attempts.max(row.attempt);
-            if row.event == Event::Placed {
-                s.placed = Some(row);
+            match row.event {
+                Event::Placed => s.placed = Some(row),
+                Event::Status => s.status = Some(row),
+                _ => {}
             }
         }
         states
@@ -286,6 +293,8 @@ pub struct KeyState<'r> {
     pub attempts: u32,
     /// Its `placed` row, if it has one.
     pub placed: Option<&'r Row>,
+    /// Its last `status` row (what collect said), if it has one.
+    pub status: Option<&'r Row>,
 }
 
 /// Reads the ledger at `path` (a missing file is an empty ledger) and checks that it

@@ -20,6 +20,7 @@ pub mod plan;
 pub mod pointer;
 pub mod products;
 pub mod references;
+pub mod refresh;
 pub mod report;
 pub mod rules;
 pub mod runner;

@@ -195,6 +195,13 @@ pub fn make<'o>(orders: &'o [ExpandedOrder], ledger: &Contents) -> Plan<'o> {
                         format!("refused: {}; change the order to try again", last.message);
                 }
                 (None, Event::Placed) => unreachable!("a placed row sets `placed`"),
+                (None, Event::Status) => {
+                    // A certificate known only by its status (written by hand or by a
+                    // later version): it exists, so nothing is placed.
+                    step.action = Action::Nothing;
+                    step.cert_id = last.cert_id.clone();
+                    step.detail = format!("known as {} ({})", last.cert_id, last.status);
+                }
             }
         }
         steps.push(step);

@@ -794,3 +794,134 @@ fn products_writes_the_catalogue_that_catalog_takes_and_plan_shows_prices() {
         text(&plan.stdout)
     );
 }
+
+#[test]
+fn refresh_records_status_and_writes_certificates_and_keys() {
+    let dir = common::scratch("refresh");
+    manifest(&dir, 3);
+    let server = Server::start(Config::default());
+    assert_eq!(apply(&dir, &server, &[]).status.code(), Some(0));
+    let refresh = |extra: &[&str]| {
+        nicsrs(&dir, "sandbox")
+            .args([
+                "refresh",
+                "--endpoint",
+                &server.url,
+                "--ledger",
+                "ledger.csv",
+            ])
+            .args(extra)
+            .output()
+            .expect("refresh")
+    };
+    let out = refresh(&["--out-dir", "certs"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).ends_with("Refreshed: 3 COMPLETE.\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    let certs = dir.join("certs");
+    let cert_pem = std::fs::read_to_string(certs.join("site-0001.crt")).expect("certificate");
+    assert!(
+        std::fs::read_to_string(certs.join("site-0001.chain.crt"))
+            .is_ok_and(|c| c.contains("BEGIN CERTIFICATE"))
+    );
+    let key_pem = std::fs::read_to_string(certs.join("site-0001.key")).expect("generated key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(certs.join("site-0001.key"))
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "keys are readable by their owner only");
+    }
+    let (_, pem) = x509_parser::pem::parse_x509_pem(cert_pem.as_bytes()).expect("PEM");
+    let cert = pem.parse_x509().expect("X.509");
+    let key = rcgen::KeyPair::from_pem(&key_pem).expect("key");
+    assert_eq!(
+        cert.public_key().subject_public_key.data.as_ref(),
+        rcgen::PublicKeyData::der_bytes(&key),
+        "the key is the certificate's"
+    );
+    let ledger = std::fs::read_to_string(dir.join("ledger.csv")).expect("ledger");
+    assert!(
+        !ledger.contains("PRIVATE KEY") && !ledger.contains("BEGIN"),
+        "no key material in the ledger"
+    );
+    assert_eq!(
+        ledger
+            .lines()
+            .skip(1)
+            .filter(|l| l.contains(",status,"))
+            .count(),
+        3
+    );
+
+    let out = refresh(&[]);
+    assert!(
+        text(&out.stdout).starts_with("Nothing to refresh"),
+        "COMPLETE is final: {}",
+        text(&out.stdout)
+    );
+    let status = nicsrs(&dir, "")
+        .args([
+            "status",
+            "--ledger",
+            "ledger.csv",
+            "--endpoint",
+            &server.url,
+        ])
+        .output()
+        .expect("status");
+    let s = text(&status.stdout);
+    assert!(
+        s.contains("COMPLETE  expires ") && s.ends_with("3 keys in ledger.csv: 3 placed\n"),
+        "{s}"
+    );
+    let plan = nicsrs(&dir, "")
+        .args([
+            "plan",
+            "orders.yaml",
+            "--ledger",
+            "ledger.csv",
+            "--endpoint",
+            &server.url,
+            "--detailed-exitcode",
+        ])
+        .output()
+        .expect("plan");
+    assert_eq!(plan.status.code(), Some(0), "status rows do not make work");
+}
+
+#[test]
+fn refresh_of_pending_orders_keeps_asking() {
+    let dir = common::scratch("refresh-pending");
+    manifest(&dir, 2);
+    let server = Server::start(Config {
+        issue_after: Duration::from_secs(3600),
+        ..Config::default()
+    });
+    assert_eq!(apply(&dir, &server, &[]).status.code(), Some(0));
+    for _ in 0..2 {
+        let out = nicsrs(&dir, "sandbox")
+            .args([
+                "refresh",
+                "--endpoint",
+                &server.url,
+                "--ledger",
+                "ledger.csv",
+                "--format",
+                "json",
+            ])
+            .output()
+            .expect("refresh");
+        assert_eq!(out.status.code(), Some(0));
+        let last: Value =
+            serde_json::from_str(text(&out.stdout).lines().last().expect("summary")).expect("JSON");
+        assert_eq!(last["summary"]["PENDING"], 2, "{last}");
+    }
+    assert_eq!(server.stats()["requests"]["collect"], 4);
+}

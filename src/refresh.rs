@@ -1,0 +1,240 @@
+//! `refresh`: every certificate that is not final is collected, its status and dates are
+//! recorded in the ledger, and with `--out-dir` the issued certificates (and keys NicSRS
+//! generated) are written to files. Key material never goes into the ledger or any output.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use crate::client::{Client, Outcome};
+use crate::ledger::{self, Event, Row};
+use crate::wire::Code;
+
+/// Statuses after which collecting again tells nothing new.
+const FINAL: [&str; 4] = ["COMPLETE", "CANCELLED", "REISSUED", "FAILED"];
+/// Tries of one collect before it is reported as an error (collect is free).
+const TRIES: u32 = 5;
+
+/// What collect said about one certificate.
+#[derive(Debug, Default)]
+pub struct Collected {
+    /// PENDING, COMPLETE, CANCELLED, ...
+    pub status: String,
+    /// Certificate validity start.
+    pub begin: String,
+    /// Certificate expiry.
+    pub end: String,
+    /// End of the subscription.
+    pub due: String,
+    /// The certificate, PEM.
+    pub certificate: Option<String>,
+    /// The CA chain, PEM.
+    pub chain: Option<String>,
+    /// The private key NicSRS generated, PEM.
+    pub private_key: Option<String>,
+}
+
+/// One certificate to collect.
+#[derive(Clone, Debug)]
+pub struct Job {
+    /// The template row: key, refId, certId, product and so on from the ledger.
+    pub row: Row,
+}
+
+/// The certificates to collect: keys with a certId whose last status is not final, and
+/// with `out_dir`, complete ones whose certificate file is missing.
+pub fn jobs(contents: &ledger::Contents, out_dir: Option<&Path>) -> Vec<Job> {
+    let states = contents.states();
+    let mut keys: Vec<&&str> = states.keys().collect();
+    keys.sort();
+    keys.into_iter()
+        .filter_map(|key| {
+            let state = &states[*key];
+            let base = state
+                .status
+                .filter(|s| state.placed.is_none_or(|p| p.cert_id == s.cert_id))
+                .or(state.placed)?;
+            let status = state.status.map_or("", |s| s.status.as_str());
+            let missing_file = out_dir.is_some_and(|d| !d.join(format!("{key}.crt")).exists());
+            let wanted = !FINAL.contains(&status) || (status == "COMPLETE" && missing_file);
+            (wanted && !base.cert_id.is_empty()).then(|| Job { row: base.clone() })
+        })
+        .collect()
+}
+
+/// Collects one certificate, trying transient failures again.
+pub async fn collect(client: &Client, cert_id: &str) -> Result<(i64, Collected), String> {
+    let mut last = String::new();
+    for attempt in 0..TRIES {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(300 << attempt)).await;
+        }
+        match client.call("collect", &[("certId", cert_id)]).await {
+            Outcome::Reply(reply) => match Code::from_value(reply.code) {
+                Some(Code::Success | Code::Processing) => {
+                    let data = reply.data.unwrap_or(Value::Null);
+                    let text = |k: &str| {
+                        data.get(k)
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned()
+                    };
+                    let pem = |k: &str| {
+                        data.get(k)
+                            .and_then(Value::as_str)
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_owned)
+                    };
+                    let mut status = text("status");
+                    if status.is_empty() {
+                        status = if reply.code == Code::Processing.value() {
+                            "PENDING".into()
+                        } else {
+                            "UNKNOWN".into()
+                        };
+                    }
+                    return Ok((
+                        reply.code,
+                        Collected {
+                            status,
+                            begin: text("beginDate"),
+                            end: text("endDate"),
+                            due: text("dueDate"),
+                            certificate: pem("certificate"),
+                            chain: pem("caCertificate"),
+                            private_key: pem("rsaPrivateKey"),
+                        },
+                    ));
+                }
+                Some(Code::Unknown) => last = reply.message(),
+                _ => return Err(reply.message()),
+            },
+            Outcome::Throttled(wait) => {
+                tokio::time::sleep(wait.unwrap_or(Duration::from_secs(1))).await;
+                last = "throttled".into();
+            }
+            Outcome::NotSent(why) | Outcome::Ambiguous(why) | Outcome::Rejected(why) => last = why,
+        }
+    }
+    Err(last)
+}
+
+/// Writes `KEY.crt`, `KEY.chain.crt` and (mode 0600) `KEY.key` into `dir`.
+pub fn write_files(dir: &Path, key: &str, c: &Collected) -> std::io::Result<Vec<PathBuf>> {
+    if key.is_empty() || key.starts_with('.') || key.contains(['/', '\\']) {
+        return Err(std::io::Error::other(format!(
+            "`{key}` cannot be a file name"
+        )));
+    }
+    std::fs::create_dir_all(dir)?;
+    let mut written = Vec::new();
+    let mut put = |name: String, text: &str, secret: bool| -> std::io::Result<()> {
+        use std::io::Write;
+        let path = dir.join(name);
+        let tmp = path.with_extension("tmp");
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(if secret { 0o600 } else { 0o644 });
+        }
+        let mut f = options.open(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &path)?;
+        written.push(path);
+        Ok(())
+    };
+    if let Some(cert) = &c.certificate {
+        put(format!("{key}.crt"), cert, false)?;
+    }
+    if let Some(chain) = &c.chain {
+        put(format!("{key}.chain.crt"), chain, false)?;
+    }
+    if let Some(k) = &c.private_key {
+        put(format!("{key}.key"), k, true)?;
+    }
+    Ok(written)
+}
+
+/// One job's result, for the single writer.
+pub struct Done {
+    /// The job.
+    pub job: Job,
+    /// The response code and what collect said, or why it failed.
+    pub result: Result<(i64, Collected), String>,
+}
+
+/// Collects every job with `concurrency` workers; results arrive on the returned channel
+/// in completion order.
+pub fn spawn(client: Client, jobs: Vec<Job>, concurrency: usize) -> mpsc::UnboundedReceiver<Done> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let queue = Arc::new(Mutex::new(VecDeque::from(jobs)));
+    for _ in 0..concurrency.max(1) {
+        let (tx, queue, client) = (tx.clone(), queue.clone(), client.clone());
+        tokio::spawn(async move {
+            loop {
+                let job = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
+                let Some(job) = job else { break };
+                let result = collect(&client, &job.row.cert_id).await;
+                if tx.send(Done { job, result }).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    rx
+}
+
+/// The ledger row recording a result.
+pub fn status_row(job: &Job, result: &Result<(i64, Collected), String>) -> Row {
+    let mut row = job.row.clone();
+    row.time = ledger::now_rfc3339();
+    row.event = Event::Status;
+    match result {
+        Ok((code, c)) => {
+            row.code = Some(*code);
+            row.message = String::new();
+            row.status = c.status.clone();
+            row.not_before = c.begin.clone();
+            row.not_after = c.end.clone();
+            row.due_date = c.due.clone();
+        }
+        Err(why) => {
+            row.code = None;
+            row.message = format!("collect failed: {why}");
+        }
+    }
+    row
+}
+
+/// Days from now until `date` (`2027-02-20 07:59:59`, UTC), if it parses.
+pub fn days_left(date: &str) -> Option<i64> {
+    let d = date.get(..10)?;
+    let mut parts = d.split('-');
+    let year: i32 = parts.next()?.parse().ok()?;
+    let month: u8 = parts.next()?.parse().ok()?;
+    let day: u8 = parts.next()?.parse().ok()?;
+    let date =
+        time::Date::from_calendar_date(year, time::Month::try_from(month).ok()?, day).ok()?;
+    let then = date.midnight().assume_utc().unix_timestamp();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    Some((then - now).div_euclid(86_400))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_left_reads_nicsrs_dates() {
+        assert!(days_left("2000-01-01 00:00:00").is_some_and(|d| d < 0));
+        assert!(days_left("2999-01-01 00:00:00").is_some_and(|d| d > 300_000));
+        assert_eq!(days_left("not a date"), None);
+    }
+}
