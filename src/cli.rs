@@ -136,6 +136,9 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Only certificates that expire within this long (`30d`), per the last refresh.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        expiring: Option<std::time::Duration>,
         #[command(flatten)]
         api: ApiArgs,
     },
@@ -451,9 +454,11 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
                 format == Format::Json,
             ))
         }
-        Command::Status { format, api } => {
-            crate::commands::status(&api.target()?, format == Format::Json)
-        }
+        Command::Status {
+            format,
+            expiring,
+            api,
+        } => crate::commands::status(&api.target()?, format == Format::Json, expiring),
         Command::Catalog => {
             std::io::stdout()
                 .lock()

@@ -392,7 +392,7 @@ pub async fn refresh(
 }
 
 /// `status`: each key's state from the ledger, with counts.
-pub fn status(target: &Target, json: bool) -> Result<Exit, Error> {
+pub fn status(target: &Target, json: bool, expiring: Option<Duration>) -> Result<Exit, Error> {
     let contents = ledger::read(&target.ledger, target.api)?;
     warn_ledger(&target.ledger, &contents.warnings);
     let states = contents.states();
@@ -407,7 +407,6 @@ pub fn status(target: &Target, json: bool) -> Result<Exit, Error> {
             (ledger::Event::Status, Some(_)) => "placed",
             (event, _) => event.as_str(),
         };
-        *counts.entry(state).or_default() += 1;
         let cert = s
             .placed
             .map_or(s.last.cert_id.as_str(), |p| p.cert_id.as_str());
@@ -415,6 +414,12 @@ pub fn status(target: &Target, json: bool) -> Result<Exit, Error> {
             .status
             .map_or(("", ""), |r| (r.status.as_str(), r.not_after.as_str()));
         let days = crate::refresh::days_left(not_after);
+        if let Some(window) = expiring {
+            let limit = i64::try_from(window.as_secs() / 86_400).unwrap_or(i64::MAX);
+            if days.is_none_or(|d| d > limit) {
+                continue;
+            }
+        }
         if json {
             let line = serde_json::json!({"key": key, "state": state, "cert_id": cert, "ref_id": s.last.ref_id,
                 "attempts": s.attempts, "time": s.last.time, "code": s.last.code, "message": s.last.message,
@@ -434,12 +439,13 @@ pub fn status(target: &Target, json: bool) -> Result<Exit, Error> {
             }
             writeln!(out, "{state:<10} {key:<32} {detail}").map_err(Error::Output)?;
         }
+        *counts.entry(state).or_default() += 1;
     }
     if json {
         writeln!(
             out,
             "{}",
-            serde_json::json!({"counts": counts, "keys": keys.len(), "ledger": target.ledger})
+            serde_json::json!({"counts": counts, "keys": counts.values().sum::<usize>(), "ledger": target.ledger})
         )
         .map_err(Error::Output)?;
     } else {
@@ -447,7 +453,7 @@ pub fn status(target: &Target, json: bool) -> Result<Exit, Error> {
         writeln!(
             out,
             "{} keys in {}: {}",
-            keys.len(),
+            counts.values().sum::<usize>(),
             target.ledger.display(),
             if list.is_empty() {
                 "none".into()
