@@ -120,10 +120,8 @@ fn warn_ledger(path: &Path, warnings: &[String]) {
 /// `apply`: the plan, a confirmation, then every order carried out exactly once.
 pub async fn apply(outcome: &Outcome, args: ApplyArgs) -> Result<Exit, Error> {
     let target = &args.target;
-    let token = match target.endpoint {
-        Some(_) => Some(Token::from_env_or_file(args.token_file.as_deref())?),
-        None => None,
-    };
+    // Read before the ledger is touched: a missing token stops the run with nothing written.
+    let token = token_for(target, args.token_file.as_deref())?;
     let (writer, contents) = ledger::Writer::open(&target.ledger, target.api)?;
     warn_ledger(&target.ledger, &contents.warnings);
     let plan = plan::make(&outcome.orders, &contents);
@@ -155,8 +153,7 @@ pub async fn apply(outcome: &Outcome, args: ApplyArgs) -> Result<Exit, Error> {
     if !args.yes {
         confirm(&plan, target)?;
     }
-    drop(token); // checked early, before the ledger is touched; `connect` reads it again
-    let (client, embedded) = connect(target, args.token_file.as_deref(), args.timeouts).await?;
+    let (client, embedded) = connect(target, token, args.timeouts).await?;
     let jobs = Job::from_plan(&plan, &outcome.sources);
     let reporter: Box<dyn Reporter> = if args.json {
         Box::new(JsonReporter::default())
@@ -229,19 +226,26 @@ fn confirm(plan: &plan::Plan, target: &Target) -> Result<(), Error> {
     }
 }
 
-/// The API a command talks to: the endpoint with the token, or the embedded sandbox
+/// The token for `target`: from the environment or `token_file`; none for the embedded
+/// sandbox, which has its own.
+fn token_for(target: &Target, token_file: Option<&Path>) -> Result<Option<Token>, Error> {
+    match target.endpoint {
+        Some(_) => Ok(Some(Token::from_env_or_file(token_file)?)),
+        None => Ok(None),
+    }
+}
+
+/// The API a command talks to: the endpoint with `token`, or the embedded sandbox
 /// (returned too, to be stopped when the command is done).
 async fn connect(
     target: &Target,
-    token_file: Option<&Path>,
+    token: Option<Token>,
     timeouts: Timeouts,
 ) -> Result<(Client, Option<Sandbox>), Error> {
-    match &target.endpoint {
-        Some(endpoint) => {
-            let token = Token::from_env_or_file(token_file)?;
-            Ok((Client::new(endpoint, token, timeouts)?, None))
-        }
-        None => {
+    match (&target.endpoint, token) {
+        (Some(endpoint), Some(token)) => Ok((Client::new(endpoint, token, timeouts)?, None)),
+        (Some(_), None) => Err(Error::Usage("no API token".into())),
+        (None, _) => {
             let config = sandbox::Config {
                 state: Some(target.sandbox_state()),
                 ..sandbox::Config::default()
@@ -260,7 +264,8 @@ pub async fn products(
     vendors: &[String],
     output: Option<&Path>,
 ) -> Result<Exit, Error> {
-    let (client, embedded) = connect(target, token_file, Timeouts::default()).await?;
+    let token = token_for(target, token_file)?;
+    let (client, embedded) = connect(target, token, Timeouts::default()).await?;
     let fetched = crate::products::fetch(&client, vendors).await;
     if let Some(s) = embedded {
         s.stop().await?;
@@ -316,7 +321,8 @@ pub async fn refresh(
         .max()
         .unwrap_or(0)
         .min(40);
-    let (client, embedded) = connect(target, token_file, Timeouts::default()).await?;
+    let token = token_for(target, token_file)?;
+    let (client, embedded) = connect(target, token, Timeouts::default()).await?;
     let mut results = crate::refresh::spawn(client, jobs, concurrency);
     let mut counts = std::collections::BTreeMap::<String, usize>::new();
     let mut failures = 0;
