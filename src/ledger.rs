@@ -8,6 +8,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use crate::csv::{decode, line, split_records};
+
 /// The columns, in the order they are written.
 pub const COLUMNS: [&str; 18] = [
     "time",
@@ -175,41 +177,6 @@ impl Row {
 /// Now, RFC 3339 UTC to the second.
 pub fn now_rfc3339() -> String {
     crate::wire::format_utc(time::OffsetDateTime::now_utc().unix_timestamp(), 'T', "Z")
-}
-
-fn line<'a>(cells: impl Iterator<Item = &'a str>) -> String {
-    let mut out = String::with_capacity(256);
-    for (i, cell) in cells.enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(&encode(cell));
-    }
-    out.push_str("\r\n");
-    out
-}
-
-/// One cell as written: a leading `= + - @ '`, tab or CR is escaped with `'` so that no
-/// spreadsheet runs it as a formula, and the cell is quoted when CSV needs it.
-pub fn encode(cell: &str) -> String {
-    let neutral = if cell.starts_with(['=', '+', '-', '@', '\t', '\r', '\'']) {
-        format!("'{cell}")
-    } else {
-        cell.to_owned()
-    };
-    if neutral.contains([',', '"', '\n', '\r'])
-        || neutral.starts_with(' ')
-        || neutral.ends_with(' ')
-    {
-        format!("\"{}\"", neutral.replace('"', "\"\""))
-    } else {
-        neutral
-    }
-}
-
-/// A cell as read back: the formula escape removed.
-pub fn decode(cell: &str) -> &str {
-    cell.strip_prefix('\'').unwrap_or(cell)
 }
 
 /// Why a ledger cannot be used.
@@ -404,74 +371,6 @@ fn parse(path: &Path, bytes: &[u8], api: Api) -> Result<Contents, LedgerError> {
     Ok(contents)
 }
 
-/// One CSV record.
-struct Record {
-    cells: Vec<String>,
-    /// Byte offset of its first character.
-    offset: usize,
-    /// 1-based line number of its first line.
-    line: usize,
-    /// Whether it ended with a line break (a crash can leave the last one without).
-    complete: bool,
-}
-
-/// Splits RFC 4180 text into records; quoted cells may hold commas, quotes and line breaks.
-fn split_records(text: &str) -> Vec<Record> {
-    let mut records = Vec::new();
-    let mut cells = Vec::new();
-    let mut cell = String::new();
-    let mut quoted = false;
-    let mut start = 0;
-    let mut line = 1;
-    let mut start_line = 1;
-    let mut chars = text.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        if quoted {
-            match c {
-                '"' if chars.peek().map(|(_, n)| *n) == Some('"') => {
-                    cell.push('"');
-                    chars.next();
-                }
-                '"' => quoted = false,
-                '\n' => {
-                    line += 1;
-                    cell.push(c);
-                }
-                _ => cell.push(c),
-            }
-            continue;
-        }
-        match c {
-            '"' if cell.is_empty() => quoted = true,
-            ',' => cells.push(std::mem::take(&mut cell)),
-            '\r' if chars.peek().map(|(_, n)| *n) == Some('\n') => {}
-            '\n' => {
-                cells.push(std::mem::take(&mut cell));
-                records.push(Record {
-                    cells: std::mem::take(&mut cells),
-                    offset: start,
-                    line: start_line,
-                    complete: true,
-                });
-                line += 1;
-                start = i + 1;
-                start_line = line;
-            }
-            _ => cell.push(c),
-        }
-    }
-    if start < text.len() {
-        cells.push(cell);
-        records.push(Record {
-            cells,
-            offset: start,
-            line: start_line,
-            complete: false,
-        });
-    }
-    records
-}
-
 /// The one writer of a ledger: holds its lock for as long as it lives.
 #[derive(Debug)]
 pub struct Writer {
@@ -573,28 +472,6 @@ mod tests {
             not_before: String::new(),
             not_after: String::new(),
             due_date: String::new(),
-        }
-    }
-
-    #[test]
-    fn formulas_are_neutralised_and_read_back_unchanged() {
-        for cell in [
-            "=cmd|' /C calc'!A0",
-            "+1",
-            "-1",
-            "@SUM(A1)",
-            "\tx",
-            "'quoted",
-            "plain, with \"quotes\"\nand a line",
-        ] {
-            let enc = encode(cell);
-            assert!(
-                !enc.trim_start_matches('"')
-                    .starts_with(['=', '+', '-', '@', '\t']),
-                "{enc}"
-            );
-            let recs = split_records(&format!("{enc}\n"));
-            assert_eq!(decode(&recs[0].cells[0]), cell);
         }
     }
 

@@ -5,7 +5,7 @@
 //! synced before each paid call; rows that arrive together share one sync.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use crate::client::{Client, Outcome};
 use crate::ledger::{self, Api, Event, Row};
+use crate::pacer::{Jitter, Pacer};
 use crate::plan::{Action, Plan};
 use crate::wire::{Code, Reply};
 
@@ -184,50 +185,6 @@ struct Msg {
     synced: Option<oneshot::Sender<bool>>,
 }
 
-/// Calls per second, and the pause every worker observes after a 429/503.
-struct Pacer {
-    interval: Option<Duration>,
-    next: Mutex<Instant>,
-    paused_until: Mutex<Instant>,
-}
-
-impl Pacer {
-    fn new(rate: Option<f64>) -> Self {
-        let now = Instant::now();
-        Pacer {
-            interval: rate
-                .filter(|r| *r > 0.0)
-                .map(|r| Duration::from_secs_f64(1.0 / r)),
-            next: Mutex::new(now),
-            paused_until: Mutex::new(now),
-        }
-    }
-
-    async fn wait(&self) {
-        loop {
-            let until = *self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
-            if until <= Instant::now() {
-                break;
-            }
-            tokio::time::sleep_until(until).await;
-        }
-        if let Some(interval) = self.interval {
-            let slot = {
-                let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
-                let slot = (*next).max(Instant::now());
-                *next = slot + interval;
-                slot
-            };
-            tokio::time::sleep_until(slot).await;
-        }
-    }
-
-    fn pause(&self, d: Duration) {
-        let mut until = self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
-        *until = (*until).max(Instant::now() + d);
-    }
-}
-
 /// Once set, no new paid call is started (credit, token, Ctrl-C, a ledger failure).
 #[derive(Default)]
 struct Stop {
@@ -251,7 +208,7 @@ struct Ctx {
     pacer: Pacer,
     options: Options,
     stop: Arc<Stop>,
-    noise: AtomicU64,
+    jitter: Jitter,
 }
 
 impl Ctx {
@@ -279,15 +236,7 @@ impl Ctx {
 
     /// Exponential backoff with jitter: `base * 2^n`, times 0.5 to 1.5.
     fn backoff(&self, base: Duration, n: u32) -> Duration {
-        let mut x = self
-            .noise
-            .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
-            ^ 0xD1B5_4A32_D192_ED03;
-        x ^= x >> 33;
-        x = x.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
-        x ^= x >> 33;
-        let factor = 0.5 + (x >> 11) as f64 / (1u64 << 53) as f64;
-        base.saturating_mul(1 << n.min(10)).mul_f64(factor)
+        self.jitter.backoff(base, n)
     }
 }
 
@@ -337,7 +286,7 @@ pub async fn run(
         tx,
         pacer: Pacer::new(options.rate),
         stop: stop.clone(),
-        noise: AtomicU64::new(started.elapsed().as_nanos() as u64 ^ std::process::id() as u64),
+        jitter: Jitter::new(started.elapsed().as_nanos() as u64 ^ u64::from(std::process::id())),
         options,
     });
     let queue = Arc::new(Mutex::new(VecDeque::from(jobs)));

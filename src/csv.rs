@@ -1,0 +1,135 @@
+//! The CSV dialect of the ledger: RFC 4180 records (quoted cells may hold commas, quotes
+//! and line breaks), CRLF line ends, and cells that a spreadsheet would run as a formula
+//! escaped with a leading `'` and read back unchanged.
+
+/// Cells joined into one CSV line, ending in CRLF.
+pub fn line<'a>(cells: impl Iterator<Item = &'a str>) -> String {
+    let mut out = String::with_capacity(256);
+    for (i, cell) in cells.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&encode(cell));
+    }
+    out.push_str("\r\n");
+    out
+}
+
+/// One cell as written: a leading `= + - @ '`, tab or CR is escaped with `'` so that no
+/// spreadsheet runs it as a formula, and the cell is quoted when CSV needs it.
+pub fn encode(cell: &str) -> String {
+    let neutral = if cell.starts_with(['=', '+', '-', '@', '\t', '\r', '\'']) {
+        format!("'{cell}")
+    } else {
+        cell.to_owned()
+    };
+    if neutral.contains([',', '"', '\n', '\r'])
+        || neutral.starts_with(' ')
+        || neutral.ends_with(' ')
+    {
+        format!("\"{}\"", neutral.replace('"', "\"\""))
+    } else {
+        neutral
+    }
+}
+
+/// A cell as read back: the formula escape removed.
+pub fn decode(cell: &str) -> &str {
+    cell.strip_prefix('\'').unwrap_or(cell)
+}
+
+/// One CSV record.
+pub struct Record {
+    /// The cells, unescaped of CSV quoting (not of the formula escape).
+    pub cells: Vec<String>,
+    /// Byte offset of its first character.
+    pub offset: usize,
+    /// 1-based line number of its first line.
+    pub line: usize,
+    /// Whether it ended with a line break (a crash can leave the last one without).
+    pub complete: bool,
+}
+
+/// Splits RFC 4180 text into records; quoted cells may hold commas, quotes and line breaks.
+pub fn split_records(text: &str) -> Vec<Record> {
+    let mut records = Vec::new();
+    let mut cells = Vec::new();
+    let mut cell = String::new();
+    let mut quoted = false;
+    let mut start = 0;
+    let mut line = 1;
+    let mut start_line = 1;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if quoted {
+            match c {
+                '"' if chars.peek().map(|(_, n)| *n) == Some('"') => {
+                    cell.push('"');
+                    chars.next();
+                }
+                '"' => quoted = false,
+                '\n' => {
+                    line += 1;
+                    cell.push(c);
+                }
+                _ => cell.push(c),
+            }
+            continue;
+        }
+        match c {
+            '"' if cell.is_empty() => quoted = true,
+            ',' => cells.push(std::mem::take(&mut cell)),
+            '\r' if chars.peek().map(|(_, n)| *n) == Some('\n') => {}
+            '\n' => {
+                cells.push(std::mem::take(&mut cell));
+                records.push(Record {
+                    cells: std::mem::take(&mut cells),
+                    offset: start,
+                    line: start_line,
+                    complete: true,
+                });
+                line += 1;
+                start = i + 1;
+                start_line = line;
+            }
+            _ => cell.push(c),
+        }
+    }
+    if start < text.len() {
+        cells.push(cell);
+        records.push(Record {
+            cells,
+            offset: start,
+            line: start_line,
+            complete: false,
+        });
+    }
+    records
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_neutralised_and_read_back_unchanged() {
+        for cell in [
+            "=cmd|' /C calc'!A0",
+            "+1",
+            "-1",
+            "@SUM(A1)",
+            "\tx",
+            "'quoted",
+            "plain, with \"quotes\"\nand a line",
+        ] {
+            let enc = encode(cell);
+            assert!(
+                !enc.trim_start_matches('"')
+                    .starts_with(['=', '+', '-', '@', '\t']),
+                "{enc}"
+            );
+            let recs = split_records(&format!("{enc}\n"));
+            assert_eq!(decode(&recs[0].cells[0]), cell);
+        }
+    }
+}

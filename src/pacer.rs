@@ -1,0 +1,101 @@
+//! Pacing shared by every worker of a run: a calls-per-second limit, the pause that
+//! follows a 429/503, and jittered exponential backoff.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// Calls per second, and the pause every worker observes after a 429/503.
+pub struct Pacer {
+    interval: Option<Duration>,
+    next: Mutex<Instant>,
+    paused_until: Mutex<Instant>,
+}
+
+impl Pacer {
+    /// A pacer allowing `rate` calls per second (unlimited when `None`).
+    pub fn new(rate: Option<f64>) -> Self {
+        let now = Instant::now();
+        Pacer {
+            interval: rate
+                .filter(|r| *r > 0.0)
+                .map(|r| Duration::from_secs_f64(1.0 / r)),
+            next: Mutex::new(now),
+            paused_until: Mutex::new(now),
+        }
+    }
+
+    /// Waits until a call may start.
+    pub async fn wait(&self) {
+        loop {
+            let until = *self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
+            if until <= Instant::now() {
+                break;
+            }
+            tokio::time::sleep_until(until).await;
+        }
+        if let Some(interval) = self.interval {
+            let slot = {
+                let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+                let slot = (*next).max(Instant::now());
+                *next = slot + interval;
+                slot
+            };
+            tokio::time::sleep_until(slot).await;
+        }
+    }
+
+    /// Holds every call back for `d` (after a 429/503).
+    pub fn pause(&self, d: Duration) {
+        let mut until = self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
+        *until = (*until).max(Instant::now() + d);
+    }
+}
+
+/// Jittered exponential backoff, so that retries of many workers do not arrive together.
+pub struct Jitter {
+    state: AtomicU64,
+}
+
+impl Jitter {
+    /// A generator seeded with `seed`.
+    pub fn new(seed: u64) -> Self {
+        Jitter {
+            state: AtomicU64::new(seed),
+        }
+    }
+
+    /// `base * 2^n` (n capped at 10), times a factor between 0.5 and 1.5.
+    pub fn backoff(&self, base: Duration, n: u32) -> Duration {
+        let mut x = self
+            .state
+            .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
+            ^ 0xD1B5_4A32_D192_ED03;
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+        x ^= x >> 33;
+        let factor = 0.5 + (x >> 11) as f64 / (1u64 << 53) as f64;
+        base.saturating_mul(1 << n.min(10)).mul_f64(factor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_within_its_jitter() {
+        let j = Jitter::new(1);
+        for n in 0..5 {
+            let d = j.backoff(Duration::from_millis(100), n);
+            let nominal = 100u64 << n;
+            assert!(
+                d >= Duration::from_millis(nominal / 2)
+                    && d <= Duration::from_millis(nominal * 3 / 2),
+                "{n}: {d:?}"
+            );
+        }
+    }
+}
