@@ -7,6 +7,7 @@ pub mod api;
 pub mod ca;
 pub mod faults;
 pub mod store;
+pub mod timer;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -98,6 +99,7 @@ pub struct App {
     /// The CA.
     pub ca: Ca,
     dice: Dice,
+    timer: timer::Timer,
 }
 
 /// Marks a response whose connection must be closed instead of answered.
@@ -130,6 +132,7 @@ impl Sandbox {
         let app = Arc::new(App {
             catalog: config.catalog.clone(),
             dice: Dice::new(config.seed),
+            timer: timer::Timer::start().map_err(|source| SandboxError::Bind { addr, source })?,
             config,
             store,
             ca,
@@ -194,6 +197,7 @@ async fn ssl(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response<Body> {
+    let arrived = std::time::Instant::now();
     *app.store
         .lock()
         .requests
@@ -201,7 +205,7 @@ async fn ssl(
         .or_default() += 1;
     let fate = app.dice.roll(&app.config.faults);
     if !fate.delay.is_zero() {
-        tokio::time::sleep(fate.delay).await;
+        app.timer.sleep_until(arrived + fate.delay).await;
     }
     if fate.throttle {
         app.store.lock().faults.throttled += 1;
