@@ -91,6 +91,15 @@ fn nicsrs(dir: &Path, token: &str) -> Command {
     c
 }
 
+/// `nicsrs-batch ARGS --ledger ledger.csv --endpoint URL` in `dir`, with `token`.
+fn run_on(dir: &Path, server: &Server, token: &str, args: &[&str]) -> Output {
+    nicsrs(dir, token)
+        .args(args)
+        .args(["--ledger", "ledger.csv", "--endpoint", &server.url])
+        .output()
+        .expect("nicsrs-batch runs")
+}
+
 fn apply(dir: &Path, server: &Server, extra: &[&str]) -> Output {
     nicsrs(dir, "sandbox")
         .args([
@@ -182,34 +191,19 @@ fn a_clean_run_places_every_order_and_a_second_run_sends_nothing() {
         "the second run sent nothing"
     );
 
-    let plan = nicsrs(&dir, "")
-        .args([
-            "plan",
-            "orders.yaml",
-            "--ledger",
-            "ledger.csv",
-            "--endpoint",
-            &server.url,
-            "--detailed-exitcode",
-        ])
-        .output()
-        .expect("plan");
+    let plan = run_on(
+        &dir,
+        &server,
+        "",
+        &["plan", "orders.yaml", "--detailed-exitcode"],
+    );
     assert_eq!(
         plan.status.code(),
         Some(0),
         "nothing pending: {}",
         text(&plan.stderr)
     );
-    let status = nicsrs(&dir, "")
-        .args([
-            "status",
-            "--ledger",
-            "ledger.csv",
-            "--endpoint",
-            &server.url,
-        ])
-        .output()
-        .expect("status");
+    let status = run_on(&dir, &server, "", &["status"]);
     assert!(
         text(&status.stdout).ends_with("20 keys in ledger.csv: 20 placed\n"),
         "{}",
@@ -382,19 +376,12 @@ fn running_out_of_credit_stops_the_run_and_leaves_the_rest_pending() {
         st["requests"]["place"].as_u64().unwrap_or(99) <= 12,
         "no order started after -4: {st}"
     );
-    let plan = nicsrs(&dir, "")
-        .args([
-            "plan",
-            "orders.yaml",
-            "--ledger",
-            "ledger.csv",
-            "--endpoint",
-            &server.url,
-            "--format",
-            "json",
-        ])
-        .output()
-        .expect("plan");
+    let plan = run_on(
+        &dir,
+        &server,
+        "",
+        &["plan", "orders.yaml", "--format", "json"],
+    );
     let doc: Value = serde_json::from_slice(&plan.stdout).expect("JSON");
     assert_eq!(doc["summary"]["nothing"], 10);
     assert_eq!(
@@ -688,18 +675,7 @@ fn json_output_for_ci_and_a_shared_rate_limit() {
         (Some(10), Some(0), Some(0))
     );
 
-    let status = nicsrs(&dir, "")
-        .args([
-            "status",
-            "--ledger",
-            "ledger.csv",
-            "--endpoint",
-            &server.url,
-            "--format",
-            "json",
-        ])
-        .output()
-        .expect("status");
+    let status = run_on(&dir, &server, "", &["status", "--format", "json"]);
     let lines: Vec<Value> = text(&status.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).expect("JSON"))
@@ -761,33 +737,16 @@ fn products_writes_the_catalogue_that_catalog_takes_and_plan_shows_prices() {
     );
 
     manifest(&dir, 4);
-    let plan = nicsrs(&dir, "")
-        .args([
-            "plan",
-            "orders.yaml",
-            "--ledger",
-            "ledger.csv",
-            "--endpoint",
-            &server.url,
-            "--format",
-            "json",
-        ])
-        .output()
-        .expect("plan");
+    let plan = run_on(
+        &dir,
+        &server,
+        "",
+        &["plan", "orders.yaml", "--format", "json"],
+    );
     let doc: Value = serde_json::from_slice(&plan.stdout).expect("JSON");
     assert_eq!(doc["steps"][0]["price"], 6.0, "comodo-positivessl, 1 year");
     assert_eq!(doc["summary"]["price"], 24.0);
-    let plan = nicsrs(&dir, "")
-        .args([
-            "plan",
-            "orders.yaml",
-            "--ledger",
-            "ledger.csv",
-            "--endpoint",
-            &server.url,
-        ])
-        .output()
-        .expect("plan");
+    let plan = run_on(&dir, &server, "", &["plan", "orders.yaml"]);
     assert!(
         text(&plan.stdout).contains("List price of the 4 orders to place: 24.00."),
         "{}",
@@ -866,33 +825,18 @@ fn refresh_records_status_and_writes_certificates_and_keys() {
         "COMPLETE is final: {}",
         text(&out.stdout)
     );
-    let status = nicsrs(&dir, "")
-        .args([
-            "status",
-            "--ledger",
-            "ledger.csv",
-            "--endpoint",
-            &server.url,
-        ])
-        .output()
-        .expect("status");
+    let status = run_on(&dir, &server, "", &["status"]);
     let s = text(&status.stdout);
     assert!(
         s.contains("COMPLETE  expires ") && s.ends_with("3 keys in ledger.csv: 3 placed\n"),
         "{s}"
     );
-    let plan = nicsrs(&dir, "")
-        .args([
-            "plan",
-            "orders.yaml",
-            "--ledger",
-            "ledger.csv",
-            "--endpoint",
-            &server.url,
-            "--detailed-exitcode",
-        ])
-        .output()
-        .expect("plan");
+    let plan = run_on(
+        &dir,
+        &server,
+        "",
+        &["plan", "orders.yaml", "--detailed-exitcode"],
+    );
     assert_eq!(plan.status.code(), Some(0), "status rows do not make work");
 }
 
