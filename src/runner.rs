@@ -209,6 +209,8 @@ struct Ctx {
     options: Options,
     stop: Arc<Stop>,
     jitter: Jitter,
+    /// Jobs taken from the queue as the run stopped, never started.
+    skipped: std::sync::atomic::AtomicU64,
 }
 
 impl Ctx {
@@ -286,6 +288,7 @@ pub async fn run(
         tx,
         pacer: Pacer::new(options.rate),
         stop: stop.clone(),
+        skipped: std::sync::atomic::AtomicU64::new(0),
         jitter: Jitter::new(started.elapsed().as_nanos() as u64 ^ u64::from(std::process::id())),
         options,
     });
@@ -317,7 +320,9 @@ pub async fn run(
                     }
                     let job = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
                     let Some(job) = job else { break };
-                    carry_out(&ctx, job).await;
+                    if !carry_out(&ctx, job).await {
+                        ctx.skipped.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
             })
         })
@@ -326,7 +331,8 @@ pub async fn run(
         let _ = w.await;
     }
     watcher.abort();
-    let not_started = queue.lock().unwrap_or_else(|e| e.into_inner()).len() as u64;
+    let not_started = queue.lock().unwrap_or_else(|e| e.into_inner()).len() as u64
+        + ctx.skipped.load(Ordering::Relaxed);
     let stopped = stop
         .reason
         .lock()
@@ -419,8 +425,9 @@ fn write_rows(
     (summary, None)
 }
 
-/// One job, start to end. Its last row carries its final outcome.
-async fn carry_out(ctx: &Ctx, job: Job) {
+/// One job, start to end. Its last row carries its final outcome. Returns `false` when
+/// the run stopped before the job started (it wrote nothing).
+async fn carry_out(ctx: &Ctx, job: Job) -> bool {
     let api = ctx.options.api;
     let mut attempt = job.attempts;
     let mut reconcile = job.action == Action::Reconcile;
@@ -438,7 +445,7 @@ async fn carry_out(ctx: &Ctx, job: Job) {
                         "found by refId: the earlier call placed it",
                     );
                     ctx.record(row, Some(Final::Found), false).await;
-                    return;
+                    return true;
                 }
                 Lookup::NotFound => {}
                 Lookup::Unclear(why) => {
@@ -451,7 +458,7 @@ async fn carry_out(ctx: &Ctx, job: Job) {
                         &format!("still unknown: {why}"),
                     );
                     ctx.record(row, Some(Final::Unknown), false).await;
-                    return;
+                    return true;
                 }
             }
         }
@@ -467,14 +474,15 @@ async fn carry_out(ctx: &Ctx, job: Job) {
                     "not placed (checked by refId); not sent again because the run stopped",
                 );
                 ctx.record(row, Some(Final::Failed), false).await;
+                return true;
             }
-            return;
+            return false;
         }
         attempt += 1;
         let submitting = job.row(api, Event::Submitting, attempt, None, "", "");
         if !ctx.record(submitting, None, true).await {
             ctx.stop_because("the ledger cannot be written".into());
-            return;
+            return false;
         }
         match place(ctx, &job).await {
             Sent::Placed(cert_id) => {
@@ -487,7 +495,7 @@ async fn carry_out(ctx: &Ctx, job: Job) {
                     "",
                 );
                 ctx.record(row, Some(Final::Placed), false).await;
-                return;
+                return true;
             }
             Sent::Refused {
                 code,
@@ -499,7 +507,7 @@ async fn carry_out(ctx: &Ctx, job: Job) {
                 }
                 let row = job.row(api, Event::Failed, attempt, code, "", &message);
                 ctx.record(row, Some(Final::Failed), false).await;
-                return;
+                return true;
             }
             Sent::Unknown { code, message } => {
                 unknown_rounds += 1;
@@ -508,7 +516,7 @@ async fn carry_out(ctx: &Ctx, job: Job) {
                 ctx.record(row, give_up.then_some(Final::Unknown), false)
                     .await;
                 if give_up {
-                    return;
+                    return true;
                 }
                 tokio::time::sleep(ctx.backoff(ctx.options.reconcile_delay, unknown_rounds - 1))
                     .await;
