@@ -58,6 +58,12 @@ pub enum Command {
         /// Exit 4 when there is work to do, 0 when there is none.
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Collect the status of every certificate that is not final first (like `refresh`).
+        #[arg(long)]
+        refresh: bool,
+        /// Read the API token from FILE instead of NICSRS_API_TOKEN (for --refresh).
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
         #[command(flatten)]
         api: ApiArgs,
         #[command(flatten)]
@@ -71,6 +77,9 @@ pub enum Command {
         /// Go on without asking (required when standard input is not a terminal).
         #[arg(long)]
         yes: bool,
+        /// Collect the status of every certificate that is not final first (like `refresh`).
+        #[arg(long)]
+        refresh: bool,
         /// Calls in flight at most.
         #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=512))]
         concurrency: u16,
@@ -381,6 +390,8 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
             paths,
             format,
             detailed_exitcode,
+            refresh,
+            token_file,
             api,
             common,
         } => {
@@ -388,11 +399,15 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
             let Some(outcome) = load_valid(&paths, &common)? else {
                 return Ok(Exit::Invalid);
             };
+            if refresh {
+                refresh_first(&target, token_file.as_deref())?;
+            }
             crate::commands::plan(&outcome, &target, format == Format::Json, detailed_exitcode)
         }
         Command::Apply {
             paths,
             yes,
+            refresh,
             concurrency,
             rate,
             max_orders,
@@ -422,6 +437,9 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
                 },
                 reconcile_delay,
             };
+            if refresh {
+                refresh_first(&args.target, args.token_file.as_deref())?;
+            }
             runtime()?.block_on(crate::commands::apply(&outcome, args))
         }
         Command::Products {
@@ -452,6 +470,7 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
                 out_dir.as_deref(),
                 usize::from(concurrency),
                 format == Format::Json,
+                false,
             ))
         }
         Command::Status {
@@ -467,6 +486,23 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
             Ok(Exit::Ok)
         }
     }
+}
+
+/// `--refresh` of `plan` and `apply`: collect what is not final first, reporting on stderr.
+/// A certificate that could not be collected is reported and does not stop the command.
+fn refresh_first(
+    target: &crate::commands::Target,
+    token_file: Option<&std::path::Path>,
+) -> Result<(), Error> {
+    let exit = runtime()?.block_on(crate::commands::refresh(
+        target, token_file, None, 8, false, true,
+    ))?;
+    if exit != Exit::Ok {
+        eprintln!(
+            "warning: some certificates could not be refreshed; the plan uses what the ledger knew"
+        );
+    }
+    Ok(())
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {

@@ -302,16 +302,22 @@ pub async fn refresh(
     out_dir: Option<&Path>,
     concurrency: usize,
     json: bool,
+    to_stderr: bool,
 ) -> Result<Exit, Error> {
     let (mut writer, contents) = ledger::Writer::open(&target.ledger, target.api)?;
     warn_ledger(&target.ledger, &contents.warnings);
     let jobs = crate::refresh::jobs(&contents, out_dir);
     if jobs.is_empty() {
         if !json {
-            println!(
+            let line = format!(
                 "Nothing to refresh: every certificate in {} is final.",
                 target.ledger.display()
             );
+            if to_stderr {
+                eprintln!("{line}");
+            } else {
+                println!("{line}");
+            }
         }
         return Ok(Exit::Ok);
     }
@@ -326,7 +332,13 @@ pub async fn refresh(
     let mut results = crate::refresh::spawn(client, jobs, concurrency);
     let mut counts = std::collections::BTreeMap::<String, usize>::new();
     let mut failures = 0;
-    let mut out = std::io::BufWriter::new(std::io::stdout());
+    // As the first step of `plan`/`apply --refresh`, the report goes to stderr so that their
+    // own output (possibly JSON) stays clean.
+    let mut out: Box<dyn Write> = if to_stderr {
+        Box::new(std::io::BufWriter::new(std::io::stderr()))
+    } else {
+        Box::new(std::io::BufWriter::new(std::io::stdout()))
+    };
     while let Some(done) = results.recv().await {
         let row = crate::refresh::status_row(&done.job, &done.result);
         writer.append(&row)?;

@@ -869,3 +869,35 @@ fn refresh_of_pending_orders_keeps_asking() {
     }
     assert_eq!(server.stats()["requests"]["collect"], 4);
 }
+
+#[test]
+fn plan_and_apply_refresh_first_and_keep_their_output_clean() {
+    let dir = common::scratch("plan-refresh");
+    manifest(&dir, 2);
+    let server = Server::start(Config::default());
+    assert_eq!(apply(&dir, &server, &[]).status.code(), Some(0));
+    let out = run_on(
+        &dir,
+        &server,
+        "sandbox",
+        &["plan", "orders.yaml", "--refresh", "--format", "json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let doc: Value =
+        serde_json::from_slice(&out.stdout).expect("stdout is still one JSON document");
+    assert_eq!(doc["summary"]["nothing"], 2);
+    assert!(
+        text(&out.stderr).contains("Refreshed: 2 COMPLETE."),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(server.stats()["requests"]["collect"], 2);
+    let out = apply(&dir, &server, &["--refresh"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("Nothing to refresh"),
+        "COMPLETE is final: {}",
+        text(&out.stderr)
+    );
+    assert_eq!(server.stats()["requests"]["collect"], 2);
+}
