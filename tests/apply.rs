@@ -618,7 +618,14 @@ fn ctrl_c_finishes_what_is_in_flight_and_exits_130() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    std::thread::sleep(Duration::from_millis(700));
+    // Interrupt once orders are flowing (the handler is installed by then), not at a guess.
+    let ledger = dir.join("ledger.csv");
+    for _ in 0..200 {
+        if std::fs::read_to_string(&ledger).is_ok_and(|l| l.matches(",placed,").count() >= 4) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
     let _ = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status();
