@@ -167,17 +167,7 @@ impl ExpandedOrder {
                 c.insert("organation".into(), org);
             }
         }
-        let domains = params
-            .get("domainInfo")
-            .and_then(Json::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|d| {
-                d.get("domainName")
-                    .and_then(Json::as_str)
-                    .map(str::to_owned)
-            })
-            .collect();
+        let domains = domain_names(&params);
         Some(ExpandedOrder {
             key: key.to_owned(),
             file,
@@ -238,6 +228,21 @@ impl ExpandedOrder {
         form.insert("params".into(), params);
         Json::Object(form)
     }
+}
+
+/// The `domainName`s of a `params` object's `domainInfo`, in order.
+pub fn domain_names(params: &Json) -> Vec<String> {
+    params
+        .get("domainInfo")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|d| {
+            d.get("domainName")
+                .and_then(Json::as_str)
+                .map(str::to_owned)
+        })
+        .collect()
 }
 
 /// JSON with every object's keys sorted: one spelling per value.

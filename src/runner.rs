@@ -236,6 +236,12 @@ impl Ctx {
         !sync || rx.await.unwrap_or(false)
     }
 
+    /// Records a job's last row, which carries its outcome; the job has started.
+    async fn end(&self, row: Row, end: Final) -> bool {
+        self.record(row, Some(end), false).await;
+        true
+    }
+
     /// Exponential backoff with jitter: `base * 2^n`, times 0.5 to 1.5.
     fn backoff(&self, base: Duration, n: u32) -> Duration {
         self.jitter.backoff(base, n)
@@ -444,8 +450,7 @@ async fn carry_out(ctx: &Ctx, job: Job) -> bool {
                         &cert_id,
                         "found by refId: the earlier call placed it",
                     );
-                    ctx.record(row, Some(Final::Found), false).await;
-                    return true;
+                    return ctx.end(row, Final::Found).await;
                 }
                 Lookup::NotFound => {}
                 Lookup::Unclear(why) => {
@@ -457,8 +462,7 @@ async fn carry_out(ctx: &Ctx, job: Job) -> bool {
                         "",
                         &format!("still unknown: {why}"),
                     );
-                    ctx.record(row, Some(Final::Unknown), false).await;
-                    return true;
+                    return ctx.end(row, Final::Unknown).await;
                 }
             }
         }
@@ -473,8 +477,7 @@ async fn carry_out(ctx: &Ctx, job: Job) -> bool {
                     "",
                     "not placed (checked by refId); not sent again because the run stopped",
                 );
-                ctx.record(row, Some(Final::Failed), false).await;
-                return true;
+                return ctx.end(row, Final::Failed).await;
             }
             return false;
         }
@@ -494,8 +497,7 @@ async fn carry_out(ctx: &Ctx, job: Job) -> bool {
                     &cert_id,
                     "",
                 );
-                ctx.record(row, Some(Final::Placed), false).await;
-                return true;
+                return ctx.end(row, Final::Placed).await;
             }
             Sent::Refused {
                 code,
@@ -506,8 +508,7 @@ async fn carry_out(ctx: &Ctx, job: Job) -> bool {
                     ctx.stop_because(format!("stopped: {message}"));
                 }
                 let row = job.row(api, Event::Failed, attempt, code, "", &message);
-                ctx.record(row, Some(Final::Failed), false).await;
-                return true;
+                return ctx.end(row, Final::Failed).await;
             }
             Sent::Unknown { code, message } => {
                 unknown_rounds += 1;

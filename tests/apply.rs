@@ -117,6 +117,41 @@ fn apply(dir: &Path, server: &Server, extra: &[&str]) -> Output {
         .expect("apply runs")
 }
 
+/// `apply --yes` of `orders.yaml` into `ledger.csv`, started in the background.
+fn spawn_apply(
+    dir: &Path,
+    server: &Server,
+    extra: &[&str],
+    output: fn() -> Stdio,
+) -> std::process::Child {
+    nicsrs(dir, "sandbox")
+        .args([
+            "apply",
+            "orders.yaml",
+            "--yes",
+            "--endpoint",
+            &server.url,
+            "--ledger",
+            "ledger.csv",
+        ])
+        .args(extra)
+        .stdout(output())
+        .stderr(output())
+        .spawn()
+        .expect("spawn apply")
+}
+
+/// Waits, for 5 s at most, until `ledger.csv` has `n` placed rows.
+fn wait_for_placed(dir: &Path, n: usize) {
+    let ledger = dir.join("ledger.csv");
+    for _ in 0..200 {
+        if std::fs::read_to_string(&ledger).is_ok_and(|l| l.matches(",placed,").count() >= n) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -320,23 +355,19 @@ fn kill_9_at_any_moment_then_re_runs_never_place_twice() {
         "sandbox",
     );
     for delay_ms in [60u64, 150, 35, 240, 90, 10, 400] {
-        let mut child = nicsrs(&dir, "sandbox")
-            .args([
-                "apply",
-                "orders.yaml",
-                "--yes",
-                "--endpoint",
-                &server.url,
-                "--ledger",
-                "ledger.csv",
+        let mut child = spawn_apply(
+            &dir,
+            &server,
+            &[
                 "--concurrency",
                 "16",
-            ])
-            .args(["--request-timeout", "2s", "--reconcile-delay", "50ms"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn");
+                "--request-timeout",
+                "2s",
+                "--reconcile-delay",
+                "50ms",
+            ],
+            Stdio::null,
+        );
         std::thread::sleep(Duration::from_millis(delay_ms));
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
@@ -402,29 +433,8 @@ fn a_second_apply_on_the_same_ledger_stops_at_once() {
         },
         "sandbox",
     );
-    let mut first = nicsrs(&dir, "sandbox")
-        .args([
-            "apply",
-            "orders.yaml",
-            "--yes",
-            "--endpoint",
-            &server.url,
-            "--ledger",
-            "ledger.csv",
-            "--concurrency",
-            "1",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let ledger = dir.join("ledger.csv");
-    for _ in 0..100 {
-        if std::fs::read_to_string(&ledger).is_ok_and(|l| l.contains(",placed,")) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut first = spawn_apply(&dir, &server, &["--concurrency", "1"], Stdio::null);
+    wait_for_placed(&dir, 1);
     let second = apply(&dir, &server, &[]);
     let _ = first.kill();
     let _ = first.wait();
@@ -602,30 +612,9 @@ fn ctrl_c_finishes_what_is_in_flight_and_exits_130() {
         },
         "sandbox",
     );
-    let child = nicsrs(&dir, "sandbox")
-        .args([
-            "apply",
-            "orders.yaml",
-            "--yes",
-            "--endpoint",
-            &server.url,
-            "--ledger",
-            "ledger.csv",
-            "--concurrency",
-            "4",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let child = spawn_apply(&dir, &server, &["--concurrency", "4"], Stdio::piped);
     // Interrupt once orders are flowing (the handler is installed by then), not at a guess.
-    let ledger = dir.join("ledger.csv");
-    for _ in 0..200 {
-        if std::fs::read_to_string(&ledger).is_ok_and(|l| l.matches(",placed,").count() >= 4) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
+    wait_for_placed(&dir, 4);
     let _ = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status();

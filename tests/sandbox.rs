@@ -190,27 +190,32 @@ async fn a_repeated_ref_id_is_a_second_order_and_shows_as_a_duplicate() {
     assert_eq!(st["duplicate_ref_ids"], json!(["twice"]));
 }
 
+/// A sandbox whose certificates stay PENDING (issued an hour after the order).
+fn pending() -> Config {
+    Config {
+        issue_after: Duration::from_secs(3600),
+        ..Config::default()
+    }
+}
+
+/// Places an order (which must succeed) and returns its certId.
+async fn place_id(s: &Sandbox, ref_id: &str, params: &Value) -> String {
+    let placed = call(s, "place", &place_form(ref_id, params)).await;
+    assert_eq!(placed["code"], 1, "{placed}");
+    placed["data"]["certId"]
+        .as_str()
+        .expect("certId")
+        .to_owned()
+}
+
 fn csr_pem() -> String {
     std::fs::read_to_string(common::root().join("examples/csr/shop-api.csr")).expect("csr")
 }
 
 #[tokio::test]
 async fn collect_is_pending_until_issue_time_then_returns_a_real_certificate() {
-    let s = start(Config {
-        issue_after: Duration::from_secs(3600),
-        ..Config::default()
-    })
-    .await;
-    let placed = call(
-        &s,
-        "place",
-        &place_form("p", &dv_params("www.acme.example")),
-    )
-    .await;
-    let id = placed["data"]["certId"]
-        .as_str()
-        .expect("certId")
-        .to_owned();
+    let s = start(pending()).await;
+    let id = place_id(&s, "p", &dv_params("www.acme.example")).await;
     let r = call(&s, "collect", &[token("sandbox"), ("certId", id)]).await;
     assert_eq!(r["code"], 2);
     assert_eq!(r["data"]["status"], "PENDING");
@@ -219,11 +224,7 @@ async fn collect_is_pending_until_issue_time_then_returns_a_real_certificate() {
     let s = start(Config::default()).await;
     let mut params = dv_params("api.shop.example");
     params["csr"] = json!(csr_pem());
-    let placed = call(&s, "place", &place_form("c", &params)).await;
-    let id = placed["data"]["certId"]
-        .as_str()
-        .expect("certId")
-        .to_owned();
+    let id = place_id(&s, "c", &params).await;
     let r = call(&s, "collect", &[token("sandbox"), ("certId", id)]).await;
     assert_eq!(r["code"], 1, "{r}");
     let data = &r["data"];
@@ -255,16 +256,7 @@ async fn collect_is_pending_until_issue_time_then_returns_a_real_certificate() {
         "no key when a CSR was sent"
     );
 
-    let placed = call(
-        &s,
-        "place",
-        &place_form("g", &dv_params("www.acme.example")),
-    )
-    .await;
-    let id = placed["data"]["certId"]
-        .as_str()
-        .expect("certId")
-        .to_owned();
+    let id = place_id(&s, "g", &dv_params("www.acme.example")).await;
     let r = call(&s, "collect", &[token("sandbox"), ("certId", id)]).await;
     assert!(
         r["data"]["rsaPrivateKey"]
@@ -277,11 +269,7 @@ async fn collect_is_pending_until_issue_time_then_returns_a_real_certificate() {
 async fn issued(s: &Sandbox, ref_id: &str) -> String {
     let mut params = dv_params("api.shop.example");
     params["csr"] = json!(csr_pem());
-    let placed = call(s, "place", &place_form(ref_id, &params)).await;
-    let id = placed["data"]["certId"]
-        .as_str()
-        .expect("certId")
-        .to_owned();
+    let id = place_id(s, ref_id, &params).await;
     assert_eq!(
         call(s, "collect", &[token("sandbox"), ("certId", id.clone())]).await["code"],
         1
@@ -329,21 +317,8 @@ async fn renew_is_accepted_only_within_90_days_of_expiry() {
 
 #[tokio::test]
 async fn reissue_needs_an_issued_certificate_and_replaces_it() {
-    let s = start(Config {
-        issue_after: Duration::from_secs(3600),
-        ..Config::default()
-    })
-    .await;
-    let placed = call(
-        &s,
-        "place",
-        &place_form("pending", &dv_params("www.acme.example")),
-    )
-    .await;
-    let id = placed["data"]["certId"]
-        .as_str()
-        .expect("certId")
-        .to_owned();
+    let s = start(pending()).await;
+    let id = place_id(&s, "pending", &dv_params("www.acme.example")).await;
     let r = call(
         &s,
         "reissue",
@@ -379,21 +354,8 @@ async fn reissue_needs_an_issued_certificate_and_replaces_it() {
 
 #[tokio::test]
 async fn cancel_update_dcv_and_product_list() {
-    let s = start(Config {
-        issue_after: Duration::from_secs(3600),
-        ..Config::default()
-    })
-    .await;
-    let placed = call(
-        &s,
-        "place",
-        &place_form("c", &dv_params("www.acme.example")),
-    )
-    .await;
-    let id = placed["data"]["certId"]
-        .as_str()
-        .expect("certId")
-        .to_owned();
+    let s = start(pending()).await;
+    let id = place_id(&s, "c", &dv_params("www.acme.example")).await;
     let r = call(
         &s,
         "updateDCV",

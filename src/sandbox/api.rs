@@ -351,18 +351,7 @@ fn collect(app: &App, form: &Form) -> Handled {
     {
         let serial = inner.next_serial();
         let order = &inner.orders[i];
-        let names: Vec<String> = order
-            .params
-            .get("domainInfo")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|d| {
-                d.get("domainName")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            })
-            .collect();
+        let names = crate::expand::domain_names(&order.params);
         let names = if names.is_empty() {
             vec!["sandbox.invalid".to_owned()]
         } else {
@@ -490,13 +479,10 @@ fn renew(app: &App, form: &Form) -> Handled {
 
 fn reissue(app: &App, form: &Form) -> Handled {
     let mut inner = app.store.lock();
-    let (i, _) = match find(form, "certId", &inner) {
-        Ok(v) => v,
+    let i = match find_with_reason(form, &inner) {
+        Ok(i) => i,
         Err(h) => return *h,
     };
-    if let Err(h) = required(form, "reason") {
-        return *h;
-    }
     if inner.orders[i].status != Status::Complete {
         return Handled::reply(Reply::fail(
             Code::NotIssued,
@@ -544,15 +530,19 @@ fn reissue(app: &App, form: &Form) -> Handled {
     Handled::stored(json!({ "certId": cert_id }), generation)
 }
 
+/// The order named by `certId`, for the calls that also need a `reason`.
+fn find_with_reason(form: &Form, inner: &super::store::Inner) -> Result<usize, Refusal> {
+    let (i, _) = find(form, "certId", inner)?;
+    required(form, "reason")?;
+    Ok(i)
+}
+
 fn cancel(app: &App, form: &Form) -> Handled {
     let mut inner = app.store.lock();
-    let (i, _) = match find(form, "certId", &inner) {
-        Ok(v) => v,
+    let i = match find_with_reason(form, &inner) {
+        Ok(i) => i,
         Err(h) => return *h,
     };
-    if let Err(h) = required(form, "reason") {
-        return *h;
-    }
     let order = &inner.orders[i];
     match order.status {
         Status::Pending => {}

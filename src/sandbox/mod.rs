@@ -86,6 +86,9 @@ pub enum SandboxError {
     /// The CA could not be made.
     #[error(transparent)]
     Ca(#[from] ca::CaError),
+    /// The latency timer's thread could not start.
+    #[error("cannot start the sandbox's timer thread: {0}")]
+    Thread(std::io::Error),
 }
 
 /// Shared by every request.
@@ -132,7 +135,7 @@ impl Sandbox {
         let app = Arc::new(App {
             catalog: config.catalog.clone(),
             dice: Dice::new(config.seed),
-            timer: timer::Timer::start().map_err(|source| SandboxError::Bind { addr, source })?,
+            timer: timer::Timer::start().map_err(SandboxError::Thread)?,
             config,
             store,
             ca,
