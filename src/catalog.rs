@@ -163,18 +163,16 @@ impl Catalog {
     /// Parses catalogue JSON.
     pub fn from_json(text: &str) -> Result<Self, String> {
         #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Shape {
-            List(Vec<Product>),
-            Reply { data: Vec<Product> },
+        struct Reply {
+            data: Vec<Product>,
         }
-        let products = match serde_json::from_str::<Shape>(text) {
-            Ok(Shape::List(p) | Shape::Reply { data: p }) => p,
-            Err(_) => {
-                // Parse again strictly for a precise message.
-                serde_json::from_str::<Vec<Product>>(text).map_err(|e| e.to_string())?
-            }
-        };
+        // Parse as the shape the file has, so that an error names the right place.
+        let products = if text.trim_start().starts_with('{') {
+            serde_json::from_str::<Reply>(text).map(|r| r.data)
+        } else {
+            serde_json::from_str::<Vec<Product>>(text)
+        }
+        .map_err(|e| e.to_string())?;
         let mut by_code = HashMap::with_capacity(products.len());
         for (i, p) in products.iter().enumerate() {
             if p.max_year == 0 || p.max_domain == 0 {
@@ -243,5 +241,8 @@ mod tests {
                 .is_some_and(|p| p.support_san && !p.support_wildcard)
         );
         assert!(Catalog::from_json("[{\"code\": 1}]").is_err());
+        let bad_reply = r#"{"code":1,"data":[{"code":"x","vendor":"Sectigo","kind":"ssl"}]}"#;
+        let e = Catalog::from_json(bad_reply).expect_err("no validationType");
+        assert!(e.starts_with("missing field `validationType`"), "{e}");
     }
 }
