@@ -125,6 +125,9 @@ pub enum Command {
     },
     /// Collect every certificate that is not final; record status and dates in the ledger.
     Refresh {
+        /// Manifests whose `renewalOf` certificates are adopted (collected for the first time).
+        #[arg(value_name = "FILE|DIR")]
+        paths: Vec<PathBuf>,
         /// Write KEY.crt, KEY.chain.crt and (mode 0600) KEY.key of issued certificates here.
         #[arg(long, value_name = "DIR")]
         out_dir: Option<PathBuf>,
@@ -139,9 +142,14 @@ pub enum Command {
         token_file: Option<PathBuf>,
         #[command(flatten)]
         api: ApiArgs,
+        #[command(flatten)]
+        common: ManifestArgs,
     },
-    /// Each key's state from the ledger, with counts.
+    /// Each key's state from the ledger (certificate, expiry, next action), with counts.
     Status {
+        /// Manifests: the next action is then the plan's (with their renewBefore).
+        #[arg(value_name = "FILE|DIR")]
+        paths: Vec<PathBuf>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -150,6 +158,8 @@ pub enum Command {
         expiring: Option<std::time::Duration>,
         #[command(flatten)]
         api: ApiArgs,
+        #[command(flatten)]
+        common: ManifestArgs,
     },
     /// Print one of the embedded JSON Schemas.
     Schema {
@@ -400,7 +410,7 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
                 return Ok(Exit::Invalid);
             };
             if refresh {
-                refresh_first(&target, token_file.as_deref())?;
+                refresh_first(&target, &outcome, token_file.as_deref())?;
             }
             crate::commands::plan(&outcome, &target, format == Format::Json, detailed_exitcode)
         }
@@ -438,7 +448,7 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
                 reconcile_delay,
             };
             if refresh {
-                refresh_first(&args.target, args.token_file.as_deref())?;
+                refresh_first(&args.target, &outcome, args.token_file.as_deref())?;
             }
             runtime()?.block_on(crate::commands::apply(&outcome, args))
         }
@@ -457,15 +467,21 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
             ))
         }
         Command::Refresh {
+            paths,
             out_dir,
             concurrency,
             format,
             token_file,
             api,
+            common,
         } => {
             let target = api.target()?;
+            let Ok(manifests) = load_optional(&paths, &common)? else {
+                return Ok(Exit::Invalid);
+            };
             runtime()?.block_on(crate::commands::refresh(
                 &target,
+                manifests.as_ref(),
                 token_file.as_deref(),
                 out_dir.as_deref(),
                 usize::from(concurrency),
@@ -474,10 +490,18 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
             ))
         }
         Command::Status {
+            paths,
             format,
             expiring,
             api,
-        } => crate::commands::status(&api.target()?, format == Format::Json, expiring),
+            common,
+        } => {
+            let target = api.target()?;
+            let Ok(manifests) = load_optional(&paths, &common)? else {
+                return Ok(Exit::Invalid);
+            };
+            crate::commands::status(&target, manifests.as_ref(), format == Format::Json, expiring)
+        }
         Command::Catalog => {
             std::io::stdout()
                 .lock()
@@ -492,10 +516,17 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
 /// A certificate that could not be collected is reported and does not stop the command.
 fn refresh_first(
     target: &crate::commands::Target,
+    manifests: &Outcome,
     token_file: Option<&std::path::Path>,
 ) -> Result<(), Error> {
     let exit = runtime()?.block_on(crate::commands::refresh(
-        target, token_file, None, 8, false, true,
+        target,
+        Some(manifests),
+        token_file,
+        None,
+        8,
+        false,
+        true,
     ))?;
     if exit != Exit::Ok {
         eprintln!(
@@ -550,6 +581,18 @@ fn run_sandbox(args: SandboxArgs) -> Result<Exit, Error> {
         sandbox.stop().await?;
         Ok(Exit::Ok)
     })
+}
+
+/// Manifests a command may take: `Ok(None)` without paths, `Err(())` when they are invalid
+/// (the diagnostics are on stderr).
+fn load_optional(
+    paths: &[PathBuf],
+    common: &ManifestArgs,
+) -> Result<Result<Option<Outcome>, ()>, Error> {
+    if paths.is_empty() {
+        return Ok(Ok(None));
+    }
+    Ok(load_valid(paths, common)?.map(Some).ok_or(()))
 }
 
 /// Validates for a command that acts on the orders: diagnostics go to stderr, and an

@@ -298,6 +298,7 @@ pub async fn products(
 /// failed.
 pub async fn refresh(
     target: &Target,
+    manifests: Option<&Outcome>,
     token_file: Option<&Path>,
     out_dir: Option<&Path>,
     concurrency: usize,
@@ -306,7 +307,10 @@ pub async fn refresh(
 ) -> Result<Exit, Error> {
     let (mut writer, contents) = ledger::Writer::open(&target.ledger, target.api)?;
     warn_ledger(&target.ledger, &contents.warnings);
-    let jobs = crate::refresh::jobs(&contents, out_dir);
+    let adopt = manifests.map_or(&[][..], |m| m.orders.as_slice());
+    let jobs = crate::refresh::jobs(&contents, target.api, out_dir, adopt, |o| {
+        manifests.map_or(String::new(), |m| m.sources.get(o.file).display.clone())
+    });
     if jobs.is_empty() {
         if !json {
             let line = format!(
@@ -409,11 +413,24 @@ pub async fn refresh(
     })
 }
 
-/// `status`: each key's state from the ledger, with counts.
-pub fn status(target: &Target, json: bool, expiring: Option<Duration>) -> Result<Exit, Error> {
+/// `status`: each key's state from the ledger (its certificate, expiry, days left and next
+/// action), with counts. With manifests the next action is the plan's; without, it is
+/// judged from the ledger with the default `renewBefore`.
+pub fn status(
+    target: &Target,
+    manifests: Option<&Outcome>,
+    json: bool,
+    expiring: Option<Duration>,
+) -> Result<Exit, Error> {
     let contents = ledger::read(&target.ledger, target.api)?;
     warn_ledger(&target.ledger, &contents.warnings);
     let states = contents.states();
+    let plan = manifests.map(|m| plan::make(&m.orders, &contents));
+    let planned: std::collections::HashMap<&str, &plan::Step> = plan
+        .iter()
+        .flat_map(|p| p.steps.iter().map(|s| (s.order.key.as_str(), s)))
+        .collect();
+    let now = crate::lifecycle::now();
     let mut keys: Vec<&&str> = states.keys().collect();
     keys.sort();
     let mut counts = std::collections::BTreeMap::<&str, usize>::new();
@@ -421,13 +438,12 @@ pub fn status(target: &Target, json: bool, expiring: Option<Duration>) -> Result
     for key in &keys {
         let s = &states[**key];
         // A status row does not change where the order stands; it adds the certificate.
-        let state = match (s.last.event, s.placed) {
-            (ledger::Event::Status, Some(_)) => "placed",
-            (event, _) => event.as_str(),
+        let state = match (s.last_op, s.current) {
+            (Some(row), _) => row.event.as_str(),
+            (None, Some(_)) => "adopted",
+            (None, None) => "adopting",
         };
-        let cert = s
-            .placed
-            .map_or(s.last.cert_id.as_str(), |p| p.cert_id.as_str());
+        let cert = s.current.map_or(s.last.cert_id.as_str(), |c| c.cert_id.as_str());
         let (certificate, not_after) = s
             .status
             .map_or(("", ""), |r| (r.status.as_str(), r.not_after.as_str()));
@@ -438,10 +454,16 @@ pub fn status(target: &Target, json: bool, expiring: Option<Duration>) -> Result
                 continue;
             }
         }
+        let (next, why) = match (plan.as_ref(), planned.get(**key)) {
+            (Some(_), Some(step)) => (step.action.as_str().to_owned(), step.detail.clone()),
+            (Some(_), None) => ("none".into(), "in no manifest".into()),
+            (None, _) => next_from_ledger(s, now),
+        };
         if json {
             let line = serde_json::json!({"key": key, "state": state, "cert_id": cert, "ref_id": s.last.ref_id,
                 "attempts": s.attempts, "time": s.last.time, "code": s.last.code, "message": s.last.message,
-                "certificate": certificate, "not_after": not_after, "days_left": days});
+                "certificate": certificate, "not_after": not_after, "days_left": days,
+                "due_date": s.status.map_or("", |r| r.due_date.as_str()), "next": next, "next_detail": why});
             writeln!(out, "{line}").map_err(Error::Output)?;
         } else {
             let mut detail = if cert.is_empty() {
@@ -455,6 +477,7 @@ pub fn status(target: &Target, json: bool, expiring: Option<Duration>) -> Result
             if let Some(days) = days {
                 detail.push_str(&format!("  expires {not_after} ({days} days)"));
             }
+            detail.push_str(&format!("  next: {next}"));
             writeln!(out, "{state:<10} {key:<32} {detail}").map_err(Error::Output)?;
         }
         *counts.entry(state).or_default() += 1;
@@ -483,4 +506,42 @@ pub fn status(target: &Target, json: bool, expiring: Option<Duration>) -> Result
     }
     out.flush().map_err(Error::Output)?;
     Ok(Exit::Ok)
+}
+
+/// The next action of a key judged from the ledger alone, with the default window.
+fn next_from_ledger(s: &ledger::KeyState, now: i64) -> (String, String) {
+    use crate::lifecycle::{self, Due};
+    let day = |t: i64| lifecycle::format_date(t).get(..10).unwrap_or("").to_owned();
+    if let Some(open) = s.open_call() {
+        let last = s.last_op.unwrap_or(open);
+        return match last.event {
+            ledger::Event::Failed => ("retry or blocked".into(), last.message.clone()),
+            _ => ("reconcile".into(), "the last call's outcome is unknown".into()),
+        };
+    }
+    let Some(status) = s.status else {
+        return match s.current {
+            Some(_) => ("refresh".into(), "its status is not recorded yet".into()),
+            None => ("none".into(), String::new()),
+        };
+    };
+    match status.status.as_str() {
+        "COMPLETE" => {}
+        "CANCELLED" | "FAILED" | "REISSUED" => return ("none".into(), status.status.clone()),
+        other => return ("refresh".into(), format!("waiting for issuance ({other})")),
+    }
+    let window = lifecycle::DEFAULT_RENEW_BEFORE_DAYS;
+    match lifecycle::decide(&status.not_after, &status.due_date, window, now) {
+        Due::Renew { due } => ("renew".into(), format!("subscription ends {}", day(due))),
+        Due::RenewLater { opens, .. } => (format!("renew from {}", day(opens)), String::new()),
+        Due::Reissue { not_after, .. } => (
+            "reissue".into(),
+            format!("certificate expires {}", day(not_after)),
+        ),
+        Due::Valid { window_opens, .. } => (
+            format!("none until {}", day(window_opens)),
+            format!("renewBefore {window}d (the default; pass the manifests for theirs)"),
+        ),
+        Due::Unknown => ("refresh".into(), "its dates are not recorded".into()),
+    }
 }

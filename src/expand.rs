@@ -146,6 +146,10 @@ pub struct ExpandedOrder {
     pub domains: Vec<String>,
     /// The catalogue's list price for `years`, when the catalogue has prices.
     pub price: Option<f64>,
+    /// `renewBefore` in days: how long before the end it is renewed or reissued.
+    pub renew_before_days: u32,
+    /// `renewalOf`: the certId of a certificate ordered outside the tool that it adopts.
+    pub renewal_of: Option<String>,
 }
 
 impl ExpandedOrder {
@@ -179,6 +183,8 @@ impl ExpandedOrder {
             params: canonical_json(&params).into(),
             domains,
             price: None,
+            renew_before_days: crate::lifecycle::DEFAULT_RENEW_BEFORE_DAYS,
+            renewal_of: None,
         })
     }
 
@@ -195,20 +201,29 @@ impl ExpandedOrder {
     /// SHA-256 (hex) of the request without the token: what the ledger compares to tell
     /// whether an order changed after it was placed.
     pub fn request_sha256(&self) -> String {
-        let mut request = Map::new();
-        request.insert("endpoint".into(), Json::String("place".into()));
-        request.insert("params".into(), Json::String(self.params.to_string()));
-        request.insert(
-            "productCode".into(),
-            Json::String(self.product_code.clone()),
-        );
-        request.insert("refId".into(), Json::String(self.ref_id.clone()));
-        request.insert("years".into(), Json::String(self.years.to_string()));
-        let digest = ring::digest::digest(
-            &ring::digest::SHA256,
-            canonical_json(&Json::Object(request)).as_bytes(),
-        );
-        digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+        let years = self.years.to_string();
+        request_sha256(
+            "place",
+            &[
+                ("params", &self.params),
+                ("productCode", &self.product_code),
+                ("refId", &self.ref_id),
+                ("years", &years),
+            ],
+        )
+    }
+
+    /// The `params` of `/ssl/renew` and `/ssl/reissue`: the order's `csr`, `server`,
+    /// `domainInfo` and `uniqueValue`, as canonical JSON. `None` without a CSR, which a
+    /// renewal requires (NicSRS generated the key of an order placed without one).
+    pub fn renewal_params(&self) -> Option<Arc<str>> {
+        let params = self.wire_params();
+        params.get("csr")?;
+        let picked: Map<String, Json> = ["csr", "server", "domainInfo", "uniqueValue"]
+            .into_iter()
+            .filter_map(|k| Some((k.to_owned(), params.get(k)?.clone())))
+            .collect();
+        Some(canonical_json(&Json::Object(picked)).into())
     }
 
     /// The form fields of `/ssl/place`, without the token. With `redact_keys`, a private
@@ -228,6 +243,20 @@ impl ExpandedOrder {
         form.insert("params".into(), params);
         Json::Object(form)
     }
+}
+
+/// SHA-256 (hex) of a request to `endpoint` with these form fields, without the token.
+pub fn request_sha256(endpoint: &str, fields: &[(&str, &str)]) -> String {
+    let mut request = Map::new();
+    request.insert("endpoint".into(), Json::String(endpoint.into()));
+    for (name, value) in fields {
+        request.insert((*name).into(), Json::String((*value).into()));
+    }
+    let digest = ring::digest::digest(
+        &ring::digest::SHA256,
+        canonical_json(&Json::Object(request)).as_bytes(),
+    );
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The `domainName`s of a `params` object's `domainInfo`, in order.

@@ -50,6 +50,14 @@ pub enum Event {
     Unknown,
     /// What `/ssl/collect` said of the certificate: `status` and the dates.
     Status,
+    /// Written and synced before a `/ssl/renew` call (`cert_id` is the certificate renewed).
+    Renewing,
+    /// The renewal exists at NicSRS (`cert_id` is the new order).
+    Renewed,
+    /// Written and synced before a `/ssl/reissue` call (`cert_id` is the certificate reissued).
+    Reissuing,
+    /// The reissue exists at NicSRS (`cert_id` is the new certificate).
+    Reissued,
 }
 
 impl Event {
@@ -61,7 +69,22 @@ impl Event {
             Event::Failed => "failed",
             Event::Unknown => "unknown",
             Event::Status => "status",
+            Event::Renewing => "renewing",
+            Event::Renewed => "renewed",
+            Event::Reissuing => "reissuing",
+            Event::Reissued => "reissued",
         }
+    }
+
+    /// Whether the row is written before a call that may cost money or change a
+    /// certificate: its outcome must be known before anything is sent again.
+    pub fn is_write_ahead(self) -> bool {
+        matches!(self, Event::Submitting | Event::Renewing | Event::Reissuing)
+    }
+
+    /// Whether the row records a certificate order that exists at NicSRS.
+    pub fn is_success(self) -> bool {
+        matches!(self, Event::Placed | Event::Renewed | Event::Reissued)
     }
 
     fn parse(s: &str) -> Option<Event> {
@@ -71,6 +94,10 @@ impl Event {
             "failed" => Event::Failed,
             "unknown" => Event::Unknown,
             "status" => Event::Status,
+            "renewing" => Event::Renewing,
+            "renewed" => Event::Renewed,
+            "reissuing" => Event::Reissuing,
+            "reissued" => Event::Reissued,
             _ => return None,
         })
     }
@@ -229,21 +256,50 @@ pub struct Contents {
 }
 
 impl Contents {
-    /// The last row of each key: its current state.
+    /// Where each key stands: its rows folded in file order.
     pub fn states(&self) -> HashMap<&str, KeyState<'_>> {
         let mut states: HashMap<&str, KeyState<'_>> = HashMap::new();
         for row in &self.rows {
             let s = states.entry(row.key.as_str()).or_insert(KeyState {
                 last: row,
+                last_op: None,
+                opened: None,
                 attempts: 0,
                 placed: None,
+                current: None,
                 status: None,
+                renewals: 0,
+                reissues: 0,
             });
             s.last = row;
             s.attempts = s.attempts.max(row.attempt);
             match row.event {
-                Event::Placed => s.placed = Some(row),
-                Event::Status => s.status = Some(row),
+                // A collect that failed says nothing about the certificate.
+                Event::Status if !row.status.is_empty() => s.status = Some(row),
+                Event::Status => {}
+                event => {
+                    s.last_op = Some(row);
+                    if event.is_write_ahead() {
+                        s.opened = Some(row);
+                    }
+                    if event.is_success() {
+                        s.current = Some(row);
+                    }
+                    match event {
+                        Event::Placed => s.placed = Some(row),
+                        Event::Renewed => s.renewals += 1,
+                        Event::Reissued => s.reissues += 1,
+                        _ => {}
+                    }
+                }
+            }
+        }
+        for s in states.values_mut() {
+            match (s.current, s.status) {
+                // What collect said of an earlier certificate is not this one's status.
+                (Some(c), Some(st)) if st.cert_id != c.cert_id => s.status = None,
+                // Known only by its status: a certificate adopted with `renewalOf`.
+                (None, Some(st)) if !st.cert_id.is_empty() => s.current = Some(st),
                 _ => {}
             }
         }
@@ -256,12 +312,32 @@ impl Contents {
 pub struct KeyState<'r> {
     /// Its last row.
     pub last: &'r Row,
+    /// Its last row about a call (anything but `status`).
+    pub last_op: Option<&'r Row>,
+    /// Its last write-ahead row (`submitting`, `renewing`, `reissuing`).
+    pub opened: Option<&'r Row>,
     /// The highest attempt number recorded.
     pub attempts: u32,
     /// Its `placed` row, if it has one.
     pub placed: Option<&'r Row>,
-    /// Its last `status` row (what collect said), if it has one.
+    /// The row naming the certificate in force: the last `placed`, `renewed` or
+    /// `reissued` row, or for an adopted certificate its `status` row.
+    pub current: Option<&'r Row>,
+    /// What collect last said of the certificate in force, if it was collected.
     pub status: Option<&'r Row>,
+    /// Renewals recorded.
+    pub renewals: u32,
+    /// Reissues recorded.
+    pub reissues: u32,
+}
+
+impl KeyState<'_> {
+    /// The call in progress: its write-ahead row, when no success has followed it (the
+    /// call's outcome is unknown, or it failed).
+    pub fn open_call(&self) -> Option<&Row> {
+        let last = self.last_op?;
+        (!last.event.is_success()).then_some(self.opened).flatten()
+    }
 }
 
 /// Reads the ledger at `path` (a missing file is an empty ledger) and checks that it

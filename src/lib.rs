@@ -16,6 +16,7 @@ pub mod error;
 pub mod exit;
 pub mod expand;
 pub mod ledger;
+pub mod lifecycle;
 pub mod manifest;
 pub mod pacer;
 pub mod plan;

@@ -45,25 +45,66 @@ pub struct Job {
     pub row: Row,
 }
 
-/// The certificates to collect: keys with a certId whose last status is not final, and
-/// with `out_dir`, complete ones whose certificate file is missing.
-pub fn jobs(contents: &ledger::Contents, out_dir: Option<&Path>) -> Vec<Job> {
+/// The certificates to collect: each key's certificate in force whose last status is not
+/// final, with `out_dir` complete ones whose certificate file is missing, and the
+/// certificates `adopt`ed by orders (`renewalOf`) that the ledger does not know yet.
+pub fn jobs(
+    contents: &ledger::Contents,
+    api: ledger::Api,
+    out_dir: Option<&Path>,
+    adopt: &[crate::expand::ExpandedOrder],
+    manifest: impl Fn(&crate::expand::ExpandedOrder) -> String,
+) -> Vec<Job> {
     let states = contents.states();
     let mut keys: Vec<&&str> = states.keys().collect();
     keys.sort();
-    keys.into_iter()
+    let mut jobs: Vec<Job> = keys
+        .into_iter()
         .filter_map(|key| {
             let state = &states[*key];
-            let base = state
-                .status
-                .filter(|s| state.placed.is_none_or(|p| p.cert_id == s.cert_id))
-                .or(state.placed)?;
+            let current = state.current?;
             let status = state.status.map_or("", |s| s.status.as_str());
             let missing_file = out_dir.is_some_and(|d| !d.join(format!("{key}.crt")).exists());
             let wanted = !FINAL.contains(&status) || (status == "COMPLETE" && missing_file);
-            (wanted && !base.cert_id.is_empty()).then(|| Job { row: base.clone() })
+            (wanted && !current.cert_id.is_empty()).then(|| Job {
+                row: current.clone(),
+            })
         })
-        .collect()
+        .collect();
+    for order in adopt {
+        let Some(cert_id) = &order.renewal_of else {
+            continue;
+        };
+        if states
+            .get(order.key.as_str())
+            .is_some_and(|s| s.current.is_some() || s.open_call().is_some())
+        {
+            continue;
+        }
+        jobs.push(Job {
+            row: Row {
+                time: String::new(),
+                api,
+                event: Event::Status,
+                key: order.key.clone(),
+                ref_id: order.ref_id.clone(),
+                cert_id: cert_id.clone(),
+                product_code: order.product_code.clone(),
+                years: order.years,
+                domains: order.domains.join(" "),
+                request_sha256: String::new(),
+                attempt: 0,
+                code: None,
+                message: String::new(),
+                manifest: manifest(order),
+                status: String::new(),
+                not_before: String::new(),
+                not_after: String::new(),
+                due_date: String::new(),
+            },
+        });
+    }
+    jobs
 }
 
 /// Collects one certificate, trying transient failures again.
@@ -215,16 +256,8 @@ pub fn status_row(job: &Job, result: &Result<(i64, Collected), String>) -> Row {
 
 /// Days from now until `date` (`2027-02-20 07:59:59`, UTC), if it parses.
 pub fn days_left(date: &str) -> Option<i64> {
-    let d = date.get(..10)?;
-    let mut parts = d.split('-');
-    let year: i32 = parts.next()?.parse().ok()?;
-    let month: u8 = parts.next()?.parse().ok()?;
-    let day: u8 = parts.next()?.parse().ok()?;
-    let date =
-        time::Date::from_calendar_date(year, time::Month::try_from(month).ok()?, day).ok()?;
-    let then = date.midnight().assume_utc().unix_timestamp();
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    Some((then - now).div_euclid(86_400))
+    let then = crate::lifecycle::parse_date(date)?;
+    Some(crate::lifecycle::days_until(then, crate::lifecycle::now()))
 }
 
 #[cfg(test)]

@@ -10,9 +10,9 @@ use serde_json::json;
 use crate::ledger::Row;
 use crate::runner::{Final, Reporter, Summary};
 
-fn word(end: Final) -> &'static str {
+fn word(row: &Row, end: Final) -> &'static str {
     match end {
-        Final::Placed => "placed",
+        Final::Placed => row.event.as_str(),
         Final::Found => "found",
         Final::Failed => "failed",
         Final::Unknown => "unknown",
@@ -71,13 +71,13 @@ impl Reporter for TextReporter {
                 let done = placed + found + failed + unknown;
                 let rate = done as f64 / self.started.elapsed().as_secs_f64().max(0.001);
                 bar.set_message(format!(
-                    "placed {} failed {failed} unknown {unknown}  {rate:.1}/s",
+                    "done {} failed {failed} unknown {unknown}  {rate:.1}/s",
                     placed + found
                 ));
                 if matches!(end, Final::Failed | Final::Unknown) {
                     bar.println(format!(
                         "{:<8} {:<w$}  {detail}",
-                        word(end),
+                        word(row, end),
                         row.key,
                         w = self.width
                     ));
@@ -87,7 +87,7 @@ impl Reporter for TextReporter {
                 let _ = writeln!(
                     self.out,
                     "{:<8} {:<w$}  {detail}",
-                    word(end),
+                    word(row, end),
                     row.key,
                     w = self.width
                 );
@@ -137,7 +137,7 @@ impl Reporter for JsonReporter {
     fn outcome(&mut self, row: &Row, end: Final) {
         let line = json!({
             "key": row.key,
-            "outcome": word(end),
+            "outcome": word(row, end),
             "ref_id": row.ref_id,
             "cert_id": row.cert_id,
             "attempt": row.attempt,
@@ -155,12 +155,14 @@ impl Reporter for JsonReporter {
 /// The summary table.
 pub fn summary_text(s: &Summary, already: usize, blocked: usize, ledger: &str) -> String {
     let secs = s.elapsed.as_secs_f64();
-    let done = s.placed + s.found + s.failed + s.unknown;
+    let done = s.placed + s.renewed + s.reissued + s.found + s.failed + s.unknown;
     let mut out = String::from("\nSummary\n");
     for (label, n) in [
         ("placed now", s.placed),
-        ("found placed (reconciled)", s.found),
-        ("already placed", already as u64),
+        ("renewed now", s.renewed),
+        ("reissued now", s.reissued),
+        ("found done (reconciled)", s.found),
+        ("nothing to do", already as u64),
         ("failed", s.failed),
         ("unknown (reconcile next run)", s.unknown),
         ("blocked (refused before)", blocked as u64),
@@ -187,6 +189,8 @@ pub fn summary_json(
 ) -> serde_json::Value {
     json!({"summary": {
         "placed": s.placed,
+        "renewed": s.renewed,
+        "reissued": s.reissued,
         "found": s.found,
         "already": already,
         "failed": s.failed,

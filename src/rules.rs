@@ -49,6 +49,29 @@ pub fn check(order: &Node, product: &Product, csr: Option<&CsrInfo>) -> Vec<(Sev
         )));
     }
 
+    if let Some(days) = order
+        .get("renewBefore")
+        .and_then(Node::as_str)
+        .and_then(crate::lifecycle::parse_window)
+        && i64::from(days) > crate::lifecycle::RENEWAL_OPENS_DAYS
+    {
+        out.push((
+            Severity::Warning,
+            issue(
+                "renew-before-beyond-90-days",
+                format!(
+                    "renewBefore is {days} days, but NicSRS accepts a renewal only within {} days of expiry",
+                    crate::lifecycle::RENEWAL_OPENS_DAYS
+                ),
+                "/renewBefore".into(),
+                Some(
+                    "renewals are planned from 90 days before expiry; reissues use the whole window"
+                        .into(),
+                ),
+            ),
+        ));
+    }
+
     let params = order.get("params");
     let names = params
         .and_then(|p| p.get("domainInfo"))

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use crate::client::{Client, Outcome};
 use crate::ledger::{self, Api, Event, Row};
 use crate::pacer::{Jitter, Pacer};
-use crate::plan::{Action, Plan};
+use crate::plan::{Action, Op, Plan};
 use crate::wire::{Code, Reply};
 
 /// Tries before a call that never left is given up (0.5 s, 1 s, 2 s, 4 s, 8 s apart).
@@ -31,7 +31,7 @@ const LOOKUP_TRIES: u32 = 6;
 /// replies here) in waves that queue behind each other.
 const RAMP_STEP: Duration = Duration::from_millis(1);
 
-/// One order to carry out: plain data, with a sequence number and its idempotency key
+/// One call to carry out: plain data, with a sequence number and its idempotency key
 /// (the refId).
 #[derive(Clone, Debug)]
 pub struct Job {
@@ -43,14 +43,20 @@ pub struct Job {
     pub ref_id: String,
     /// Where to start.
     pub action: Action,
+    /// The call: place, renew or reissue.
+    pub op: Op,
     /// Submissions recorded before this run.
     pub attempts: u32,
-    /// `productCode` sent.
+    /// `productCode` of the order.
     pub product_code: String,
-    /// `years` sent.
+    /// `years` sent (place, renew).
     pub years: u32,
-    /// `params` sent (canonical JSON).
-    pub params: Arc<str>,
+    /// `params` sent (canonical JSON); a reissue without a CSR sends none.
+    pub params: Option<Arc<str>>,
+    /// The certId renewed (`renewId`) or reissued (`certId`).
+    pub of_cert: String,
+    /// A reissue's `reason`.
+    pub reason: String,
     /// Hash of those fields.
     pub request_sha256: String,
     /// For the ledger, space-separated.
@@ -71,10 +77,13 @@ impl Job {
                 key: s.order.key.clone(),
                 ref_id: s.ref_id.clone(),
                 action: s.action,
+                op: s.op,
                 attempts: s.attempts,
                 product_code: s.order.product_code.clone(),
                 years: s.order.years,
-                params: s.order.params.clone(),
+                params: s.params.clone(),
+                of_cert: s.of_cert.clone(),
+                reason: s.reason.clone(),
                 request_sha256: s.request_sha256.clone(),
                 domains: s.order.domains.join(" "),
                 manifest: sources.get(s.order.file).display.clone(),
@@ -82,6 +91,25 @@ impl Job {
             .collect()
     }
 
+    /// The form fields of the call, without the token.
+    fn fields<'j>(&'j self, years: &'j str) -> Vec<(&'static str, &'j str)> {
+        let mut fields = match self.op {
+            Op::Place => vec![("productCode", self.product_code.as_str()), ("years", years)],
+            Op::Renew => vec![("renewId", self.of_cert.as_str()), ("years", years)],
+            Op::Reissue => vec![
+                ("certId", self.of_cert.as_str()),
+                ("reason", self.reason.as_str()),
+            ],
+        };
+        fields.push(("refId", self.ref_id.as_str()));
+        if let Some(params) = &self.params {
+            fields.push(("params", params));
+        }
+        fields
+    }
+
+    /// A row about this job. Rows about a renewal or reissue that has no new certId yet
+    /// name the certificate renewed or reissued.
     fn row(
         &self,
         api: Api,
@@ -91,6 +119,11 @@ impl Job {
         cert_id: &str,
         message: &str,
     ) -> Row {
+        let cert_id = if cert_id.is_empty() {
+            &self.of_cert
+        } else {
+            cert_id
+        };
         Row {
             time: ledger::now_rfc3339(),
             api,
@@ -117,9 +150,9 @@ impl Job {
 /// How a job ended, for the progress display and the summary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Final {
-    /// Placed by this run.
+    /// Placed, renewed or reissued by this run (the row's event says which).
     Placed,
-    /// Found placed by an earlier call (reconciled).
+    /// Found done by an earlier call (reconciled).
     Found,
     /// Refused, or never sent.
     Failed,
@@ -142,6 +175,10 @@ pub trait Reporter: Send {
 pub struct Summary {
     /// Placed by this run.
     pub placed: u64,
+    /// Renewed by this run.
+    pub renewed: u64,
+    /// Reissued by this run.
+    pub reissued: u64,
     /// Found placed by reconciliation.
     pub found: u64,
     /// Refused or never sent.
@@ -404,7 +441,11 @@ fn write_rows(
             }
             if let (true, Some(end)) = (ok, m.end) {
                 match end {
-                    Final::Placed => summary.placed += 1,
+                    Final::Placed => match m.row.event {
+                        Event::Renewed => summary.renewed += 1,
+                        Event::Reissued => summary.reissued += 1,
+                        _ => summary.placed += 1,
+                    },
                     Final::Found => summary.found += 1,
                     Final::Failed => summary.failed += 1,
                     Final::Unknown => summary.unknown += 1,
@@ -444,11 +485,11 @@ async fn carry_out(ctx: &Ctx, job: Job) -> bool {
                 Lookup::Found(cert_id) => {
                     let row = job.row(
                         api,
-                        Event::Placed,
+                        job.op.success(),
                         attempt,
                         Some(Code::Success.value()),
                         &cert_id,
-                        "found by refId: the earlier call placed it",
+                        "found by refId: the earlier call went through",
                     );
                     return ctx.end(row, Final::Found).await;
                 }
@@ -482,16 +523,16 @@ async fn carry_out(ctx: &Ctx, job: Job) -> bool {
             return false;
         }
         attempt += 1;
-        let submitting = job.row(api, Event::Submitting, attempt, None, "", "");
+        let submitting = job.row(api, job.op.write_ahead(), attempt, None, "", "");
         if !ctx.record(submitting, None, true).await {
             ctx.stop_because("the ledger cannot be written".into());
             return false;
         }
-        match place(ctx, &job).await {
+        match send(ctx, &job).await {
             Sent::Placed(cert_id) => {
                 let row = job.row(
                     api,
-                    Event::Placed,
+                    job.op.success(),
                     attempt,
                     Some(Code::Success.value()),
                     &cert_id,
@@ -528,18 +569,13 @@ async fn carry_out(ctx: &Ctx, job: Job) -> bool {
 }
 
 /// One paid call, resent only while it is certain that nothing was processed.
-async fn place(ctx: &Ctx, job: &Job) -> Sent {
+async fn send(ctx: &Ctx, job: &Job) -> Sent {
     let years = job.years.to_string();
-    let fields = [
-        ("productCode", job.product_code.as_str()),
-        ("years", years.as_str()),
-        ("refId", job.ref_id.as_str()),
-        ("params", &*job.params),
-    ];
+    let fields = job.fields(&years);
     let (mut not_sent, mut throttled) = (0, 0);
     loop {
         ctx.pacer.wait().await;
-        match ctx.client.call("place", &fields).await {
+        match ctx.client.call(job.op.endpoint(), &fields).await {
             Outcome::Reply(reply) => return judge(&reply),
             Outcome::NotSent(why) => {
                 not_sent += 1;
@@ -584,7 +620,7 @@ async fn place(ctx: &Ctx, job: &Job) -> Sent {
     }
 }
 
-/// What a reply to `/ssl/place` means.
+/// What a reply to `/ssl/place`, `/ssl/renew` or `/ssl/reissue` means.
 fn judge(reply: &Reply) -> Sent {
     let cert_id = reply
         .data

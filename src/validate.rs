@@ -12,7 +12,7 @@ use crate::expand::{self, ExpandedOrder};
 use crate::manifest::{self, Manifest};
 use crate::pointer::{self, locate};
 use crate::references::{self, Resolution};
-use crate::rules;
+use crate::{lifecycle, rules};
 use crate::schema::{Issue, Schema, Target};
 use crate::source::{FileId, Sources, Span};
 use crate::yaml::{self, Node, Origin, Value};
@@ -63,6 +63,7 @@ pub fn validate(paths: &[PathBuf], options: &Options) -> Result<Outcome, Error> 
         order_count: 0,
         keys: HashMap::new(),
         ref_ids: HashMap::new(),
+        adopted: HashMap::new(),
         repeated: HashMap::new(),
         more_orders: HashMap::new(),
         secrets: Vec::new(),
@@ -103,6 +104,8 @@ struct Run<'a> {
     order_count: usize,
     keys: HashMap<String, (FileId, Span)>,
     ref_ids: HashMap<String, (FileId, Span)>,
+    /// `renewalOf` certIds seen so far, and where.
+    adopted: HashMap<String, (FileId, Span)>,
     /// Order diagnostics by what they say and where, to fold repeats of one problem
     /// shared through `defaults` into the first: its index in `diagnostics`.
     repeated: HashMap<(String, String, FileId, Span), usize>,
@@ -130,6 +133,7 @@ struct Checked {
     key_span: Span,
     ref_id: Option<(String, Span)>,
     derived: bool,
+    renewal_of: Option<(String, Span)>,
     diagnostics: Vec<Diagnostic>,
     secrets: Vec<(FileId, Span)>,
     /// File-level diagnostics (by index) about defaults this order inherits.
@@ -343,6 +347,14 @@ impl<'a> Run<'a> {
                 .get("refId")
                 .and_then(|r| Some((r.as_str()?.to_owned(), r.span))),
             derived: ctx.ref_id_derived,
+            renewal_of: tree.get("renewalOf").and_then(|r| {
+                let id = match &r.value {
+                    Value::Str(s) => s.clone(),
+                    Value::Int(n) => n.to_string(),
+                    _ => return None,
+                };
+                Some((id, r.span))
+            }),
             diagnostics: Vec::new(),
             secrets: Vec::new(),
             inherited: Vec::new(),
@@ -355,9 +367,17 @@ impl<'a> Run<'a> {
         let csr_info = self.csr(&tree, &ctx, found);
         let product = self.product(&tree, &ctx, key_entry.value.span, found);
 
+        let renew_before_days = tree
+            .get("renewBefore")
+            .and_then(Node::as_str)
+            .and_then(lifecycle::parse_window)
+            .unwrap_or(lifecycle::DEFAULT_RENEW_BEFORE_DAYS);
         let mut json = tree.to_json();
         if let Some(obj) = json.as_object_mut() {
-            obj.shift_remove("key");
+            // The tool's own fields: not part of any request.
+            for field in ["key", "renewBefore", "renewalOf"] {
+                obj.shift_remove(field);
+            }
         }
         if let Some(product) = product {
             if let Some(obj) = json.as_object_mut() {
@@ -398,6 +418,8 @@ impl<'a> Run<'a> {
                 ExpandedOrder::from_json(key, file, index, key_entry.value.span, &json).map(
                     |mut order| {
                         order.price = product.price(order.years);
+                        order.renew_before_days = renew_before_days;
+                        order.renewal_of = checked.renewal_of.as_ref().map(|(id, _)| id.clone());
                         order
                     },
                 );
@@ -417,6 +439,10 @@ impl<'a> Run<'a> {
         {
             ref_is_new = self.unique(file, *span, value, &format!("{at}/refId"));
         }
+        let mut adoption_is_new = true;
+        if let Some((value, span)) = &c.renewal_of {
+            adoption_is_new = self.unique(file, *span, value, &format!("{at}/renewalOf"));
+        }
         for d in c.diagnostics {
             self.push_order_diag(d);
         }
@@ -426,6 +452,7 @@ impl<'a> Run<'a> {
         }
         if key_is_new
             && ref_is_new
+            && adoption_is_new
             && let Some(order) = c.expanded
         {
             self.orders.push(order);
@@ -475,11 +502,27 @@ impl<'a> Run<'a> {
     /// Records a key or refId and reports it when another order already has it.
     /// Returns whether it was new.
     fn unique(&mut self, file: FileId, span: Span, value: &str, pointer: &str) -> bool {
-        let is_key = pointer.ends_with("/key");
-        let (map, code, what) = if is_key {
-            (&mut self.keys, "duplicate-key", "key")
+        let (map, code, what, hint) = if pointer.ends_with("/key") {
+            (
+                &mut self.keys,
+                "duplicate-key",
+                "key",
+                "keys identify orders across all files of a run; give each order its own",
+            )
+        } else if pointer.ends_with("/renewalOf") {
+            (
+                &mut self.adopted,
+                "duplicate-renewal-of",
+                "renewalOf",
+                "a certificate is adopted by one order only, or it would be renewed twice",
+            )
         } else {
-            (&mut self.ref_ids, "duplicate-ref-id", "refId")
+            (
+                &mut self.ref_ids,
+                "duplicate-ref-id",
+                "refId",
+                "refIds must be unique; NicSRS would accept a second order with the same refId",
+            )
         };
         let Some(&(first_file, first_span)) = map.get(value) else {
             map.insert(value.to_owned(), (file, span));
@@ -492,11 +535,7 @@ impl<'a> Run<'a> {
         .at(file, Some(span))
         .pointer(pointer)
         .label("used again here")
-        .hint(if is_key {
-            "keys identify orders across all files of a run; give each order its own"
-        } else {
-            "refIds must be unique; NicSRS would accept a second order with the same refId"
-        });
+        .hint(hint);
         if first_file == file {
             d = d.related(file, first_span, "first used here");
         } else {
