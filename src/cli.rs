@@ -500,7 +500,12 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
             let Ok(manifests) = load_optional(&paths, &common)? else {
                 return Ok(Exit::Invalid);
             };
-            crate::commands::status(&target, manifests.as_ref(), format == Format::Json, expiring)
+            crate::commands::status(
+                &target,
+                manifests.as_ref(),
+                format == Format::Json,
+                expiring,
+            )
         }
         Command::Catalog => {
             std::io::stdout()

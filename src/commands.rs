@@ -146,7 +146,7 @@ pub async fn apply(outcome: &Outcome, args: ApplyArgs) -> Result<Exit, Error> {
         && plan.paid_orders() > max
     {
         return Err(Error::Usage(format!(
-            "refusing: the plan places {} orders, more than --max-orders {max}",
+            "refusing: the plan would place, renew or reissue {} orders, more than --max-orders {max}",
             plan.paid_orders()
         )));
     }
@@ -209,7 +209,7 @@ fn confirm(plan: &plan::Plan, target: &Target) -> Result<(), Error> {
         None => "the embedded sandbox".into(),
     };
     eprint!(
-        "\nApply this plan? It may place {} paid order(s) at {place} ({} API). Type `yes` to go on: ",
+        "\nApply this plan? It may place, renew or reissue {} order(s) at {place} ({} API). Type `yes` to go on: ",
         plan.paid_orders() + plan.count(Action::Reconcile),
         target.api.as_str()
     );
@@ -443,7 +443,9 @@ pub fn status(
             (None, Some(_)) => "adopted",
             (None, None) => "adopting",
         };
-        let cert = s.current.map_or(s.last.cert_id.as_str(), |c| c.cert_id.as_str());
+        let cert = s
+            .current
+            .map_or(s.last.cert_id.as_str(), |c| c.cert_id.as_str());
         let (certificate, not_after) = s
             .status
             .map_or(("", ""), |r| (r.status.as_str(), r.not_after.as_str()));
@@ -516,7 +518,10 @@ fn next_from_ledger(s: &ledger::KeyState, now: i64) -> (String, String) {
         let last = s.last_op.unwrap_or(open);
         return match last.event {
             ledger::Event::Failed => ("retry or blocked".into(), last.message.clone()),
-            _ => ("reconcile".into(), "the last call's outcome is unknown".into()),
+            _ => (
+                "reconcile".into(),
+                "the last call's outcome is unknown".into(),
+            ),
         };
     }
     let Some(status) = s.status else {

@@ -256,6 +256,14 @@ pub struct Contents {
 }
 
 impl Contents {
+    /// A ledger holding `rows` (as a test or a tool builds one).
+    pub fn from_rows(rows: Vec<Row>) -> Contents {
+        Contents {
+            rows,
+            ..Contents::default()
+        }
+    }
+
     /// Where each key stands: its rows folded in file order.
     pub fn states(&self) -> HashMap<&str, KeyState<'_>> {
         let mut states: HashMap<&str, KeyState<'_>> = HashMap::new();

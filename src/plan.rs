@@ -194,14 +194,21 @@ impl Plan<'_> {
             .iter()
             .filter(|s| s.action.is_new_call() && s.op != Op::Reissue)
             .count();
-        let what = if self.count(Action::Renew) > 0 {
-            "orders to place and renew"
-        } else {
-            "orders to place"
+        let renewals = self
+            .steps
+            .iter()
+            .filter(|s| s.action.is_new_call() && s.op == Op::Renew)
+            .count();
+        let orders = |n: usize| format!("{n} order{}", if n == 1 { "" } else { "s" });
+        let renewal_count = |n: usize| format!("{n} renewal{}", if n == 1 { "" } else { "s" });
+        let what = match (priced - renewals, renewals) {
+            (p, 0) => format!("the {} to place", orders(p)),
+            (0, r) => format!("the {}", renewal_count(r)),
+            (p, r) => format!("the {} to place and {}", orders(p), renewal_count(r)),
         };
         let cost = match (priced, unpriced) {
             (0, _) => String::new(),
-            (n, 0) => format!(" List price of the {n} {what}: {total:.2}."),
+            (_, 0) => format!(" List price of {what}: {total:.2}."),
             (n, u) if u == n => String::new(),
             (_, u) => format!(
                 " List price: {total:.2}, plus {u} order(s) without a price in the catalogue."
@@ -415,14 +422,24 @@ fn in_force(step: &mut Step, state: &KeyState, current: &Row, now: i64) {
     let order = step.order;
     step.action = Action::Nothing;
     step.cert_id = current.cert_id.clone();
+    step.ref_id = current.ref_id.clone();
     // Only the request that placed the certificate in force can have changed since; a
     // renewal or reissue sends the manifest as it is then.
     step.changed = current.event == Event::Placed && current.request_sha256 != step.request_sha256;
     let Some(status) = state.status else {
         step.detail = match current.event {
-            Event::Renewed => format!("renewed as {}; `refresh` follows its issuance", current.cert_id),
-            Event::Reissued => format!("reissued as {}; `refresh` follows its issuance", current.cert_id),
-            _ if step.changed => "placed; the order changed since, and is not placed again (a new key orders again)".into(),
+            Event::Renewed => format!(
+                "renewed as {}; `refresh` follows its issuance",
+                current.cert_id
+            ),
+            Event::Reissued => format!(
+                "reissued as {}; `refresh` follows its issuance",
+                current.cert_id
+            ),
+            _ if step.changed => {
+                "placed; the order changed since, and is not placed again (a new key orders again)"
+                    .into()
+            }
             _ => "placed".into(),
         };
         return;
@@ -436,7 +453,9 @@ fn in_force(step: &mut Step, state: &KeyState, current: &Row, now: i64) {
         }
         "FAILED" => {
             step.action = Action::Blocked;
-            step.detail = "NicSRS could not issue it (FAILED); give the order a new key to order again".into();
+            step.detail =
+                "NicSRS could not issue it (FAILED); give the order a new key to order again"
+                    .into();
             return;
         }
         "REISSUED" => {
@@ -548,6 +567,9 @@ pub fn render(plan: &Plan, sources: &crate::source::Sources) -> String {
             };
             let price = s.price.map(|p| format!("  {p:.2}")).unwrap_or_default();
             let what = match (action, s.op) {
+                (Action::Nothing, _) if s.detail != "placed" => {
+                    format!("{}  {}", s.cert_id, s.detail)
+                }
                 (Action::Nothing | Action::Cancelled, _) => s.cert_id.clone(),
                 (_, Op::Place) => format!(
                     "{} {}y {}{price}",
@@ -566,9 +588,7 @@ pub fn render(plan: &Plan, sources: &crate::source::Sources) -> String {
                 s.ref_id,
                 what
             ));
-            let quiet = action == Action::Place
-                || (action == Action::Nothing && !s.changed && s.detail == "placed");
-            if !quiet {
+            if !matches!(action, Action::Place | Action::Nothing) {
                 out.push_str(&format!("  {:<9} {:<width$}  ^ {}\n", "", "", s.detail));
             }
         }

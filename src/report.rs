@@ -171,7 +171,7 @@ pub fn summary_text(s: &Summary, already: usize, blocked: usize, ledger: &str) -
         out.push_str(&format!("  {label:<29} {n:>7}\n"));
     }
     out.push_str(&format!(
-        "  took {secs:.1} s ({:.1} orders/s); ledger {ledger}\n",
+        "  took {secs:.1} s ({:.1} calls/s); ledger {ledger}\n",
         if secs > 0.0 { done as f64 / secs } else { 0.0 }
     ));
     if let Some(why) = &s.stopped {

@@ -94,7 +94,10 @@ impl Job {
     /// The form fields of the call, without the token.
     fn fields<'j>(&'j self, years: &'j str) -> Vec<(&'static str, &'j str)> {
         let mut fields = match self.op {
-            Op::Place => vec![("productCode", self.product_code.as_str()), ("years", years)],
+            Op::Place => vec![
+                ("productCode", self.product_code.as_str()),
+                ("years", years),
+            ],
             Op::Renew => vec![("renewId", self.of_cert.as_str()), ("years", years)],
             Op::Reissue => vec![
                 ("certId", self.of_cert.as_str()),

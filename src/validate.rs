@@ -12,10 +12,10 @@ use crate::expand::{self, ExpandedOrder};
 use crate::manifest::{self, Manifest};
 use crate::pointer::{self, locate};
 use crate::references::{self, Resolution};
-use crate::{lifecycle, rules};
 use crate::schema::{Issue, Schema, Target};
 use crate::source::{FileId, Sources, Span};
 use crate::yaml::{self, Node, Origin, Value};
+use crate::{lifecycle, rules};
 
 /// What changes how manifests are judged.
 #[derive(Clone, Debug)]

@@ -1,172 +1,19 @@
 //! `plan`, `apply` and `status` as a user runs them, against a sandbox over real HTTP:
 //! every order placed exactly once through faults, kills and re-runs.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use nicsrs_batch::sandbox::Config;
 use nicsrs_batch::sandbox::faults::{Faults, Latency};
-use nicsrs_batch::sandbox::{Config, Sandbox};
 use serde_json::Value;
 
 mod common;
 
-/// A sandbox served by its own runtime while the test drives the binary.
-struct Server {
-    rt: tokio::runtime::Runtime,
-    sandbox: Option<Sandbox>,
-    url: String,
-}
-
-impl Server {
-    fn start(config: Config) -> Server {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let sandbox = rt
-            .block_on(Sandbox::start(config, "127.0.0.1:0".parse().expect("addr")))
-            .expect("sandbox");
-        let url = sandbox.url();
-        Server {
-            rt,
-            sandbox: Some(sandbox),
-            url,
-        }
-    }
-
-    fn with_faults(faults: Faults, token: &str) -> Server {
-        Server::start(Config {
-            faults,
-            seed: 42,
-            token: token.into(),
-            ..Config::default()
-        })
-    }
-
-    fn stats(&self) -> Value {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        self.rt.block_on(async {
-            reqwest::get(format!("{}/sandbox/stats", self.url))
-                .await
-                .expect("stats")
-                .json()
-                .await
-                .expect("JSON")
-        })
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(s) = self.sandbox.take() {
-            let _ = self.rt.block_on(s.stop());
-        }
-    }
-}
-
-/// A manifest of `n` DV orders in `dir`.
-fn manifest(dir: &Path, n: usize) -> PathBuf {
-    let mut s = String::from(
-        "version: 1\nrefIdPrefix: t-\ndefaults:\n  productCode: comodo-positivessl\n  years: 1\n  params:\n    server: nginx\n    Administrator:\n      job: Ops\n      firstName: Sam\n      lastName: Ortega\n      email: ops@hosting.example\n      mobile: \"+1 415 555 0100\"\n      organization: Example Hosting Inc.\n      address: 500 Market Street\n      city: San Francisco\n      state: California\n      postCode: \"94105\"\n      country: US\norders:\n",
-    );
-    for i in 0..n {
-        s.push_str(&format!(
-            "  - key: site-{i:04}\n    params:\n      domainInfo:\n        - {{ domainName: www.site{i:04}.example, dcvMethod: HTTP_CSR_HASH }}\n"
-        ));
-    }
-    let path = dir.join("orders.yaml");
-    std::fs::write(&path, s).expect("manifest");
-    path
-}
-
-fn nicsrs(dir: &Path, token: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_nicsrs-batch"));
-    c.current_dir(dir)
-        .env("NICSRS_API_TOKEN", token)
-        .env_remove("NICSRS_ENDPOINT")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null());
-    c
-}
-
-/// `nicsrs-batch ARGS --ledger ledger.csv --endpoint URL` in `dir`, with `token`.
-fn run_on(dir: &Path, server: &Server, token: &str, args: &[&str]) -> Output {
-    nicsrs(dir, token)
-        .args(args)
-        .args(["--ledger", "ledger.csv", "--endpoint", &server.url])
-        .output()
-        .expect("nicsrs-batch runs")
-}
-
-fn apply(dir: &Path, server: &Server, extra: &[&str]) -> Output {
-    nicsrs(dir, "sandbox")
-        .args([
-            "apply",
-            "orders.yaml",
-            "--yes",
-            "--endpoint",
-            &server.url,
-            "--ledger",
-            "ledger.csv",
-        ])
-        .args(["--request-timeout", "2s", "--reconcile-delay", "100ms"])
-        .args(extra)
-        .output()
-        .expect("apply runs")
-}
-
-/// `apply --yes` of `orders.yaml` into `ledger.csv`, started in the background.
-fn spawn_apply(
-    dir: &Path,
-    server: &Server,
-    extra: &[&str],
-    output: fn() -> Stdio,
-) -> std::process::Child {
-    nicsrs(dir, "sandbox")
-        .args([
-            "apply",
-            "orders.yaml",
-            "--yes",
-            "--endpoint",
-            &server.url,
-            "--ledger",
-            "ledger.csv",
-        ])
-        .args(extra)
-        .stdout(output())
-        .stderr(output())
-        .spawn()
-        .expect("spawn apply")
-}
-
-/// Waits, for 5 s at most, until `ledger.csv` has `n` placed rows.
-fn wait_for_placed(dir: &Path, n: usize) {
-    let ledger = dir.join("ledger.csv");
-    for _ in 0..200 {
-        if std::fs::read_to_string(&ledger).is_ok_and(|l| l.matches(",placed,").count() >= n) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// The ledger's rows as (event, key, code) and every key's last event.
-fn ledger_states(dir: &Path) -> std::collections::HashMap<String, String> {
-    let contents =
-        nicsrs_batch::ledger::read(&dir.join("ledger.csv"), nicsrs_batch::ledger::Api::Sandbox)
-            .expect("ledger");
-    contents
-        .states()
-        .into_iter()
-        .map(|(k, s)| (k.to_owned(), s.last.event.as_str().to_owned()))
-        .collect()
-}
+use common::server::{
+    Server, apply, ledger_states, manifest, nicsrs, run_on, spawn_apply, text, wait_for_placed,
+};
 
 fn assert_exactly_once(server: &Server, dir: &Path, n: usize) {
     let st = server.stats();

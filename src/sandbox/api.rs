@@ -638,12 +638,28 @@ pub fn stats(app: &App) -> Value {
     }
     duplicates.sort_unstable();
     let count = |o: Origin| inner.orders.iter().filter(|x| x.origin == o).count();
+    // A certificate renewed or reissued more than once: a duplicate of a paid call.
+    let mut followed: HashMap<(&str, bool), usize> = HashMap::new();
+    for o in &inner.orders {
+        if let Some(previous) = &o.previous {
+            *followed
+                .entry((previous.as_str(), o.origin == Origin::Renew))
+                .or_default() += 1;
+        }
+    }
+    let mut twice: Vec<&str> = followed
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|((c, _), _)| *c)
+        .collect();
+    twice.sort_unstable();
     json!({
         "orders_placed": count(Origin::Place),
         "orders_renewed": count(Origin::Renew),
         "orders_reissued": count(Origin::Reissue),
         "orders_per_ref_id": per_ref,
         "duplicate_ref_ids": duplicates,
+        "renewed_or_reissued_twice": twice,
         "requests": inner.requests,
         "faults": inner.faults,
     })

@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod server;
+
 /// What a run of the binary printed and how it exited.
 pub struct Run {
     pub code: i32,

@@ -1,0 +1,167 @@
+//! A sandbox on loopback for the tests that drive the binary against it, and the helpers
+//! that run the binary the way a user does.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use nicsrs_batch::sandbox::faults::Faults;
+use nicsrs_batch::sandbox::{Config, Sandbox};
+use serde_json::Value;
+
+/// A sandbox served by its own runtime while the test drives the binary.
+pub struct Server {
+    rt: tokio::runtime::Runtime,
+    sandbox: Option<Sandbox>,
+    pub url: String,
+}
+
+impl Server {
+    pub fn start(config: Config) -> Server {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let sandbox = rt
+            .block_on(Sandbox::start(config, "127.0.0.1:0".parse().expect("addr")))
+            .expect("sandbox");
+        let url = sandbox.url();
+        Server {
+            rt,
+            sandbox: Some(sandbox),
+            url,
+        }
+    }
+
+    pub fn with_faults(faults: Faults, token: &str) -> Server {
+        Server::start(Config {
+            faults,
+            seed: 42,
+            token: token.into(),
+            ..Config::default()
+        })
+    }
+
+    pub fn stats(&self) -> Value {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        self.rt.block_on(async {
+            reqwest::get(format!("{}/sandbox/stats", self.url))
+                .await
+                .expect("stats")
+                .json()
+                .await
+                .expect("JSON")
+        })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(s) = self.sandbox.take() {
+            let _ = self.rt.block_on(s.stop());
+        }
+    }
+}
+
+/// A manifest of `n` DV orders in `dir`.
+pub fn manifest(dir: &Path, n: usize) -> PathBuf {
+    let mut s = String::from(
+        "version: 1\nrefIdPrefix: t-\ndefaults:\n  productCode: comodo-positivessl\n  years: 1\n  params:\n    server: nginx\n    Administrator:\n      job: Ops\n      firstName: Sam\n      lastName: Ortega\n      email: ops@hosting.example\n      mobile: \"+1 415 555 0100\"\n      organization: Example Hosting Inc.\n      address: 500 Market Street\n      city: San Francisco\n      state: California\n      postCode: \"94105\"\n      country: US\norders:\n",
+    );
+    for i in 0..n {
+        s.push_str(&format!(
+            "  - key: site-{i:04}\n    params:\n      domainInfo:\n        - {{ domainName: www.site{i:04}.example, dcvMethod: HTTP_CSR_HASH }}\n"
+        ));
+    }
+    let path = dir.join("orders.yaml");
+    std::fs::write(&path, s).expect("manifest");
+    path
+}
+
+pub fn nicsrs(dir: &Path, token: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_nicsrs-batch"));
+    c.current_dir(dir)
+        .env("NICSRS_API_TOKEN", token)
+        .env_remove("NICSRS_ENDPOINT")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    c
+}
+
+/// `nicsrs-batch ARGS --ledger ledger.csv --endpoint URL` in `dir`, with `token`.
+pub fn run_on(dir: &Path, server: &Server, token: &str, args: &[&str]) -> Output {
+    nicsrs(dir, token)
+        .args(args)
+        .args(["--ledger", "ledger.csv", "--endpoint", &server.url])
+        .output()
+        .expect("nicsrs-batch runs")
+}
+
+pub fn apply(dir: &Path, server: &Server, extra: &[&str]) -> Output {
+    nicsrs(dir, "sandbox")
+        .args([
+            "apply",
+            "orders.yaml",
+            "--yes",
+            "--endpoint",
+            &server.url,
+            "--ledger",
+            "ledger.csv",
+        ])
+        .args(["--request-timeout", "2s", "--reconcile-delay", "100ms"])
+        .args(extra)
+        .output()
+        .expect("apply runs")
+}
+
+/// `apply --yes` of `orders.yaml` into `ledger.csv`, started in the background.
+pub fn spawn_apply(
+    dir: &Path,
+    server: &Server,
+    extra: &[&str],
+    output: fn() -> Stdio,
+) -> std::process::Child {
+    nicsrs(dir, "sandbox")
+        .args([
+            "apply",
+            "orders.yaml",
+            "--yes",
+            "--endpoint",
+            &server.url,
+            "--ledger",
+            "ledger.csv",
+        ])
+        .args(extra)
+        .stdout(output())
+        .stderr(output())
+        .spawn()
+        .expect("spawn apply")
+}
+
+/// Waits, for 5 s at most, until `ledger.csv` has `n` placed rows.
+pub fn wait_for_placed(dir: &Path, n: usize) {
+    let ledger = dir.join("ledger.csv");
+    for _ in 0..200 {
+        if std::fs::read_to_string(&ledger).is_ok_and(|l| l.matches(",placed,").count() >= n) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The ledger's rows as (event, key, code) and every key's last event.
+pub fn ledger_states(dir: &Path) -> std::collections::HashMap<String, String> {
+    let contents =
+        nicsrs_batch::ledger::read(&dir.join("ledger.csv"), nicsrs_batch::ledger::Api::Sandbox)
+            .expect("ledger");
+    contents
+        .states()
+        .into_iter()
+        .map(|(k, s)| (k.to_owned(), s.last.event.as_str().to_owned()))
+        .collect()
+}
