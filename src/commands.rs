@@ -125,7 +125,11 @@ pub async fn apply(outcome: &Outcome, args: ApplyArgs) -> Result<Exit, Error> {
     let (writer, contents) = ledger::Writer::open(&target.ledger, target.api)?;
     warn_ledger(&target.ledger, &contents.warnings);
     let plan = plan::make(&outcome.orders, &contents);
-    let (already, blocked) = (plan.count(Action::Nothing), plan.count(Action::Blocked));
+    // A cancelled order is as stuck as a refused one: the manifest asks for what cannot be.
+    let (already, blocked) = (
+        plan.count(Action::Nothing),
+        plan.count(Action::Blocked) + plan.count(Action::Cancelled),
+    );
     let ledger_name = target.ledger.display().to_string();
     if args.json {
         println!("{}", serde_json::json!({"plan": plan::to_json(&plan)}));
@@ -457,6 +461,12 @@ pub fn status(
             }
         }
         let (next, why) = match (plan.as_ref(), planned.get(**key)) {
+            // Nothing to do until the new certificate's status is known.
+            (Some(_), Some(step))
+                if step.action == Action::Nothing && s.current.is_some() && s.status.is_none() =>
+            {
+                ("refresh".into(), step.detail.clone())
+            }
             (Some(_), Some(step)) => (step.action.as_str().to_owned(), step.detail.clone()),
             (Some(_), None) => ("none".into(), "in no manifest".into()),
             (None, _) => next_from_ledger(s, now),

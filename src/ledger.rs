@@ -292,6 +292,7 @@ impl Contents {
                     }
                     if event.is_success() {
                         s.current = Some(row);
+                        s.opened = None;
                     }
                     match event {
                         Event::Placed => s.placed = Some(row),
@@ -322,7 +323,8 @@ pub struct KeyState<'r> {
     pub last: &'r Row,
     /// Its last row about a call (anything but `status`).
     pub last_op: Option<&'r Row>,
-    /// Its last write-ahead row (`submitting`, `renewing`, `reissuing`).
+    /// Its last write-ahead row (`submitting`, `renewing`, `reissuing`) since its last
+    /// success.
     pub opened: Option<&'r Row>,
     /// The highest attempt number recorded.
     pub attempts: u32,
@@ -601,5 +603,27 @@ mod tests {
             Writer::open(&path, Api::Sandbox),
             Err(LedgerError::Locked(_))
         ));
+    }
+
+    #[test]
+    fn a_failed_or_unknown_row_belongs_to_the_call_opened_before_it() {
+        let mut placed = row("a", Event::Placed, "");
+        placed.cert_id = "C1".into();
+        let mut renewing = row("a", Event::Renewing, "");
+        renewing.cert_id = "C1".into();
+        let rows = vec![
+            row("a", Event::Submitting, ""),
+            placed,
+            row("a", Event::Unknown, "a row no call opened"),
+        ];
+        let c = Contents::from_rows(rows.clone());
+        let s = c.states()["a"];
+        assert!(s.open_call().is_none(), "nothing open after the success");
+        assert_eq!(s.current.map(|r| r.cert_id.as_str()), Some("C1"));
+
+        let c = Contents::from_rows([rows, vec![renewing, row("a", Event::Failed, "no")]].concat());
+        let s = c.states()["a"];
+        assert_eq!(s.open_call().map(|r| r.event), Some(Event::Renewing));
+        assert_eq!(s.current.map(|r| r.event), Some(Event::Placed));
     }
 }

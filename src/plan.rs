@@ -628,7 +628,7 @@ pub fn to_json(plan: &Plan) -> Value {
         "steps": plan.steps.iter().map(|s| json!({
             "key": s.order.key,
             "action": s.action.as_str(),
-            "call": s.op.endpoint(),
+            "call": s.action.is_work().then(|| s.op.endpoint()),
             "ref_id": s.ref_id,
             "cert_id": s.cert_id,
             "of_cert_id": s.of_cert,

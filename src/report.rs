@@ -165,7 +165,7 @@ pub fn summary_text(s: &Summary, already: usize, blocked: usize, ledger: &str) -
         ("nothing to do", already as u64),
         ("failed", s.failed),
         ("unknown (reconcile next run)", s.unknown),
-        ("blocked (refused before)", blocked as u64),
+        ("blocked or cancelled", blocked as u64),
         ("not started", s.not_started),
     ] {
         out.push_str(&format!("  {label:<29} {n:>7}\n"));

@@ -480,7 +480,16 @@ fn write_rows(
 async fn carry_out(ctx: &Ctx, job: Job) -> bool {
     let api = ctx.options.api;
     let mut attempt = job.attempts;
-    let mut reconcile = job.action == Action::Reconcile;
+    // A renewal's or reissue's refId is derived from the ledger (`-r2` after one renewal),
+    // so a ledger that lost rows (a commit that never reached Git) would send it again:
+    // asking first costs one free lookup and makes them safe against that too.
+    let mut reconcile = matches!(
+        job.action,
+        Action::Reconcile | Action::Renew | Action::Reissue
+    );
+    // Whether the ledger already has this call's write-ahead row: every `failed` or
+    // `unknown` row must follow one, which is how `plan` knows what call it was about.
+    let mut opened = job.action == Action::Reconcile;
     let mut unknown_rounds = 0;
     loop {
         if reconcile {
@@ -498,20 +507,22 @@ async fn carry_out(ctx: &Ctx, job: Job) -> bool {
                 }
                 Lookup::NotFound => {}
                 Lookup::Unclear(why) => {
-                    let row = job.row(
-                        api,
-                        Event::Unknown,
-                        attempt,
-                        None,
-                        "",
-                        &format!("still unknown: {why}"),
-                    );
+                    let message = if opened {
+                        format!("still unknown: {why}")
+                    } else {
+                        // Not sent: whether an earlier call went through could not be
+                        // checked. The next run asks again before sending.
+                        let open = job.row(api, job.op.write_ahead(), attempt, None, "", "");
+                        ctx.record(open, None, false).await;
+                        format!("not sent: the check by refId before sending failed: {why}")
+                    };
+                    let row = job.row(api, Event::Unknown, attempt, None, "", &message);
                     return ctx.end(row, Final::Unknown).await;
                 }
             }
         }
         if ctx.stopping() {
-            if reconcile {
+            if reconcile && opened {
                 // Known not placed, and no new call may start: leave it for the next run.
                 let row = job.row(
                     api,
@@ -531,6 +542,7 @@ async fn carry_out(ctx: &Ctx, job: Job) -> bool {
             ctx.stop_because("the ledger cannot be written".into());
             return false;
         }
+        opened = true;
         match send(ctx, &job).await {
             Sent::Placed(cert_id) => {
                 let row = job.row(

@@ -235,6 +235,7 @@ fn a_renewal_wave_is_planned_applied_once_through_faults_and_then_there_is_nothi
         "{}",
         text(&refused.stderr)
     );
+    let before_wave = std::fs::read(dir.join("ledger.csv")).expect("ledger");
     apply_until_done(&dir, &server, 8);
     assert_each_once(&server, 31, 30);
     let faults = &server.stats()["faults"];
@@ -262,6 +263,20 @@ fn a_renewal_wave_is_planned_applied_once_through_faults_and_then_there_is_nothi
     // Time passes: the new certificates are issued for long, and nothing is left to do.
     drop(server);
     let server = sandbox(&state, 1000, Faults::default());
+    // A ledger that lost the wave's rows (a commit that never reached Git) plans it again,
+    // and apply finds every renewal and reissue by refId instead of sending it twice.
+    let after_wave = std::fs::read(dir.join("ledger.csv")).expect("ledger");
+    std::fs::write(dir.join("ledger.csv"), &before_wave).expect("lose the rows");
+    apply_until_done(&dir, &server, 8);
+    assert_each_once(&server, 31, 30);
+    let found = rows_of(&dir, Event::Renewed)
+        .into_iter()
+        .chain(rows_of(&dir, Event::Reissued))
+        .filter(|r| r.message.starts_with("found by refId"))
+        .count();
+    assert_eq!(found, 61, "each found, none sent again");
+    std::fs::write(dir.join("ledger.csv"), &after_wave).expect("restore");
+
     let out = refresh(&dir, &server, &["--out-dir", "certs"]);
     assert!(
         text(&out.stdout).ends_with("Refreshed: 61 COMPLETE.\n"),
