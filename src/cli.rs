@@ -134,6 +134,9 @@ pub enum Command {
         /// Calls in flight at most.
         #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=512))]
         concurrency: u16,
+        /// Calls per second at most, shared by all workers (`5` or `5/s`).
+        #[arg(long, value_name = "R/s", value_parser = parse_per_second)]
+        rate: Option<f64>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -410,7 +413,7 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
                 return Ok(Exit::Invalid);
             };
             if refresh {
-                refresh_first(&target, &outcome, token_file.as_deref())?;
+                refresh_first(&target, &outcome, token_file.as_deref(), 8, None)?;
             }
             crate::commands::plan(&outcome, &target, format == Format::Json, detailed_exitcode)
         }
@@ -448,7 +451,13 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
                 reconcile_delay,
             };
             if refresh {
-                refresh_first(&args.target, &outcome, args.token_file.as_deref())?;
+                refresh_first(
+                    &args.target,
+                    &outcome,
+                    args.token_file.as_deref(),
+                    args.concurrency,
+                    args.rate,
+                )?;
             }
             runtime()?.block_on(crate::commands::apply(&outcome, args))
         }
@@ -470,6 +479,7 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
             paths,
             out_dir,
             concurrency,
+            rate,
             format,
             token_file,
             api,
@@ -482,11 +492,14 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
             runtime()?.block_on(crate::commands::refresh(
                 &target,
                 manifests.as_ref(),
-                token_file.as_deref(),
-                out_dir.as_deref(),
-                usize::from(concurrency),
-                format == Format::Json,
-                false,
+                crate::commands::RefreshArgs {
+                    token_file: token_file.as_deref(),
+                    out_dir: out_dir.as_deref(),
+                    concurrency: usize::from(concurrency),
+                    rate,
+                    json: format == Format::Json,
+                    to_stderr: false,
+                },
             ))
         }
         Command::Status {
@@ -523,15 +536,20 @@ fn refresh_first(
     target: &crate::commands::Target,
     manifests: &Outcome,
     token_file: Option<&std::path::Path>,
+    concurrency: usize,
+    rate: Option<f64>,
 ) -> Result<(), Error> {
     let exit = runtime()?.block_on(crate::commands::refresh(
         target,
         Some(manifests),
-        token_file,
-        None,
-        8,
-        false,
-        true,
+        crate::commands::RefreshArgs {
+            token_file,
+            out_dir: None,
+            concurrency,
+            rate,
+            json: false,
+            to_stderr: true,
+        },
     ))?;
     if exit != Exit::Ok {
         eprintln!(

@@ -297,18 +297,39 @@ pub async fn products(
     Ok(Exit::Ok)
 }
 
+/// What `refresh` is asked to do.
+#[derive(Clone, Copy, Debug)]
+pub struct RefreshArgs<'a> {
+    /// The token file, when not from the environment.
+    pub token_file: Option<&'a Path>,
+    /// Where to write certificates and generated keys.
+    pub out_dir: Option<&'a Path>,
+    /// Calls in flight.
+    pub concurrency: usize,
+    /// Calls per second.
+    pub rate: Option<f64>,
+    /// JSON lines instead of text.
+    pub json: bool,
+    /// Report on stderr (the first step of `plan`/`apply --refresh`).
+    pub to_stderr: bool,
+}
+
 /// `refresh`: collect every certificate that is not final, record what NicSRS says, and
 /// with `out_dir` write the issued certificates and generated keys. Exit 3 when a collect
 /// failed.
 pub async fn refresh(
     target: &Target,
     manifests: Option<&Outcome>,
-    token_file: Option<&Path>,
-    out_dir: Option<&Path>,
-    concurrency: usize,
-    json: bool,
-    to_stderr: bool,
+    args: RefreshArgs<'_>,
 ) -> Result<Exit, Error> {
+    let RefreshArgs {
+        token_file,
+        out_dir,
+        concurrency,
+        rate,
+        json,
+        to_stderr,
+    } = args;
     let (mut writer, contents) = ledger::Writer::open(&target.ledger, target.api)?;
     warn_ledger(&target.ledger, &contents.warnings);
     let adopt = manifests.map_or(&[][..], |m| m.orders.as_slice());
@@ -337,7 +358,7 @@ pub async fn refresh(
         .min(40);
     let token = token_for(target, token_file)?;
     let (client, embedded) = connect(target, token, Timeouts::default()).await?;
-    let mut results = crate::refresh::spawn(client, jobs, concurrency);
+    let mut results = crate::refresh::spawn(client, jobs, concurrency, rate);
     let mut counts = std::collections::BTreeMap::<String, usize>::new();
     let mut failures = 0;
     // As the first step of `plan`/`apply --refresh`, the report goes to stderr so that their

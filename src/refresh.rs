@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 
 use crate::client::{Client, Outcome};
 use crate::ledger::{self, Event, Row};
+use crate::pacer::Pacer;
 use crate::wire::Code;
 
 /// Statuses after which collecting again tells nothing new.
@@ -108,12 +109,17 @@ pub fn jobs(
 }
 
 /// Collects one certificate, trying transient failures again.
-pub async fn collect(client: &Client, cert_id: &str) -> Result<(i64, Collected), String> {
+pub async fn collect(
+    client: &Client,
+    pacer: &Pacer,
+    cert_id: &str,
+) -> Result<(i64, Collected), String> {
     let mut last = String::new();
     for attempt in 0..TRIES {
         if attempt > 0 {
             tokio::time::sleep(Duration::from_millis(300 << attempt)).await;
         }
+        pacer.wait().await;
         match client.call("collect", &[("certId", cert_id)]).await {
             Outcome::Reply(reply) => match Code::from_value(reply.code) {
                 Some(Code::Success | Code::Processing) => {
@@ -155,7 +161,8 @@ pub async fn collect(client: &Client, cert_id: &str) -> Result<(i64, Collected),
                 _ => return Err(reply.message()),
             },
             Outcome::Throttled(wait) => {
-                tokio::time::sleep(wait.unwrap_or(Duration::from_secs(1))).await;
+                // Every worker holds back, as in apply.
+                pacer.pause(wait.unwrap_or(Duration::from_secs(1)));
                 last = "throttled".into();
             }
             Outcome::NotSent(why) | Outcome::Ambiguous(why) | Outcome::Rejected(why) => last = why,
@@ -211,18 +218,24 @@ pub struct Done {
     pub result: Result<(i64, Collected), String>,
 }
 
-/// Collects every job with `concurrency` workers; results arrive on the returned channel
-/// in completion order.
-pub fn spawn(client: Client, jobs: Vec<Job>, concurrency: usize) -> mpsc::UnboundedReceiver<Done> {
+/// Collects every job with `concurrency` workers and at most `rate` calls per second;
+/// results arrive on the returned channel in completion order.
+pub fn spawn(
+    client: Client,
+    jobs: Vec<Job>,
+    concurrency: usize,
+    rate: Option<f64>,
+) -> mpsc::UnboundedReceiver<Done> {
     let (tx, rx) = mpsc::unbounded_channel();
     let queue = Arc::new(Mutex::new(VecDeque::from(jobs)));
+    let pacer = Arc::new(Pacer::new(rate));
     for _ in 0..concurrency.max(1) {
-        let (tx, queue, client) = (tx.clone(), queue.clone(), client.clone());
+        let (tx, queue, client, pacer) = (tx.clone(), queue.clone(), client.clone(), pacer.clone());
         tokio::spawn(async move {
             loop {
                 let job = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
                 let Some(job) = job else { break };
-                let result = collect(&client, &job.row.cert_id).await;
+                let result = collect(&client, &pacer, &job.row.cert_id).await;
                 if tx.send(Done { job, result }).is_err() {
                     break;
                 }

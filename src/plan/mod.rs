@@ -1,0 +1,290 @@
+//! The plan stage: each expanded order held against the ledger, deciding what `apply`
+//! would do: place it, renew or reissue its certificate in the `renewBefore` window, finish
+//! a call whose outcome is unknown, or nothing. The plan is deterministic for the same
+//! manifests, ledger and day.
+
+mod decide;
+mod render;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use crate::expand::ExpandedOrder;
+use crate::ledger::{Contents, Event};
+use crate::lifecycle;
+
+use decide::{adopt, in_force, unfinished};
+pub use render::{render, to_json};
+
+/// What `apply` would do for one order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// A new order: place it.
+    Place,
+    /// Its subscription ends within the window: renew it.
+    Renew,
+    /// Its certificate expires within the window while the subscription goes on: reissue.
+    Reissue,
+    /// Nothing to do now.
+    Nothing,
+    /// An earlier outcome is unknown: ask the API by refId before anything is sent.
+    Reconcile,
+    /// It failed before for a reason worth another try (never sent, credit, token), or
+    /// its request changed since a refusal.
+    Retry,
+    /// It was refused for what it asks, or NicSRS ended it; the same request would be
+    /// refused again.
+    Blocked,
+    /// NicSRS cancelled it: it is never ordered again under the same key.
+    Cancelled,
+}
+
+impl Action {
+    /// The word shown in the plan.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Place => "place",
+            Action::Renew => "renew",
+            Action::Reissue => "reissue",
+            Action::Nothing => "nothing",
+            Action::Reconcile => "reconcile",
+            Action::Retry => "retry",
+            Action::Blocked => "blocked",
+            Action::Cancelled => "cancelled",
+        }
+    }
+
+    /// Whether carrying it out may call the API.
+    pub fn is_work(self) -> bool {
+        matches!(
+            self,
+            Action::Place | Action::Renew | Action::Reissue | Action::Reconcile | Action::Retry
+        )
+    }
+
+    /// Whether carrying it out starts a new call that may cost money or change a
+    /// certificate (what `--max-orders` counts).
+    pub fn is_new_call(self) -> bool {
+        matches!(
+            self,
+            Action::Place | Action::Renew | Action::Reissue | Action::Retry
+        )
+    }
+}
+
+/// The API call a step makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// `/ssl/place`: a new order.
+    Place,
+    /// `/ssl/renew`: a new order that continues a subscription.
+    Renew,
+    /// `/ssl/reissue`: a new certificate in the same subscription.
+    Reissue,
+}
+
+impl Op {
+    /// The call a write-ahead row was written for.
+    pub fn of(event: Event) -> Op {
+        match event {
+            Event::Renewing | Event::Renewed => Op::Renew,
+            Event::Reissuing | Event::Reissued => Op::Reissue,
+            _ => Op::Place,
+        }
+    }
+
+    /// The endpoint.
+    pub fn endpoint(self) -> &'static str {
+        match self {
+            Op::Place => "place",
+            Op::Renew => "renew",
+            Op::Reissue => "reissue",
+        }
+    }
+
+    /// The row written and synced before the call.
+    pub fn write_ahead(self) -> Event {
+        match self {
+            Op::Place => Event::Submitting,
+            Op::Renew => Event::Renewing,
+            Op::Reissue => Event::Reissuing,
+        }
+    }
+
+    /// The row recording that the call's order exists.
+    pub fn success(self) -> Event {
+        match self {
+            Op::Place => Event::Placed,
+            Op::Renew => Event::Renewed,
+            Op::Reissue => Event::Reissued,
+        }
+    }
+}
+
+/// One order's line of the plan.
+#[derive(Clone, Debug)]
+pub struct Step<'o> {
+    /// The order.
+    pub order: &'o ExpandedOrder,
+    /// What apply would do.
+    pub action: Action,
+    /// The call it makes (or made, for reconcile and retry).
+    pub op: Op,
+    /// The request's hash now.
+    pub request_sha256: String,
+    /// The refId to use: the one already sent for a call with history, else a new one.
+    pub ref_id: String,
+    /// Submissions recorded so far.
+    pub attempts: u32,
+    /// The certificate in force, when there is one.
+    pub cert_id: String,
+    /// For a renewal or reissue: the certId renewed or reissued.
+    pub of_cert: String,
+    /// The `params` sent (for a reissue without a CSR, none).
+    pub params: Option<Arc<str>>,
+    /// A reissue's `reason`.
+    pub reason: String,
+    /// Why, in a few words (with the dates for renewals and reissues).
+    pub detail: String,
+    /// The request differs from the one that was placed or refused.
+    pub changed: bool,
+    /// The list price of the call (reissues are free).
+    pub price: Option<f64>,
+}
+
+/// The whole plan.
+#[derive(Clone, Debug)]
+pub struct Plan<'o> {
+    /// One step per order, in manifest order.
+    pub steps: Vec<Step<'o>>,
+    /// Keys in the ledger that no manifest has any more.
+    pub gone: Vec<String>,
+}
+
+impl Plan<'_> {
+    /// How many steps have `action`.
+    pub fn count(&self, action: Action) -> usize {
+        self.steps.iter().filter(|s| s.action == action).count()
+    }
+
+    /// Whether apply has anything to do.
+    pub fn has_work(&self) -> bool {
+        self.steps.iter().any(|s| s.action.is_work())
+    }
+
+    /// New calls apply would make: placements, renewals, reissues and retries.
+    pub fn paid_orders(&self) -> usize {
+        self.steps.iter().filter(|s| s.action.is_new_call()).count()
+    }
+
+    /// The list price of what apply would pay for (new orders, renewals and retries), and
+    /// how many of them have no price in the catalogue.
+    pub fn cost(&self) -> (f64, usize) {
+        let paid = self
+            .steps
+            .iter()
+            .filter(|s| s.action.is_new_call() && s.op != Op::Reissue);
+        paid.fold((0.0, 0), |(sum, unpriced), s| match s.price {
+            Some(p) => (sum + p, unpriced),
+            None => (sum, unpriced + 1),
+        })
+    }
+
+    /// One line of counts, and the list price of the orders to pay for.
+    pub fn summary_line(&self) -> String {
+        let (total, unpriced) = self.cost();
+        let priced = self
+            .steps
+            .iter()
+            .filter(|s| s.action.is_new_call() && s.op != Op::Reissue)
+            .count();
+        let renewals = self
+            .steps
+            .iter()
+            .filter(|s| s.action.is_new_call() && s.op == Op::Renew)
+            .count();
+        let orders = |n: usize| format!("{n} order{}", if n == 1 { "" } else { "s" });
+        let renewal_count = |n: usize| format!("{n} renewal{}", if n == 1 { "" } else { "s" });
+        let what = match (priced - renewals, renewals) {
+            (p, 0) => format!("the {} to place", orders(p)),
+            (0, r) => format!("the {}", renewal_count(r)),
+            (p, r) => format!("the {} to place and {}", orders(p), renewal_count(r)),
+        };
+        let cost = match (priced, unpriced) {
+            (0, _) => String::new(),
+            (_, 0) => format!(" List price of {what}: {total:.2}."),
+            (n, u) if u == n => String::new(),
+            (_, u) => format!(
+                " List price: {total:.2}, plus {u} order(s) without a price in the catalogue."
+            ),
+        };
+        let mut counts = format!(
+            "Plan: {} to place, {} to renew, {} to reissue, {} to retry, {} to reconcile, {} with nothing to do, {} blocked",
+            self.count(Action::Place),
+            self.count(Action::Renew),
+            self.count(Action::Reissue),
+            self.count(Action::Retry),
+            self.count(Action::Reconcile),
+            self.count(Action::Nothing),
+            self.count(Action::Blocked)
+        );
+        if self.count(Action::Cancelled) > 0 {
+            counts.push_str(&format!(", {} cancelled", self.count(Action::Cancelled)));
+        }
+        format!("{counts}.{cost}")
+    }
+}
+
+/// Decides each order's action from the ledger, today.
+pub fn make<'o>(orders: &'o [ExpandedOrder], ledger: &Contents) -> Plan<'o> {
+    make_at(orders, ledger, lifecycle::now())
+}
+
+/// Decides each order's action from the ledger at `now` (Unix seconds).
+pub fn make_at<'o>(orders: &'o [ExpandedOrder], ledger: &Contents, now: i64) -> Plan<'o> {
+    let states = ledger.states();
+    let mut steps = Vec::with_capacity(orders.len());
+    for order in orders {
+        let mut step = Step {
+            order,
+            action: Action::Place,
+            op: Op::Place,
+            request_sha256: order.request_sha256(),
+            ref_id: order.ref_id.clone(),
+            attempts: 0,
+            cert_id: String::new(),
+            of_cert: String::new(),
+            params: Some(order.params.clone()),
+            reason: String::new(),
+            detail: "new order".into(),
+            changed: false,
+            price: order.price,
+        };
+        match states.get(order.key.as_str()) {
+            None => {
+                if let Some(id) = &order.renewal_of {
+                    adopt(&mut step, id);
+                }
+            }
+            Some(state) => {
+                step.attempts = state.attempts;
+                if let Some(open) = state.open_call() {
+                    unfinished(&mut step, state, open);
+                } else if let Some(current) = state.current {
+                    in_force(&mut step, state, current, now);
+                } else if let Some(id) = &order.renewal_of {
+                    adopt(&mut step, id);
+                }
+            }
+        }
+        steps.push(step);
+    }
+    let known: HashSet<&str> = orders.iter().map(|o| o.key.as_str()).collect();
+    let mut gone: Vec<String> = states
+        .keys()
+        .filter(|k| !known.contains(*k))
+        .map(|k| (*k).to_owned())
+        .collect();
+    gone.sort();
+    Plan { steps, gone }
+}

@@ -1,0 +1,125 @@
+//! The plan for people (text, the way a reviewer reads it in a pull request) and for
+//! machines (JSON).
+
+use serde_json::{Value, json};
+
+use super::{Action, Op, Plan};
+
+/// The plan as text: work first, then what is blocked, then what is in force.
+pub fn render(plan: &Plan, sources: &crate::source::Sources) -> String {
+    let mut out = String::new();
+    let width = plan
+        .steps
+        .iter()
+        .map(|s| s.order.key.len())
+        .max()
+        .unwrap_or(3)
+        .min(40);
+    let order = [
+        Action::Place,
+        Action::Renew,
+        Action::Reissue,
+        Action::Retry,
+        Action::Reconcile,
+        Action::Blocked,
+        Action::Cancelled,
+        Action::Nothing,
+    ];
+    for action in order {
+        for s in plan.steps.iter().filter(|s| s.action == action) {
+            let domains = s.order.domains();
+            let names = match domains.as_slice() {
+                [] => String::new(),
+                [one] => (*one).to_owned(),
+                [first, rest @ ..] => format!("{first} (+{})", rest.len()),
+            };
+            let price = s.price.map(|p| format!("  {p:.2}")).unwrap_or_default();
+            let what = match (action, s.op) {
+                (Action::Nothing, _) if s.detail != "placed" => {
+                    format!("{}  {}", s.cert_id, s.detail)
+                }
+                (Action::Nothing | Action::Cancelled, _) => s.cert_id.clone(),
+                (_, Op::Place) => format!(
+                    "{} {}y {}{price}",
+                    s.order.product_code, s.order.years, names
+                ),
+                (_, Op::Renew) => format!(
+                    "{} {}y {} renews {}{price}",
+                    s.order.product_code, s.order.years, names, s.of_cert
+                ),
+                (_, Op::Reissue) => format!("{} reissues {}", names, s.of_cert),
+            };
+            out.push_str(&format!(
+                "  {:<9} {:<width$}  {:<24} {}\n",
+                action.as_str(),
+                s.order.key,
+                s.ref_id,
+                what
+            ));
+            if !matches!(action, Action::Place | Action::Nothing) {
+                out.push_str(&format!("  {:<9} {:<width$}  ^ {}\n", "", "", s.detail));
+            }
+        }
+    }
+    for s in plan
+        .steps
+        .iter()
+        .filter(|s| s.changed && s.action == Action::Nothing)
+    {
+        let file = sources.get(s.order.file);
+        let (line, col) = file.line_col(s.order.span.start);
+        out.push_str(&format!(
+            "warning: `{}` ({}:{line}:{col}) changed after it was placed as {}; orders are never placed again silently: the change goes out with its next renewal or reissue, or give it a new key to order again\n",
+            s.order.key, file.display, s.cert_id
+        ));
+    }
+    if !plan.gone.is_empty() {
+        out.push_str(&format!(
+            "note: {} key(s) in the ledger are in no manifest any more: {}\n",
+            plan.gone.len(),
+            plan.gone
+                .iter()
+                .take(10)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    out.push_str(&plan.summary_line());
+    out.push('\n');
+    out
+}
+
+/// The plan as JSON.
+pub fn to_json(plan: &Plan) -> Value {
+    json!({
+        "steps": plan.steps.iter().map(|s| json!({
+            "key": s.order.key,
+            "action": s.action.as_str(),
+            "call": s.action.is_work().then(|| s.op.endpoint()),
+            "ref_id": s.ref_id,
+            "cert_id": s.cert_id,
+            "of_cert_id": s.of_cert,
+            "product_code": s.order.product_code,
+            "years": s.order.years,
+            "domains": s.order.domains(),
+            "request_sha256": s.request_sha256,
+            "price": s.price,
+            "changed": s.changed,
+            "detail": s.detail,
+        })).collect::<Vec<_>>(),
+        "gone": plan.gone,
+        "summary": {
+            "place": plan.count(Action::Place),
+            "renew": plan.count(Action::Renew),
+            "reissue": plan.count(Action::Reissue),
+            "retry": plan.count(Action::Retry),
+            "reconcile": plan.count(Action::Reconcile),
+            "nothing": plan.count(Action::Nothing),
+            "blocked": plan.count(Action::Blocked),
+            "cancelled": plan.count(Action::Cancelled),
+            "price": plan.cost().0,
+            "unpriced": plan.cost().1,
+        },
+    })
+}
