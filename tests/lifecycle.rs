@@ -16,6 +16,9 @@ mod common;
 
 use common::server::{Server, apply, nicsrs, run_on, spawn_apply, text};
 
+/// How long the first sandbox takes to issue a certificate (collect says PENDING until then).
+const ISSUE_AFTER: Duration = Duration::from_secs(2);
+
 const CONTACT: &str = "    Administrator:\n      job: Ops\n      firstName: Sam\n      lastName: Ortega\n      email: ops@hosting.example\n      mobile: \"+1 415 555 0100\"\n      organization: Example Hosting Inc.\n      address: 500 Market Street\n      city: San Francisco\n      state: California\n      postCode: \"94105\"\n      country: US\n";
 
 /// One order of a test manifest, and the key pair of its CSR.
@@ -68,11 +71,13 @@ fn wave(renewals: usize, reissues: usize) -> Vec<(String, String)> {
     orders
 }
 
-/// A sandbox keeping its orders in `state`, issuing certificates valid for `days`.
-fn sandbox(state: &Path, days: u32, faults: Faults) -> Server {
+/// A sandbox keeping its orders in `state`, issuing certificates valid for `days`
+/// `issue_after` an order.
+fn sandbox(state: &Path, days: u32, issue_after: Duration, faults: Faults) -> Server {
     Server::start(Config {
         state: Some(state.to_owned()),
         validity_days: days,
+        issue_after,
         faults,
         seed: 7,
         ..Config::default()
@@ -140,7 +145,7 @@ fn assert_each_once(server: &Server, renewed: usize, reissued: usize) {
 fn a_renewal_wave_is_planned_applied_once_through_faults_and_then_there_is_nothing_to_do() {
     let dir = common::scratch("lifecycle-wave");
     let state = dir.join("sandbox.json");
-    let server = sandbox(&state, 20, Faults::default());
+    let server = sandbox(&state, 20, ISSUE_AFTER, Faults::default());
     // A certificate bought outside the tool (an older script with its own ledger).
     manifest_with_csrs(&dir, "portal.yaml", &[("legacy".to_owned(), String::new())]);
     let out = nicsrs(&dir, "sandbox")
@@ -175,8 +180,21 @@ fn a_renewal_wave_is_planned_applied_once_through_faults_and_then_there_is_nothi
     assert_eq!(server.stats()["orders_placed"], 61, "60 + the legacy one");
     let out = refresh(&dir, &server, &["orders.yaml"]);
     assert!(
-        text(&out.stdout).ends_with("Refreshed: 61 COMPLETE.\n"),
+        text(&out.stdout).ends_with("Refreshed: 61 PENDING.\n"),
         "the adopted certificate is read too: {}",
+        text(&out.stdout)
+    );
+    let doc = plan_json(&dir, &server);
+    assert_eq!(doc["summary"]["nothing"], 61, "waiting for issuance");
+    assert_eq!(
+        doc["steps"][0]["detail"], "waiting for issuance (PENDING)",
+        "{doc}"
+    );
+    std::thread::sleep(ISSUE_AFTER + Duration::from_millis(1100));
+    let out = refresh(&dir, &server, &["orders.yaml"]);
+    assert!(
+        text(&out.stdout).ends_with("Refreshed: 61 COMPLETE.\n"),
+        "{}",
         text(&out.stdout)
     );
 
@@ -213,6 +231,7 @@ fn a_renewal_wave_is_planned_applied_once_through_faults_and_then_there_is_nothi
     let server = sandbox(
         &state,
         20,
+        Duration::ZERO,
         Faults {
             drop_rate: 0.15,
             timeout_rate: 0.15,
@@ -262,7 +281,7 @@ fn a_renewal_wave_is_planned_applied_once_through_faults_and_then_there_is_nothi
 
     // Time passes: the new certificates are issued for long, and nothing is left to do.
     drop(server);
-    let server = sandbox(&state, 1000, Faults::default());
+    let server = sandbox(&state, 1000, Duration::ZERO, Faults::default());
     // A ledger that lost the wave's rows (a commit that never reached Git) plans it again,
     // and apply finds every renewal and reissue by refId instead of sending it twice.
     let after_wave = std::fs::read(dir.join("ledger.csv")).expect("ledger");
@@ -341,7 +360,7 @@ fn kill_9_in_the_middle_of_a_wave_then_re_runs_renew_and_reissue_each_once() {
     let state = dir.join("sandbox.json");
     let (renewals, reissues) = (40, 40);
     manifest_with_csrs(&dir, "orders.yaml", &wave(renewals, reissues));
-    let server = sandbox(&state, 20, Faults::default());
+    let server = sandbox(&state, 20, Duration::ZERO, Faults::default());
     assert_eq!(apply(&dir, &server, &[]).status.code(), Some(0));
     refresh(&dir, &server, &[]);
     drop(server);
@@ -349,6 +368,7 @@ fn kill_9_in_the_middle_of_a_wave_then_re_runs_renew_and_reissue_each_once() {
     let server = sandbox(
         &state,
         20,
+        Duration::ZERO,
         Faults {
             latency: Some(Latency::Range(
                 Duration::from_millis(20),
