@@ -12,7 +12,8 @@ use serde_json::Value;
 mod common;
 
 use common::server::{
-    Server, apply, ledger_states, manifest, nicsrs, run_on, spawn_apply, text, wait_for_placed,
+    Server, apply, apply_until_done, kill_9_after, ledger_states, manifest, nicsrs, run_on,
+    spawn_apply, text, wait_for_placed,
 };
 
 fn assert_exactly_once(server: &Server, dir: &Path, n: usize) {
@@ -161,20 +162,7 @@ fn drops_timeouts_500s_429s_and_unknown_errors_end_with_every_order_placed_once(
         },
         "sandbox",
     );
-    let mut last = None;
-    for _ in 0..6 {
-        let out = apply(&dir, &server, &["--concurrency", "48"]);
-        assert!(
-            !text(&out.stderr).contains("panicked"),
-            "{}",
-            text(&out.stderr)
-        );
-        last = out.status.code();
-        if last == Some(0) {
-            break;
-        }
-    }
-    assert_eq!(last, Some(0), "re-runs converge");
+    apply_until_done(&dir, &server, "48", 6);
     assert_exactly_once(&server, &dir, n);
     let faults = &server.stats()["faults"];
     for f in ["dropped", "timed_out", "failed", "throttled", "unknown"] {
@@ -202,31 +190,9 @@ fn kill_9_at_any_moment_then_re_runs_never_place_twice() {
         "sandbox",
     );
     for delay_ms in [60u64, 150, 35, 240, 90, 10, 400] {
-        let mut child = spawn_apply(
-            &dir,
-            &server,
-            &[
-                "--concurrency",
-                "16",
-                "--request-timeout",
-                "2s",
-                "--reconcile-delay",
-                "50ms",
-            ],
-            Stdio::null,
-        );
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        let _ = child.kill(); // SIGKILL
-        let _ = child.wait();
+        kill_9_after(&dir, &server, "16", Duration::from_millis(delay_ms));
     }
-    let mut code = None;
-    for _ in 0..4 {
-        code = apply(&dir, &server, &["--concurrency", "16"]).status.code();
-        if code == Some(0) {
-            break;
-        }
-    }
-    assert_eq!(code, Some(0));
+    apply_until_done(&dir, &server, "16", 4);
     assert_exactly_once(&server, &dir, n);
 }
 

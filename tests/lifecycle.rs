@@ -4,7 +4,6 @@
 //! refreshed again, and planned again with nothing to do.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use nicsrs_batch::ledger::{self, Api, Event};
@@ -14,7 +13,7 @@ use serde_json::Value;
 
 mod common;
 
-use common::server::{Server, apply, nicsrs, run_on, spawn_apply, text};
+use common::server::{Server, apply, apply_until_done, kill_9_after, nicsrs, run_on, text};
 
 /// How long the first sandbox takes to issue a certificate (collect says PENDING until then).
 const ISSUE_AFTER: Duration = Duration::from_secs(2);
@@ -95,28 +94,21 @@ fn plan_json(dir: &Path, server: &Server) -> Value {
         .unwrap_or_else(|e| panic!("plan JSON: {e}\n{}{}", text(&out.stdout), text(&out.stderr)))
 }
 
+/// `plan --detailed-exitcode`: its exit code and text.
+fn plan_text(dir: &Path, server: &Server) -> (Option<i32>, String) {
+    let out = run_on(
+        dir,
+        server,
+        "",
+        &["plan", "orders.yaml", "--detailed-exitcode"],
+    );
+    (out.status.code(), text(&out.stdout))
+}
+
 fn refresh(dir: &Path, server: &Server, extra: &[&str]) -> std::process::Output {
     let out = run_on(dir, server, "sandbox", &[&["refresh"], extra].concat());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     out
-}
-
-/// Applies until a run ends with everything done (faults leave some for the next run).
-fn apply_until_done(dir: &Path, server: &Server, runs: usize) {
-    let mut last = None;
-    for _ in 0..runs {
-        let out = apply(dir, server, &["--concurrency", "16"]);
-        assert!(
-            !text(&out.stderr).contains("panicked"),
-            "{}",
-            text(&out.stderr)
-        );
-        last = out.status.code();
-        if last == Some(0) {
-            return;
-        }
-    }
-    panic!("apply did not converge: last exit {last:?}");
 }
 
 /// Every key's rows of `event`.
@@ -199,14 +191,8 @@ fn a_renewal_wave_is_planned_applied_once_through_faults_and_then_there_is_nothi
     );
 
     // The plan lists the wave with its reasons, before anything is spent.
-    let out = run_on(
-        &dir,
-        &server,
-        "",
-        &["plan", "orders.yaml", "--detailed-exitcode"],
-    );
-    assert_eq!(out.status.code(), Some(4), "work pending");
-    let plan = text(&out.stdout);
+    let (code, plan) = plan_text(&dir, &server);
+    assert_eq!(code, Some(4), "work pending");
     for expected in [
         "  renew     renew-0000",
         "lc-renew-0000-r1",
@@ -255,7 +241,7 @@ fn a_renewal_wave_is_planned_applied_once_through_faults_and_then_there_is_nothi
         text(&refused.stderr)
     );
     let before_wave = std::fs::read(dir.join("ledger.csv")).expect("ledger");
-    apply_until_done(&dir, &server, 8);
+    apply_until_done(&dir, &server, "16", 8);
     assert_each_once(&server, 31, 30);
     let faults = &server.stats()["faults"];
     for f in ["dropped", "timed_out", "failed", "throttled", "unknown"] {
@@ -286,7 +272,7 @@ fn a_renewal_wave_is_planned_applied_once_through_faults_and_then_there_is_nothi
     // and apply finds every renewal and reissue by refId instead of sending it twice.
     let after_wave = std::fs::read(dir.join("ledger.csv")).expect("ledger");
     std::fs::write(dir.join("ledger.csv"), &before_wave).expect("lose the rows");
-    apply_until_done(&dir, &server, 8);
+    apply_until_done(&dir, &server, "16", 8);
     assert_each_once(&server, 31, 30);
     let found = rows_of(&dir, Event::Renewed)
         .into_iter()
@@ -302,19 +288,13 @@ fn a_renewal_wave_is_planned_applied_once_through_faults_and_then_there_is_nothi
         "{}",
         text(&out.stdout)
     );
-    let out = run_on(
-        &dir,
-        &server,
-        "",
-        &["plan", "orders.yaml", "--detailed-exitcode"],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let (code, plan) = plan_text(&dir, &server);
+    assert_eq!(code, Some(0), "{plan}");
     assert!(
-        text(&out.stdout).contains(
+        plan.contains(
             "0 to renew, 0 to reissue, 0 to retry, 0 to reconcile, 61 with nothing to do"
         ),
-        "{}",
-        text(&out.stdout)
+        "{plan}"
     );
     let before = server.stats()["requests"].clone();
     let out = apply(&dir, &server, &[]);
@@ -380,22 +360,7 @@ fn kill_9_in_the_middle_of_a_wave_then_re_runs_renew_and_reissue_each_once() {
     );
     let mut interrupted = 0;
     for delay_ms in [150u64, 60, 250, 100, 40] {
-        let mut child = spawn_apply(
-            &dir,
-            &server,
-            &[
-                "--concurrency",
-                "4",
-                "--request-timeout",
-                "2s",
-                "--reconcile-delay",
-                "50ms",
-            ],
-            Stdio::null,
-        );
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        let _ = child.kill(); // SIGKILL
-        let _ = child.wait();
+        kill_9_after(&dir, &server, "4", Duration::from_millis(delay_ms));
         // A call killed in flight is reconciled by refId before anything is sent again.
         interrupted += plan_json(&dir, &server)["summary"]["reconcile"]
             .as_u64()
@@ -411,7 +376,7 @@ fn kill_9_in_the_middle_of_a_wave_then_re_runs_renew_and_reissue_each_once() {
         + doc["summary"]["reconcile"].as_u64().unwrap_or(0)
         + doc["summary"]["retry"].as_u64().unwrap_or(0);
     assert!(pending > 0, "the kills left work: {}", doc["summary"]);
-    apply_until_done(&dir, &server, 4);
+    apply_until_done(&dir, &server, "16", 4);
     assert_each_once(&server, renewals, reissues);
     let doc = plan_json(&dir, &server);
     assert_eq!(doc["summary"]["nothing"], 80, "{}", doc["summary"]);

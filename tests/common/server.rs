@@ -98,45 +98,75 @@ pub fn run_on(dir: &Path, server: &Server, token: &str, args: &[&str]) -> Output
         .expect("nicsrs-batch runs")
 }
 
+/// `nicsrs-batch apply orders.yaml --yes` against `server`, recording into `ledger.csv`.
+fn apply_command(dir: &Path, server: &Server) -> Command {
+    let mut c = nicsrs(dir, "sandbox");
+    c.args(["apply", "orders.yaml", "--yes", "--endpoint", &server.url])
+        .args(["--ledger", "ledger.csv"]);
+    c
+}
+
+/// Runs `apply` to its end, with short timeouts.
 pub fn apply(dir: &Path, server: &Server, extra: &[&str]) -> Output {
-    nicsrs(dir, "sandbox")
-        .args([
-            "apply",
-            "orders.yaml",
-            "--yes",
-            "--endpoint",
-            &server.url,
-            "--ledger",
-            "ledger.csv",
-        ])
+    apply_command(dir, server)
         .args(["--request-timeout", "2s", "--reconcile-delay", "100ms"])
         .args(extra)
         .output()
         .expect("apply runs")
 }
 
-/// `apply --yes` of `orders.yaml` into `ledger.csv`, started in the background.
+/// `apply` started in the background.
 pub fn spawn_apply(
     dir: &Path,
     server: &Server,
     extra: &[&str],
     output: fn() -> Stdio,
 ) -> std::process::Child {
-    nicsrs(dir, "sandbox")
-        .args([
-            "apply",
-            "orders.yaml",
-            "--yes",
-            "--endpoint",
-            &server.url,
-            "--ledger",
-            "ledger.csv",
-        ])
+    apply_command(dir, server)
         .args(extra)
         .stdout(output())
         .stderr(output())
         .spawn()
         .expect("spawn apply")
+}
+
+/// Applies until a run ends with everything done (faults leave some for the next run),
+/// `runs` times at most; no run may panic.
+pub fn apply_until_done(dir: &Path, server: &Server, concurrency: &str, runs: usize) {
+    let mut last = None;
+    for _ in 0..runs {
+        let out = apply(dir, server, &["--concurrency", concurrency]);
+        assert!(
+            !text(&out.stderr).contains("panicked"),
+            "{}",
+            text(&out.stderr)
+        );
+        last = out.status.code();
+        if last == Some(0) {
+            return;
+        }
+    }
+    panic!("apply did not converge: last exit {last:?}");
+}
+
+/// Starts `apply` with `concurrency` workers and kills it with SIGKILL after `delay`.
+pub fn kill_9_after(dir: &Path, server: &Server, concurrency: &str, delay: Duration) {
+    let mut child = spawn_apply(
+        dir,
+        server,
+        &[
+            "--concurrency",
+            concurrency,
+            "--request-timeout",
+            "2s",
+            "--reconcile-delay",
+            "50ms",
+        ],
+        Stdio::null,
+    );
+    std::thread::sleep(delay);
+    let _ = child.kill(); // SIGKILL
+    let _ = child.wait();
 }
 
 /// Waits, for 5 s at most, until `ledger.csv` has `n` placed rows.
