@@ -275,6 +275,13 @@ impl<'a> Run<'a> {
                 None => findings.shared = true,
             }
             let order = index.and_then(|i| orders.get(i)?.get("key")?.as_str());
+            let mut hint = issue.hint;
+            if matches!(&issue.target, Target::Unknown(n) if n == "renewalOf") {
+                hint = Some(
+                    "`renewalOf` adopts one certificate, so it belongs on an order (under `orders`)"
+                        .into(),
+                );
+            }
             let pointer = match &issue.target {
                 Target::Unknown(n) => format!("{}/{n}", issue.pointer),
                 _ => issue.pointer,
@@ -284,7 +291,7 @@ impl<'a> Run<'a> {
                     .at(m.file, Some(found.span))
                     .pointer(pointer)
                     .order(order)
-                    .maybe_hint(issue.hint),
+                    .maybe_hint(hint),
             );
         }
         findings

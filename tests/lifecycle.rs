@@ -489,6 +489,10 @@ fn the_plan_explains_every_lifecycle_decision() {
     renewed.code = Some(1);
     rows.push(renewed);
 
+    let mut unreadable = row("adopt-wrong", Event::Status, "8888", "adopt-wrong");
+    unreadable.message =
+        "collect failed: parameter validation failed: certId: no certificate 8888".into();
+    rows.push(unreadable);
     let contents = ledger::Contents::from_rows(rows);
     let plan = nicsrs_batch::plan::make_at(&outcome.orders, &contents, NOW);
     let text = nicsrs_batch::plan::render(&plan, &outcome.sources);

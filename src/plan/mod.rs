@@ -274,6 +274,14 @@ pub fn make_at<'o>(orders: &'o [ExpandedOrder], ledger: &Contents, now: i64) -> 
                     in_force(&mut step, state, current, now);
                 } else if let Some(id) = &order.renewal_of {
                     adopt(&mut step, id);
+                    // Only rows of collects that failed: the certId may be wrong.
+                    if state.last.event == Event::Status && !state.last.message.is_empty() {
+                        step.action = Action::Blocked;
+                        step.detail = format!(
+                            "adopts {id} (renewalOf), but `refresh` could not read it: {}; check the certId",
+                            state.last.message
+                        );
+                    }
                 }
             }
         }

@@ -39,6 +39,8 @@ pub fn render(plan: &Plan, sources: &crate::source::Sources) -> String {
                     format!("{}  {}", s.cert_id, s.detail)
                 }
                 (Action::Nothing | Action::Cancelled, _) => s.cert_id.clone(),
+                // An adopted certificate that could not be read.
+                (Action::Blocked, Op::Place) if !s.cert_id.is_empty() => s.cert_id.clone(),
                 (_, Op::Place) => format!(
                     "{} {}y {}{price}",
                     s.order.product_code, s.order.years, names
