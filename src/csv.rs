@@ -50,61 +50,79 @@ pub struct Record {
     pub complete: bool,
 }
 
-/// Splits RFC 4180 text into records; quoted cells may hold commas, quotes and line breaks.
-pub fn split_records(text: &str) -> Vec<Record> {
-    let mut records = Vec::new();
-    let mut cells = Vec::new();
-    let mut cell = String::new();
-    let mut quoted = false;
-    let mut start = 0;
-    let mut line = 1;
-    let mut start_line = 1;
-    let mut chars = text.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        if quoted {
-            match c {
-                '"' if chars.peek().map(|(_, n)| *n) == Some('"') => {
-                    cell.push('"');
-                    chars.next();
+/// Splits RFC 4180 text into records, one at a time (a ledger of many thousand rows is never
+/// held as cells all at once); quoted cells may hold commas, quotes and line breaks.
+pub fn records(text: &str) -> Records<'_> {
+    Records {
+        text,
+        pos: 0,
+        line: 1,
+    }
+}
+
+/// The records of a text; see [`records`].
+pub struct Records<'t> {
+    text: &'t str,
+    pos: usize,
+    line: usize,
+}
+
+impl Iterator for Records<'_> {
+    type Item = Record;
+
+    fn next(&mut self) -> Option<Record> {
+        let start = self.pos;
+        if start >= self.text.len() {
+            return None;
+        }
+        let start_line = self.line;
+        let mut cells = Vec::new();
+        let mut cell = String::new();
+        let mut quoted = false;
+        let mut chars = self.text[start..].char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            if quoted {
+                match c {
+                    '"' if chars.peek().map(|(_, n)| *n) == Some('"') => {
+                        cell.push('"');
+                        chars.next();
+                    }
+                    '"' => quoted = false,
+                    '\n' => {
+                        self.line += 1;
+                        cell.push(c);
+                    }
+                    _ => cell.push(c),
                 }
-                '"' => quoted = false,
+                continue;
+            }
+            match c {
+                '"' if cell.is_empty() => quoted = true,
+                ',' => cells.push(std::mem::take(&mut cell)),
+                '\r' if chars.peek().map(|(_, n)| *n) == Some('\n') => {}
                 '\n' => {
-                    line += 1;
-                    cell.push(c);
+                    cells.push(cell);
+                    self.line += 1;
+                    self.pos = start + i + 1;
+                    return Some(Record {
+                        cells,
+                        offset: start,
+                        line: start_line,
+                        complete: true,
+                    });
                 }
                 _ => cell.push(c),
             }
-            continue;
         }
-        match c {
-            '"' if cell.is_empty() => quoted = true,
-            ',' => cells.push(std::mem::take(&mut cell)),
-            '\r' if chars.peek().map(|(_, n)| *n) == Some('\n') => {}
-            '\n' => {
-                cells.push(std::mem::take(&mut cell));
-                records.push(Record {
-                    cells: std::mem::take(&mut cells),
-                    offset: start,
-                    line: start_line,
-                    complete: true,
-                });
-                line += 1;
-                start = i + 1;
-                start_line = line;
-            }
-            _ => cell.push(c),
-        }
-    }
-    if start < text.len() {
         cells.push(cell);
-        records.push(Record {
+        self.pos = self.text.len();
+        Some(Record {
             cells,
             offset: start,
             line: start_line,
             complete: false,
-        });
+        })
     }
-    records
 }
 
 #[cfg(test)]
@@ -128,7 +146,7 @@ mod tests {
                     .starts_with(['=', '+', '-', '@', '\t']),
                 "{enc}"
             );
-            let recs = split_records(&format!("{enc}\n"));
+            let recs: Vec<Record> = records(&format!("{enc}\n")).collect();
             assert_eq!(decode(&recs[0].cells[0]), cell);
         }
     }

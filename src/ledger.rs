@@ -8,7 +8,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::csv::{decode, line, split_records};
+use crate::csv::{decode, line, records};
 
 /// The columns, in the order they are written.
 pub const COLUMNS: [&str; 18] = [
@@ -373,8 +373,7 @@ fn parse(path: &Path, bytes: &[u8], api: Api) -> Result<Contents, LedgerError> {
     };
     let text = String::from_utf8_lossy(bytes);
     let mut contents = Contents::default();
-    let records = split_records(&text);
-    let mut records = records.into_iter();
+    let mut records = records(&text);
     let Some(header) = records.next() else {
         return Ok(contents);
     };
