@@ -72,6 +72,19 @@ pub fn check(order: &Node, product: &Product, csr: Option<&CsrInfo>) -> Vec<(Sev
         ));
     }
 
+    if order.get("renewalOf").is_some() && order.get("params").and_then(|p| p.get("csr")).is_none()
+    {
+        out.push((
+            Severity::Warning,
+            issue(
+                "renewal-needs-csr",
+                "this order adopts a certificate to renew it, but has no CSR, and NicSRS renews only with one".into(),
+                "/renewalOf".into(),
+                Some("add `params.csr` (a `{ file: PATH }` reference) for the key the renewed certificate will have".into()),
+            ),
+        ));
+    }
+
     let params = order.get("params");
     let names = params
         .and_then(|p| p.get("domainInfo"))

@@ -338,6 +338,10 @@ impl<'a> Run<'a> {
         let key_entry = item.entry("key")?;
         let key = key_entry.value.as_str()?;
         let mut tree = expand::merge(defaults, item);
+        // `renewalOf` in `defaults` is reported there; no order adopts a certificate by it.
+        if let Value::Map(entries) = &mut tree.value {
+            entries.retain(|e| !(e.key == "renewalOf" && e.value.origin == Origin::Defaults));
+        }
         expand::numbers_as_text(&mut tree, self.sources.get(file));
         let ctx = OrderCtx {
             file,

@@ -133,7 +133,7 @@ fn reason_of(state: &KeyState, open: &Row) -> String {
 
 fn reissue_reason(not_after: &str) -> String {
     if not_after.is_empty() {
-        "certificate renewal before expiry (nicsrs-batch)".into()
+        "reissued before expiry (nicsrs-batch)".into()
     } else {
         format!("certificate expires {not_after}: reissued before expiry (nicsrs-batch)")
     }
