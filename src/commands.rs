@@ -456,6 +456,12 @@ pub fn status(
         .flat_map(|p| p.steps.iter().map(|s| (s.order.key.as_str(), s)))
         .collect();
     let now = crate::lifecycle::now();
+    let day = |t: i64| {
+        crate::lifecycle::format_date(t)
+            .get(..10)
+            .unwrap_or("")
+            .to_owned()
+    };
     let mut keys: Vec<&&str> = states.keys().collect();
     keys.sort();
     let mut counts = std::collections::BTreeMap::<&str, usize>::new();
@@ -488,8 +494,11 @@ pub fn status(
             {
                 ("refresh".into(), step.detail.clone())
             }
-            (Some(_), Some(step)) => (step.action.as_str().to_owned(), step.detail.clone()),
-            (Some(_), None) => ("none".into(), "in no manifest".into()),
+            (Some(_), Some(step)) => match step.due_from {
+                Some(t) => (format!("nothing until {}", day(t)), step.detail.clone()),
+                None => (step.action.as_str().to_owned(), step.detail.clone()),
+            },
+            (Some(_), None) => ("nothing (in no manifest)".into(), String::new()),
             (None, _) => next_from_ledger(s, now),
         };
         if json {
@@ -558,12 +567,12 @@ fn next_from_ledger(s: &ledger::KeyState, now: i64) -> (String, String) {
     let Some(status) = s.status else {
         return match s.current {
             Some(_) => ("refresh".into(), "its status is not recorded yet".into()),
-            None => ("none".into(), String::new()),
+            None => ("nothing".into(), String::new()),
         };
     };
     match status.status.as_str() {
         "COMPLETE" => {}
-        "CANCELLED" | "FAILED" | "REISSUED" => return ("none".into(), status.status.clone()),
+        "CANCELLED" | "FAILED" | "REISSUED" => return ("nothing".into(), status.status.clone()),
         other => return ("refresh".into(), format!("waiting for issuance ({other})")),
     }
     let window = lifecycle::DEFAULT_RENEW_BEFORE_DAYS;
@@ -575,7 +584,7 @@ fn next_from_ledger(s: &ledger::KeyState, now: i64) -> (String, String) {
             format!("certificate expires {}", day(not_after)),
         ),
         Due::Valid { window_opens, .. } => (
-            format!("none until {}", day(window_opens)),
+            format!("nothing until {}", day(window_opens)),
             format!("renewBefore {window}d (the default; pass the manifests for theirs)"),
         ),
         Due::Unknown => ("refresh".into(), "its dates are not recorded".into()),

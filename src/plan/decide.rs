@@ -218,6 +218,7 @@ pub(super) fn in_force(step: &mut Step, state: &KeyState, current: &Row, now: i6
             }
         }
         Due::RenewLater { due, opens } => {
+            step.due_from = Some(opens);
             step.detail = format!(
                 "subscription ends {} ({} days), within renewBefore {window}d; NicSRS accepts the renewal from {} (90 days before the certificate expires)",
                 day(due),
@@ -246,6 +247,7 @@ pub(super) fn in_force(step: &mut Step, state: &KeyState, current: &Row, now: i6
             not_after,
             window_opens,
         } => {
+            step.due_from = Some(window_opens);
             step.detail = format!(
                 "valid to {} ({} days); renewBefore {window}d opens {}",
                 day(not_after),

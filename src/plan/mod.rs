@@ -150,6 +150,8 @@ pub struct Step<'o> {
     pub changed: bool,
     /// The list price of the call (reissues are free).
     pub price: Option<f64>,
+    /// For a certificate with nothing to do yet: when its window opens (Unix seconds).
+    pub due_from: Option<i64>,
 }
 
 /// The whole plan.
@@ -259,6 +261,7 @@ pub fn make_at<'o>(orders: &'o [ExpandedOrder], ledger: &Contents, now: i64) -> 
             detail: "new order".into(),
             changed: false,
             price: order.price,
+            due_from: None,
         };
         match states.get(order.key.as_str()) {
             None => {
