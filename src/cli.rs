@@ -36,7 +36,8 @@ pub enum Command {
         #[command(flatten)]
         common: ManifestArgs,
     },
-    /// Print each order as the exact request it becomes, one JSON object per line.
+    /// Print each order as the exact request it becomes, one JSON object per line (an order
+    /// adopting a certificate: its first renewal).
     Expand {
         /// Manifest files, or directories searched for *.yaml and *.yml.
         #[arg(required = true, value_name = "FILE|DIR")]
@@ -377,10 +378,11 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
             }
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             for order in &outcome.orders {
+                let (endpoint, form) = order.first_request(!show_private_keys);
                 let line = serde_json::json!({
                     "key": order.key,
-                    "endpoint": "place",
-                    "form": order.form(!show_private_keys),
+                    "endpoint": endpoint,
+                    "form": form,
                 });
                 writeln!(out, "{line}").map_err(Error::Output)?;
             }

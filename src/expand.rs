@@ -243,6 +243,26 @@ impl ExpandedOrder {
         form.insert("params".into(), params);
         Json::Object(form)
     }
+
+    /// What `expand` shows for the order: its `/ssl/place` request, or for an order that
+    /// adopts a certificate (`renewalOf`), the `/ssl/renew` request of its first renewal
+    /// (never placed). Returns the endpoint and the form fields, without the token.
+    pub fn first_request(&self, redact_keys: bool) -> (&'static str, Json) {
+        let Some(cert_id) = &self.renewal_of else {
+            return ("place", self.form(redact_keys));
+        };
+        let mut form = Map::new();
+        form.insert("renewId".into(), Json::String(cert_id.clone()));
+        form.insert("years".into(), Json::from(self.years));
+        form.insert("refId".into(), Json::String(format!("{}-r1", self.ref_id)));
+        if let Some(params) = self.renewal_params() {
+            form.insert(
+                "params".into(),
+                serde_json::from_str(&params).unwrap_or(Json::Null),
+            );
+        }
+        ("renew", Json::Object(form))
+    }
 }
 
 /// SHA-256 (hex) of a request to `endpoint` with these form fields, without the token.

@@ -521,3 +521,30 @@ fn the_plan_explains_every_lifecycle_decision() {
     assert_eq!(step("adopt")["cert_id"], "9999");
     assert_eq!(plan.paid_orders(), 4, "place, renew, reissue, retry");
 }
+
+#[test]
+fn expand_shows_an_adopted_certificate_as_its_first_renewal() {
+    let fixtures = common::root().join("tests/fixtures/lifecycle");
+    let r = common::run(&fixtures, &["expand", "orders.yaml"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines: Vec<Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    let adopt = lines.iter().find(|l| l["key"] == "adopt").expect("adopt");
+    assert_eq!(adopt["endpoint"], "renew");
+    assert_eq!(adopt["form"]["renewId"], "9999");
+    assert_eq!(adopt["form"]["refId"], "adopt-r1");
+    assert!(adopt["form"]["params"]["csr"].is_string());
+    assert_eq!(adopt["form"]["params"]["server"], "nginx");
+    assert!(adopt["form"]["params"].get("Administrator").is_none());
+    let new = lines.iter().find(|l| l["key"] == "new").expect("new");
+    assert_eq!(new["endpoint"], "place");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["form"].get("renewBefore").is_none() && l["form"].get("renewalOf").is_none()),
+        "the tool's own fields are never sent"
+    );
+}
