@@ -2,8 +2,11 @@
 //!
 //! The stages, each a module, data flowing one way:
 //! read ([`manifest`], [`yaml`]) -> validate ([`schema`], [`rules`], [`csr`], [`validate`])
-//! -> expand ([`expand`]). Problems are [`diagnostic::Diagnostic`]s; [`error::Error`] is for
-//! the program's own failures.
+//! -> expand ([`expand`]) -> plan ([`plan`], with [`lifecycle`] for renewals and reissues)
+//! -> apply ([`runner`], over [`client`]) -> record ([`ledger`]); [`refresh`] collects what
+//! NicSRS says of each certificate. [`commands`] wires them for the command line ([`cli`]);
+//! [`sandbox`] is the NicSRS-compatible API on loopback. Problems in manifests are
+//! [`diagnostic::Diagnostic`]s; [`error::Error`] is for the program's own failures.
 
 pub mod catalog;
 pub mod cli;

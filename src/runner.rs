@@ -182,7 +182,7 @@ pub struct Summary {
     pub renewed: u64,
     /// Reissued by this run.
     pub reissued: u64,
-    /// Found placed by reconciliation.
+    /// Found done by reconciliation (placed, renewed or reissued by an earlier call).
     pub found: u64,
     /// Refused or never sent.
     pub failed: u64,
