@@ -5,10 +5,11 @@
 //! is timed end to end (validation, plan, ledger, HTTP), and its peak RSS is read with
 //! `/usr/bin/time` where that exists.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
+
+mod common;
 
 const ORDERS: usize = 10_000;
 const CONCURRENCY: usize = 64;
@@ -30,85 +31,29 @@ fn main() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-apply");
     std::fs::create_dir_all(&dir).expect("dir");
     manifest(&dir.join("orders.yaml"));
-    let mut sandbox = Command::new(exe)
-        .args([
-            "sandbox",
-            "--listen",
-            "127.0.0.1:0",
-            "--latency",
-            &format!("{LATENCY_MS}ms"),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sandbox");
-    let mut line = String::new();
-    BufReader::new(sandbox.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("listening line");
-    let url = line.trim().trim_start_matches("listening on ").to_owned();
-    let timer = Path::new("/usr/bin/time").exists();
-    let mut times = Vec::new();
-    let mut rss_kb = Vec::new();
+    let (mut sandbox, url) = common::sandbox(exe, &["--latency", &format!("{LATENCY_MS}ms")]);
+    let mut rounds = common::Rounds::default();
     for round in 0..ROUNDS {
         let ledger = dir.join(format!("ledger-{round}.csv"));
         let _ = std::fs::remove_file(&ledger);
-        let mut cmd = if timer {
-            let mut c = Command::new("/usr/bin/time");
-            c.args(["-f", "%M", exe]);
-            c
-        } else {
-            Command::new(exe)
-        };
+        let mut cmd = common::Rounds::command(exe);
         cmd.current_dir(&dir)
-            .args([
-                "apply",
-                "orders.yaml",
-                "--yes",
-                "--endpoint",
-                &url,
-                "--concurrency",
-                &CONCURRENCY.to_string(),
-            ])
+            .args(["apply", "orders.yaml", "--yes", "--endpoint", &url])
+            .args(["--concurrency", &CONCURRENCY.to_string()])
             .arg("--ledger")
             .arg(&ledger)
             .env("NICSRS_API_TOKEN", "sandbox")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let started = Instant::now();
-        let out = cmd.output().expect("apply");
-        times.push(started.elapsed());
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        if let Some(kb) = String::from_utf8_lossy(&out.stderr)
-            .lines()
-            .last()
-            .and_then(|l| l.trim().parse::<u64>().ok())
-        {
-            rss_kb.push(kb);
-        }
+            .stdout(Stdio::null());
+        rounds.run(&mut cmd);
     }
     let _ = sandbox.kill();
     let _ = sandbox.wait();
-    times.sort();
-    let median = times[ROUNDS / 2];
     let floor = Duration::from_millis(ORDERS as u64 * LATENCY_MS / CONCURRENCY as u64);
-    rss_kb.sort_unstable();
     println!(
-        "apply {ORDERS} orders, latency {LATENCY_MS} ms, concurrency {CONCURRENCY}: median {:.2} s over {ROUNDS} rounds (min {:.2}, max {:.2}); floor {:.2} s; ratio {:.3}; peak RSS {}",
-        median.as_secs_f64(),
-        times[0].as_secs_f64(),
-        times[ROUNDS - 1].as_secs_f64(),
-        floor.as_secs_f64(),
-        median.as_secs_f64() / floor.as_secs_f64(),
-        rss_kb
-            .get(rss_kb.len() / 2)
-            .map_or("n/a (no /usr/bin/time)".into(), |kb| format!(
-                "{:.1} MB",
-                *kb as f64 / 1024.0
-            )),
+        "{}",
+        rounds.summary(
+            &format!("apply {ORDERS} orders, latency {LATENCY_MS} ms, concurrency {CONCURRENCY}"),
+            floor
+        )
     );
 }

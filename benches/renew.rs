@@ -9,10 +9,11 @@
 //! file would time the sandbox's own saving). Peak RSS is read with `/usr/bin/time` where
 //! that exists.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+mod common;
 
 const ORDERS: usize = 5_000;
 const CONCURRENCY: usize = 64;
@@ -45,31 +46,6 @@ fn manifest(dir: &Path) {
     std::fs::write(dir.join("orders.yaml"), s).expect("manifest");
 }
 
-/// A sandbox process on a free port; its URL.
-fn sandbox(exe: &str) -> (Child, String) {
-    let mut child = Command::new(exe)
-        .args([
-            "sandbox",
-            "--listen",
-            "127.0.0.1:0",
-            "--validity-days",
-            "20",
-        ])
-        .args(["--latency", &format!("{LATENCY_MS}ms")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sandbox");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("listening line");
-    (
-        child,
-        line.trim().trim_start_matches("listening on ").to_owned(),
-    )
-}
-
 fn run(exe: &str, dir: &Path, url: &str, args: &[&str]) -> std::process::Output {
     let out = Command::new(exe)
         .current_dir(dir)
@@ -93,13 +69,13 @@ fn main() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-renew");
     std::fs::create_dir_all(&dir).expect("dir");
     manifest(&dir);
-    let timer = Path::new("/usr/bin/time").exists();
     let concurrency = CONCURRENCY.to_string();
-    let mut times = Vec::new();
-    let mut rss_kb = Vec::new();
+    let mut rounds = common::Rounds::default();
     for _ in 0..ROUNDS {
         let _ = std::fs::remove_file(dir.join("ledger.csv"));
-        let (mut sandbox, url) = sandbox(exe);
+        let latency = format!("{LATENCY_MS}ms");
+        let (mut sandbox, url) =
+            common::sandbox(exe, &["--latency", &latency, "--validity-days", "20"]);
         let apply = [
             "apply",
             "orders.yaml",
@@ -109,54 +85,26 @@ fn main() {
         ];
         run(exe, &dir, &url, &apply);
         run(exe, &dir, &url, &["refresh", "--concurrency", &concurrency]);
-        let mut cmd = if timer {
-            let mut c = Command::new("/usr/bin/time");
-            c.args(["-f", "%M", exe]);
-            c
-        } else {
-            Command::new(exe)
-        };
+        let mut cmd = common::Rounds::command(exe);
         cmd.current_dir(&dir)
             .args(apply)
             .args(["--endpoint", &url, "--ledger", "ledger.csv"])
             .env("NICSRS_API_TOKEN", "sandbox")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let started = Instant::now();
-        let out = cmd.output().expect("apply");
-        times.push(started.elapsed());
+            .stdout(Stdio::piped());
+        let out = rounds.run(&mut cmd);
         let _ = sandbox.kill();
         let _ = sandbox.wait();
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success() && stdout.contains(&format!("{ORDERS} to renew")),
-            "{stdout}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        if let Some(kb) = String::from_utf8_lossy(&out.stderr)
-            .lines()
-            .last()
-            .and_then(|l| l.trim().parse::<u64>().ok())
-        {
-            rss_kb.push(kb);
-        }
+        assert!(stdout.contains(&format!("{ORDERS} to renew")), "{stdout}");
     }
-    times.sort();
-    let median = times[ROUNDS / 2];
     let floor = Duration::from_millis(2 * ORDERS as u64 * LATENCY_MS / CONCURRENCY as u64);
-    rss_kb.sort_unstable();
     println!(
-        "renew {ORDERS} certificates, latency {LATENCY_MS} ms, concurrency {CONCURRENCY}: median {:.2} s over {ROUNDS} rounds (min {:.2}, max {:.2}); floor (lookup + renew) {:.2} s; ratio {:.3}; peak RSS {}",
-        median.as_secs_f64(),
-        times[0].as_secs_f64(),
-        times[ROUNDS - 1].as_secs_f64(),
-        floor.as_secs_f64(),
-        median.as_secs_f64() / floor.as_secs_f64(),
-        rss_kb
-            .get(rss_kb.len() / 2)
-            .map_or("n/a (no /usr/bin/time)".into(), |kb| format!(
-                "{:.1} MB",
-                *kb as f64 / 1024.0
-            )),
+        "{}",
+        rounds.summary(
+            &format!(
+                "renew {ORDERS} certificates, latency {LATENCY_MS} ms, concurrency {CONCURRENCY} (floor: lookup + renew)"
+            ),
+            floor
+        )
     );
 }

@@ -1,0 +1,88 @@
+//! What the end-to-end benchmarks share: a sandbox process, timing the release binary with
+//! its peak RSS, and the summary line with medians and the ratio to the latency floor.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A sandbox process on a free port started with `args`; its URL.
+pub fn sandbox(exe: &str, args: &[&str]) -> (Child, String) {
+    let mut child = Command::new(exe)
+        .args(["sandbox", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sandbox");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("listening line");
+    (
+        child,
+        line.trim().trim_start_matches("listening on ").to_owned(),
+    )
+}
+
+/// The timed rounds of a benchmark.
+#[derive(Default)]
+pub struct Rounds {
+    times: Vec<Duration>,
+    rss_kb: Vec<u64>,
+}
+
+impl Rounds {
+    /// `exe` as a command whose peak RSS is reported (through `/usr/bin/time` where it
+    /// exists).
+    pub fn command(exe: &str) -> Command {
+        if Path::new("/usr/bin/time").exists() {
+            let mut c = Command::new("/usr/bin/time");
+            c.args(["-f", "%M", exe]);
+            c
+        } else {
+            Command::new(exe)
+        }
+    }
+
+    /// Runs `cmd` (from [`Rounds::command`]) to its end, timing it; it must succeed.
+    pub fn run(&mut self, cmd: &mut Command) -> Output {
+        cmd.stderr(Stdio::piped());
+        let started = Instant::now();
+        let out = cmd.output().expect("the binary runs");
+        self.times.push(started.elapsed());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if let Some(kb) = String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .last()
+            .and_then(|l| l.trim().parse::<u64>().ok())
+        {
+            self.rss_kb.push(kb);
+        }
+        out
+    }
+
+    /// `what: median … over N rounds (min, max); floor …; ratio …; peak RSS …`.
+    pub fn summary(mut self, what: &str, floor: Duration) -> String {
+        self.times.sort();
+        self.rss_kb.sort_unstable();
+        let n = self.times.len();
+        let median = self.times[n / 2];
+        format!(
+            "{what}: median {:.2} s over {n} rounds (min {:.2}, max {:.2}); floor {:.2} s; ratio {:.3}; peak RSS {}",
+            median.as_secs_f64(),
+            self.times[0].as_secs_f64(),
+            self.times[n - 1].as_secs_f64(),
+            floor.as_secs_f64(),
+            median.as_secs_f64() / floor.as_secs_f64(),
+            self.rss_kb.get(self.rss_kb.len() / 2).map_or(
+                "n/a (no /usr/bin/time)".into(),
+                |kb| format!("{:.1} MB", *kb as f64 / 1024.0)
+            ),
+        )
+    }
+}
