@@ -111,6 +111,12 @@ impl Job {
         fields
     }
 
+    /// The row recording that the call's order exists as `cert_id`.
+    fn done(&self, api: Api, attempt: u32, cert_id: &str, message: &str) -> Row {
+        let code = Some(Code::Success.value());
+        self.row(api, self.op.success(), attempt, code, cert_id, message)
+    }
+
     /// A row about this job. Rows about a renewal or reissue that has no new certId yet
     /// name the certificate renewed or reissued.
     fn row(
@@ -495,14 +501,8 @@ async fn carry_out(ctx: &Ctx, job: Job) -> bool {
         if reconcile {
             match lookup(ctx, &job.ref_id).await {
                 Lookup::Found(cert_id) => {
-                    let row = job.row(
-                        api,
-                        job.op.success(),
-                        attempt,
-                        Some(Code::Success.value()),
-                        &cert_id,
-                        "found by refId: the earlier call went through",
-                    );
+                    let message = "found by refId: the earlier call went through";
+                    let row = job.done(api, attempt, &cert_id, message);
                     return ctx.end(row, Final::Found).await;
                 }
                 Lookup::NotFound => {}
@@ -545,14 +545,7 @@ async fn carry_out(ctx: &Ctx, job: Job) -> bool {
         opened = true;
         match send(ctx, &job).await {
             Sent::Placed(cert_id) => {
-                let row = job.row(
-                    api,
-                    job.op.success(),
-                    attempt,
-                    Some(Code::Success.value()),
-                    &cert_id,
-                    "",
-                );
+                let row = job.done(api, attempt, &cert_id, "");
                 return ctx.end(row, Final::Placed).await;
             }
             Sent::Refused {
