@@ -456,12 +456,7 @@ pub fn status(
         .flat_map(|p| p.steps.iter().map(|s| (s.order.key.as_str(), s)))
         .collect();
     let now = crate::lifecycle::now();
-    let day = |t: i64| {
-        crate::lifecycle::format_date(t)
-            .get(..10)
-            .unwrap_or("")
-            .to_owned()
-    };
+    let day = crate::lifecycle::format_day;
     let mut keys: Vec<&&str> = states.keys().collect();
     keys.sort();
     let mut counts = std::collections::BTreeMap::<&str, usize>::new();
@@ -553,7 +548,7 @@ pub fn status(
 /// The next action of a key judged from the ledger alone, with the default window.
 fn next_from_ledger(s: &ledger::KeyState, now: i64) -> (String, String) {
     use crate::lifecycle::{self, Due};
-    let day = |t: i64| lifecycle::format_date(t).get(..10).unwrap_or("").to_owned();
+    let day = lifecycle::format_day;
     if let Some(open) = s.open_call() {
         let last = s.last_op.unwrap_or(open);
         return match last.event {

@@ -45,6 +45,13 @@ pub fn format_date(seconds: i64) -> String {
     crate::wire::format_utc(seconds, ' ', "")
 }
 
+/// Unix seconds as the day (`2027-02-20`), for messages.
+pub fn format_day(seconds: i64) -> String {
+    let mut date = format_date(seconds);
+    date.truncate(10);
+    date
+}
+
 /// Now, in Unix seconds.
 pub fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()

@@ -194,7 +194,7 @@ pub(super) fn in_force(step: &mut Step, state: &KeyState, current: &Row, now: i6
         }
     }
     let window = order.renew_before_days;
-    let day = |t: i64| lifecycle::format_date(t).get(..10).unwrap_or("").to_owned();
+    let day = lifecycle::format_day;
     let days = |t: i64| lifecycle::days_until(t, now);
     let base = state
         .placed
