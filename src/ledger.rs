@@ -172,6 +172,30 @@ pub struct Row {
 }
 
 impl Row {
+    /// A row about `key` with every other cell empty, stamped now.
+    pub fn about(api: Api, event: Event, key: &str) -> Row {
+        Row {
+            time: now_rfc3339(),
+            api,
+            event,
+            key: key.to_owned(),
+            ref_id: String::new(),
+            cert_id: String::new(),
+            product_code: String::new(),
+            years: 0,
+            domains: String::new(),
+            request_sha256: String::new(),
+            attempt: 0,
+            code: None,
+            message: String::new(),
+            manifest: String::new(),
+            status: String::new(),
+            not_before: String::new(),
+            not_after: String::new(),
+            due_date: String::new(),
+        }
+    }
+
     fn cells(&self) -> [String; 18] {
         [
             self.time.clone(),
@@ -347,6 +371,16 @@ impl KeyState<'_> {
     pub fn open_call(&self) -> Option<&Row> {
         let last = self.last_op?;
         (!last.event.is_success()).then_some(self.opened).flatten()
+    }
+
+    /// Whether the key holds no order at NicSRS as far as anyone can know: no certificate
+    /// in force, and no call that might have placed one (at most refused placements).
+    pub fn holds_no_order(&self) -> bool {
+        self.current.is_none()
+            && self.open_call().is_none_or(|open| {
+                open.event == Event::Submitting
+                    && self.last_op.is_some_and(|l| l.event == Event::Failed)
+            })
     }
 }
 
@@ -539,12 +573,7 @@ mod tests {
 
     fn row(key: &str, event: Event, message: &str) -> Row {
         Row {
-            time: now_rfc3339(),
-            api: Api::Sandbox,
-            event,
-            key: key.into(),
             ref_id: format!("r-{key}"),
-            cert_id: String::new(),
             product_code: "comodo-ssl".into(),
             years: 1,
             domains: "a.example b.example".into(),
@@ -553,10 +582,7 @@ mod tests {
             code: Some(-1),
             message: message.into(),
             manifest: "orders/a.yaml".into(),
-            status: String::new(),
-            not_before: String::new(),
-            not_after: String::new(),
-            due_date: String::new(),
+            ..Row::about(Api::Sandbox, event, key)
         }
     }
 

@@ -78,30 +78,19 @@ pub fn jobs(
         };
         if states
             .get(order.key.as_str())
-            .is_some_and(|s| s.current.is_some() || s.open_call().is_some())
+            .is_some_and(|s| !s.holds_no_order())
         {
             continue;
         }
         jobs.push(Job {
             row: Row {
-                time: String::new(),
-                api,
-                event: Event::Status,
-                key: order.key.clone(),
                 ref_id: order.ref_id.clone(),
                 cert_id: cert_id.clone(),
                 product_code: order.product_code.clone(),
                 years: order.years,
                 domains: order.domains.join(" "),
-                request_sha256: String::new(),
-                attempt: 0,
-                code: None,
-                message: String::new(),
                 manifest: manifest(order),
-                status: String::new(),
-                not_before: String::new(),
-                not_after: String::new(),
-                due_date: String::new(),
+                ..Row::about(api, Event::Status, &order.key)
             },
         });
     }

@@ -105,10 +105,11 @@ fn plan_text(dir: &Path, server: &Server) -> (Option<i32>, String) {
     (out.status.code(), text(&out.stdout))
 }
 
-fn refresh(dir: &Path, server: &Server, extra: &[&str]) -> std::process::Output {
+/// `refresh EXTRA`, which must succeed; its report.
+fn refresh(dir: &Path, server: &Server, extra: &[&str]) -> String {
     let out = run_on(dir, server, "sandbox", &[&["refresh"], extra].concat());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    out
+    text(&out.stdout)
 }
 
 /// Every key's rows of `event`.
@@ -170,11 +171,10 @@ fn a_renewal_wave_is_planned_applied_once_through_faults_and_then_there_is_nothi
         text(&out.stdout)
     );
     assert_eq!(server.stats()["orders_placed"], 61, "60 + the legacy one");
-    let out = refresh(&dir, &server, &["orders.yaml"]);
+    let report = refresh(&dir, &server, &["orders.yaml"]);
     assert!(
-        text(&out.stdout).ends_with("Refreshed: 61 PENDING.\n"),
-        "the adopted certificate is read too: {}",
-        text(&out.stdout)
+        report.ends_with("Refreshed: 61 PENDING.\n"),
+        "the adopted certificate is read too: {report}"
     );
     let doc = plan_json(&dir, &server);
     assert_eq!(doc["summary"]["nothing"], 61, "waiting for issuance");
@@ -183,12 +183,8 @@ fn a_renewal_wave_is_planned_applied_once_through_faults_and_then_there_is_nothi
         "{doc}"
     );
     std::thread::sleep(ISSUE_AFTER + Duration::from_millis(1100));
-    let out = refresh(&dir, &server, &["orders.yaml"]);
-    assert!(
-        text(&out.stdout).ends_with("Refreshed: 61 COMPLETE.\n"),
-        "{}",
-        text(&out.stdout)
-    );
+    let report = refresh(&dir, &server, &["orders.yaml"]);
+    assert!(report.ends_with("Refreshed: 61 COMPLETE.\n"), "{report}");
 
     // The plan lists the wave with its reasons, before anything is spent.
     let (code, plan) = plan_text(&dir, &server);
@@ -282,12 +278,8 @@ fn a_renewal_wave_is_planned_applied_once_through_faults_and_then_there_is_nothi
     assert_eq!(found, 61, "each found, none sent again");
     std::fs::write(dir.join("ledger.csv"), &after_wave).expect("restore");
 
-    let out = refresh(&dir, &server, &["--out-dir", "certs"]);
-    assert!(
-        text(&out.stdout).ends_with("Refreshed: 61 COMPLETE.\n"),
-        "{}",
-        text(&out.stdout)
-    );
+    let report = refresh(&dir, &server, &["--out-dir", "certs"]);
+    assert!(report.ends_with("Refreshed: 61 COMPLETE.\n"), "{report}");
     let (code, plan) = plan_text(&dir, &server);
     assert_eq!(code, Some(0), "{plan}");
     assert!(
@@ -386,23 +378,14 @@ fn kill_9_in_the_middle_of_a_wave_then_re_runs_renew_and_reissue_each_once() {
 fn row(key: &str, event: Event, cert_id: &str, ref_id: &str) -> ledger::Row {
     ledger::Row {
         time: "2027-01-01T00:00:00Z".into(),
-        api: Api::Sandbox,
-        event,
-        key: key.into(),
         ref_id: ref_id.into(),
         cert_id: cert_id.into(),
         product_code: "comodo-positivessl".into(),
         years: 1,
         domains: "api.shop.example".into(),
-        request_sha256: String::new(),
         attempt: 1,
-        code: None,
-        message: String::new(),
         manifest: "orders.yaml".into(),
-        status: String::new(),
-        not_before: String::new(),
-        not_after: String::new(),
-        due_date: String::new(),
+        ..ledger::Row::about(Api::Sandbox, event, key)
     }
 }
 
@@ -493,6 +476,22 @@ fn the_plan_explains_every_lifecycle_decision() {
     unreadable.message =
         "collect failed: parameter validation failed: certId: no certificate 8888".into();
     rows.push(unreadable);
+    // Refused when it was first placed; now it adopts a certificate bought elsewhere.
+    rows.push(row(
+        "adopt-after-refusal",
+        Event::Submitting,
+        "",
+        "adopt-after-refusal",
+    ));
+    let mut refused_place = row(
+        "adopt-after-refusal",
+        Event::Failed,
+        "",
+        "adopt-after-refusal",
+    );
+    refused_place.code = Some(-1);
+    refused_place.message = "params.domainInfo: required".into();
+    rows.push(refused_place);
     let contents = ledger::Contents::from_rows(rows);
     let plan = nicsrs_batch::plan::make_at(&outcome.orders, &contents, NOW);
     let text = nicsrs_batch::plan::render(&plan, &outcome.sources);
@@ -519,6 +518,11 @@ fn the_plan_explains_every_lifecycle_decision() {
     assert_eq!(step("renew-lost")["ref_id"], "renew-lost-r1");
     assert_eq!(step("reissue-retry")["ref_id"], "reissue-retry-i1");
     assert_eq!(step("adopt")["cert_id"], "9999");
+    assert_eq!(
+        step("adopt-after-refusal")["action"],
+        "nothing",
+        "an order that now adopts a certificate is never placed"
+    );
     assert_eq!(plan.paid_orders(), 4, "place, renew, reissue, retry");
 }
 

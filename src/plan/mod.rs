@@ -271,20 +271,23 @@ pub fn make_at<'o>(orders: &'o [ExpandedOrder], ledger: &Contents, now: i64) -> 
             }
             Some(state) => {
                 step.attempts = state.attempts;
-                if let Some(open) = state.open_call() {
-                    unfinished(&mut step, state, open);
-                } else if let Some(current) = state.current {
-                    in_force(&mut step, state, current, now);
-                } else if let Some(id) = &order.renewal_of {
-                    adopt(&mut step, id);
-                    // Only rows of collects that failed: the certId may be wrong.
-                    if state.last.event == Event::Status && !state.last.message.is_empty() {
-                        step.action = Action::Blocked;
-                        step.detail = format!(
-                            "adopts {id} (renewalOf), but `refresh` could not read it: {}; check the certId",
-                            state.last.message
-                        );
+                match (state.open_call(), state.current, &order.renewal_of) {
+                    // Refused placements at most, and the order now adopts a certificate:
+                    // nothing was bought under this key, so nothing is placed.
+                    (_, _, Some(id)) if state.holds_no_order() => {
+                        adopt(&mut step, id);
+                        // Only rows of collects that failed: the certId may be wrong.
+                        if state.last.event == Event::Status && !state.last.message.is_empty() {
+                            step.action = Action::Blocked;
+                            step.detail = format!(
+                                "adopts {id} (renewalOf), but `refresh` could not read it: {}; check the certId",
+                                state.last.message
+                            );
+                        }
                     }
+                    (Some(open), _, _) => unfinished(&mut step, state, open),
+                    (None, Some(current), _) => in_force(&mut step, state, current, now),
+                    (None, None, _) => {}
                 }
             }
         }
