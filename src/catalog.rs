@@ -56,13 +56,80 @@ pub struct Product {
     /// Whether more than one name is allowed (`Y`/`N`).
     #[serde(deserialize_with = "yes_no", serialize_with = "to_yes_no")]
     pub support_san: bool,
+    /// Whether plain (non-wildcard) names are allowed (`Y`/`N`): a wildcard-only product
+    /// refuses `www.example.com`. `supportStandard` in `/ssl/productList`, `supportNormal`
+    /// in NicSRS's module; unknown when absent (then not checked).
+    #[serde(
+        default,
+        alias = "supportNormal",
+        deserialize_with = "maybe_yes_no",
+        serialize_with = "to_maybe_yes_no",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub support_standard: Option<bool>,
+    /// Whether IP addresses are allowed (`Y`/`N`); unknown when absent (then not checked).
+    #[serde(
+        default,
+        deserialize_with = "maybe_yes_no",
+        serialize_with = "to_maybe_yes_no",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub support_ip: Option<bool>,
+    /// Names included in the base price (`defaultProtectDomain`); each further one costs
+    /// `sanPrice`. 1 when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_protect_domain: Option<u32>,
     /// Most names in one order.
     pub max_domain: u32,
     /// Most years in one order.
     pub max_year: u32,
-    /// Prices as the API lists them (kept for the sandbox and for reports).
+    /// Prices as the API lists them: `basePrice.priceNNN` for the names included, and
+    /// `sanPrice` for each further name (`normalPrice` and `wildPrice` apart, or one
+    /// `priceNNN` for both).
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub price: serde_json::Value,
+    /// Not confirmed by NicSRS (its own module lists the code commented out): `validate`
+    /// warns when an order uses it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unconfirmed: bool,
+    /// What the built-in catalogue corrected or guessed about this product, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+/// The names of an order, counted for its price.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NameCount {
+    /// Plain names and IP addresses.
+    pub plain: u32,
+    /// Wildcard names (`*.example.com`).
+    pub wildcard: u32,
+}
+
+impl NameCount {
+    /// Counts `names`.
+    pub fn of<'a>(names: impl IntoIterator<Item = &'a str>) -> NameCount {
+        names.into_iter().fold(NameCount::default(), |mut c, n| {
+            if n.starts_with("*.") {
+                c.wildcard += 1;
+            } else {
+                c.plain += 1;
+            }
+            c
+        })
+    }
+}
+
+/// `price.<group>.priceNNN` (or `price.<group>.<sub>.priceNNN`) as a number.
+fn price_at(price: &serde_json::Value, path: &[&str], months: &str) -> Option<f64> {
+    let mut v = price;
+    for p in path {
+        v = v.get(p)?;
+    }
+    let value = v.get(months)?;
+    value
+        .as_f64()
+        .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
 }
 
 impl Product {
@@ -70,10 +137,44 @@ impl Product {
     /// catalogue has prices.
     pub fn price(&self, years: u32) -> Option<f64> {
         let key = format!("price{:03}", years.saturating_mul(12));
-        let value = self.price.get("basePrice")?.get(&key)?;
-        value
-            .as_f64()
-            .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
+        price_at(&self.price, &["basePrice"], &key)
+    }
+
+    /// The list price of `years` years for `names`: the base price covers
+    /// `defaultProtectDomain` names (plain names counted first), and each further name
+    /// costs `sanPrice.normalPrice` or, for a wildcard, `sanPrice.wildPrice` (a plain
+    /// `sanPrice.priceNNN` prices both). `None` when a needed price is missing.
+    pub fn price_for(&self, years: u32, names: NameCount) -> Option<f64> {
+        let key = format!("price{:03}", years.saturating_mul(12));
+        let base = price_at(&self.price, &["basePrice"], &key)?;
+        let included = self.default_protect_domain.unwrap_or(1);
+        let extra_plain = names.plain.saturating_sub(included);
+        let left = included.saturating_sub(names.plain);
+        let extra_wild = names.wildcard.saturating_sub(left);
+        let san = |kind: &str| {
+            price_at(&self.price, &["sanPrice", kind], &key)
+                .or_else(|| price_at(&self.price, &["sanPrice"], &key))
+        };
+        let mut total = base;
+        if extra_plain > 0 {
+            total += f64::from(extra_plain) * san("normalPrice")?;
+        }
+        if extra_wild > 0 {
+            total += f64::from(extra_wild) * san("wildPrice")?;
+        }
+        Some(total)
+    }
+
+    /// Whether the product takes `name`: a wildcard, an IP address or a plain name. Only
+    /// what the catalogue says is refused (an unknown attribute allows).
+    pub fn takes(&self, name: &str) -> bool {
+        if name.starts_with("*.") {
+            self.support_wildcard
+        } else if name.parse::<std::net::IpAddr>().is_ok() {
+            self.support_ip != Some(false)
+        } else {
+            self.support_standard != Some(false)
+        }
     }
 
     /// The `product` object that expansion adds to an order for `order.schema.json`.
@@ -109,6 +210,17 @@ fn yes_no<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
 
 fn to_yes_no<S: serde::Serializer>(v: &bool, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(if *v { "Y" } else { "N" })
+}
+
+fn maybe_yes_no<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    yes_no(d).map(Some)
+}
+
+fn to_maybe_yes_no<S: serde::Serializer>(v: &Option<bool>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(b) => to_yes_no(b, s),
+        None => s.serialize_none(),
+    }
 }
 
 /// Why a catalogue file could not be used.
@@ -221,6 +333,81 @@ mod tests {
             c.get("comodo-positivessl-wildcard")
                 .is_some_and(|p| p.support_wildcard)
         );
+    }
+
+    #[test]
+    fn every_code_of_nicsrs_module_is_in_the_catalogue() {
+        let c = Catalog::builtin();
+        let table = include_str!("../docs/nicsrs-products.tsv");
+        let mut n = 0;
+        for line in table.lines().skip(1) {
+            let cells: Vec<&str> = line.split('\t').collect();
+            let p = c
+                .get(cells[0])
+                .unwrap_or_else(|| panic!("{} is missing", cells[0]));
+            n += 1;
+            // Where the module's table was not corrected, its attributes are the catalogue's.
+            if p.notes.is_none() {
+                assert_eq!(p.support_wildcard, cells[6] == "1", "{}", p.code);
+                assert_eq!(p.support_standard, Some(cells[7] == "1"), "{}", p.code);
+                assert_eq!(p.support_ip, Some(cells[8] == "1"), "{}", p.code);
+                assert_eq!(p.support_san, cells[5] == "1", "{}", p.code);
+            }
+            assert_eq!(
+                p.default_protect_domain,
+                cells[9].parse().ok(),
+                "{}",
+                p.code
+            );
+        }
+        assert_eq!(n, 78);
+        for code in ["certum-dv-ssl", "certum-premium-ev-san"] {
+            assert!(c.get(code).is_some_and(|p| p.unconfirmed), "{code}");
+        }
+        for guessed in [
+            "sectigo-code-signing",
+            "sectigo-ev-code-signing",
+            "sectigo-personal-email",
+        ] {
+            assert!(c.get(guessed).is_none(), "{guessed}");
+        }
+        assert_eq!(
+            c.get("comodo-code-signing-certificate").map(|p| p.kind),
+            Some(Kind::Codesign)
+        );
+        assert_eq!(
+            c.get("sectigo-pro-email-smime-certificate").map(|p| p.kind),
+            Some(Kind::Smime)
+        );
+        assert_eq!(c.get("instantssl-ov").map(|p| p.kind), Some(Kind::Ssl));
+    }
+
+    #[test]
+    fn extra_names_cost_their_san_price_plain_and_wildcard_apart() {
+        let c = Catalog::builtin();
+        let p = c
+            .get("comodo-positive-multi-domain-wildcard")
+            .expect("product");
+        let base = p.price(1).expect("base");
+        let normal = p.price["sanPrice"]["normalPrice"]["price012"]
+            .as_f64()
+            .expect("normal");
+        let wild = p.price["sanPrice"]["wildPrice"]["price012"]
+            .as_f64()
+            .expect("wild");
+        let names = |plain, wildcard| NameCount { plain, wildcard };
+        // Three names are included, plain ones first.
+        assert_eq!(p.price_for(1, names(3, 0)), Some(base));
+        assert_eq!(p.price_for(1, names(5, 0)), Some(base + 2.0 * normal));
+        assert_eq!(p.price_for(1, names(2, 2)), Some(base + wild));
+        assert_eq!(
+            p.price_for(1, names(4, 2)),
+            Some(base + normal + 2.0 * wild)
+        );
+        // A product without a SAN price cannot price an extra name.
+        let single = c.get("comodo-ssl").expect("product");
+        assert_eq!(single.price_for(1, names(2, 0)), None);
+        assert_eq!(single.price_for(1, names(1, 0)), single.price(1));
     }
 
     #[test]

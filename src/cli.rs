@@ -90,6 +90,11 @@ pub enum Command {
         /// Refuse a run that would pay for more orders than N.
         #[arg(long, value_name = "N")]
         max_orders: Option<usize>,
+        /// Send new orders without first asking the API whether their refId was already
+        /// placed. Saves one call per order; use it only when the ledger is known to be
+        /// complete (a run that lost ledger rows would then buy them again).
+        #[arg(long)]
+        trust_ledger: bool,
         /// Output format: text, or one JSON object per outcome and a summary.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -207,6 +212,9 @@ pub struct SandboxArgs {
     /// Paid orders accepted before code -4 (insufficient credit).
     #[arg(long, value_name = "N")]
     pub credit: Option<u64>,
+    /// Once the credit has run out, answer -2 (unknown error) instead of -4, storing nothing.
+    #[arg(long, requires = "credit")]
+    pub out_of_credit_unknown: bool,
     /// Seed of the fault generator: the same seed repeats the same faults.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -426,6 +434,7 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
             concurrency,
             rate,
             max_orders,
+            trust_ledger,
             format,
             token_file,
             connect_timeout,
@@ -451,6 +460,7 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
                     request: request_timeout,
                 },
                 reconcile_delay,
+                trust_ledger,
             };
             if refresh {
                 refresh_first(
@@ -584,6 +594,7 @@ fn run_sandbox(args: SandboxArgs) -> Result<Exit, Error> {
             throttle_rate: args.throttle_rate,
             unknown_rate: args.unknown_rate,
             credit: args.credit,
+            out_of_credit_unknown: args.out_of_credit_unknown,
         },
         seed: args.seed,
         issue_after: args.issue_after,

@@ -91,6 +91,8 @@ pub struct ApplyArgs {
     pub timeouts: Timeouts,
     /// Wait before reconciling an unknown outcome.
     pub reconcile_delay: Duration,
+    /// Skip the lookup by refId before each new call (the ledger is known complete).
+    pub trust_ledger: bool,
 }
 
 /// `plan`: what apply would do. With `detailed`, exit 4 when there is work.
@@ -174,6 +176,7 @@ pub async fn apply(outcome: &Outcome, args: ApplyArgs) -> Result<Exit, Error> {
         rate: args.rate,
         api: target.api,
         reconcile_delay: args.reconcile_delay,
+        trust_ledger: args.trust_ledger,
     };
     let summary = runner::run(jobs, client, writer, reporter, options).await;
     if let Some(s) = embedded {
@@ -570,8 +573,13 @@ fn next_from_ledger(s: &ledger::KeyState, now: i64) -> (String, String) {
         "CANCELLED" | "FAILED" | "REISSUED" => return ("nothing".into(), status.status.clone()),
         other => return ("refresh".into(), format!("waiting for issuance ({other})")),
     }
-    let window = lifecycle::DEFAULT_RENEW_BEFORE_DAYS;
-    match lifecycle::decide(&status.not_after, &status.due_date, window, now) {
+    let window = lifecycle::RenewBefore::default();
+    let dates = lifecycle::Dates {
+        not_before: &status.not_before,
+        not_after: &status.not_after,
+        due_date: &status.due_date,
+    };
+    match lifecycle::decide(dates, window, now).0 {
         Due::Renew { due } => ("renew".into(), format!("subscription ends {}", day(due))),
         Due::RenewLater { opens, .. } => (format!("renew from {}", day(opens)), String::new()),
         Due::Reissue { not_after, .. } => (
@@ -580,7 +588,7 @@ fn next_from_ledger(s: &ledger::KeyState, now: i64) -> (String, String) {
         ),
         Due::Valid { window_opens, .. } => (
             format!("nothing until {}", day(window_opens)),
-            format!("renewBefore {window}d (the default; pass the manifests for theirs)"),
+            format!("renewBefore {window} (the default; pass the manifests for theirs)"),
         ),
         Due::Unknown => ("refresh".into(), "its dates are not recorded".into()),
     }

@@ -66,6 +66,17 @@ pub enum CsrError {
     BadSignature(String),
 }
 
+/// The DER bytes of a PEM CSR (what domain-control hashes are computed over), if it is
+/// one.
+pub fn der(pem: &str) -> Option<Vec<u8>> {
+    let (_, block) = x509_parser::pem::parse_x509_pem(pem.trim_start().as_bytes()).ok()?;
+    matches!(
+        block.label.as_str(),
+        "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST"
+    )
+    .then_some(block.contents)
+}
+
 /// Parses a PEM CSR and verifies its self-signature.
 pub fn inspect(pem: &str) -> Result<CsrInfo, CsrError> {
     let (_, block) = x509_parser::pem::parse_x509_pem(pem.trim_start().as_bytes())

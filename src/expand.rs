@@ -146,8 +146,8 @@ pub struct ExpandedOrder {
     pub domains: Vec<String>,
     /// The catalogue's list price for `years`, when the catalogue has prices.
     pub price: Option<f64>,
-    /// `renewBefore` in days: how long before the end it is renewed or reissued.
-    pub renew_before_days: u32,
+    /// `renewBefore`: how long before the end it is renewed or reissued.
+    pub renew_before: crate::lifecycle::RenewBefore,
     /// `renewalOf`: the certId of a certificate ordered outside the tool that it adopts.
     pub renewal_of: Option<String>,
 }
@@ -183,7 +183,7 @@ impl ExpandedOrder {
             params: canonical_json(&params).into(),
             domains,
             price: None,
-            renew_before_days: crate::lifecycle::DEFAULT_RENEW_BEFORE_DAYS,
+            renew_before: crate::lifecycle::RenewBefore::default(),
             renewal_of: None,
         })
     }
@@ -213,17 +213,72 @@ impl ExpandedOrder {
         )
     }
 
-    /// The `params` of `/ssl/renew` and `/ssl/reissue`: the order's `csr`, `server`,
-    /// `domainInfo` and `uniqueValue`, as canonical JSON. `None` without a CSR, which a
-    /// renewal requires (NicSRS generated the key of an order placed without one).
-    pub fn renewal_params(&self) -> Option<Arc<str>> {
+    /// `params` as sent, picked to `fields`, as canonical JSON.
+    fn params_of(&self, fields: &[&str]) -> Map<String, Json> {
         let params = self.wire_params();
-        params.get("csr")?;
-        let picked: Map<String, Json> = ["csr", "server", "domainInfo", "uniqueValue"]
-            .into_iter()
-            .filter_map(|k| Some((k.to_owned(), params.get(k)?.clone())))
-            .collect();
-        Some(canonical_json(&Json::Object(picked)).into())
+        fields
+            .iter()
+            .filter_map(|k| Some(((*k).to_owned(), params.get(*k)?.clone())))
+            .collect()
+    }
+
+    /// Whether the order carries its own CSR (without one, NicSRS generated the key).
+    pub fn has_csr(&self) -> bool {
+        self.wire_params().get("csr").is_some()
+    }
+
+    /// The `params` of `/ssl/renew`: the order's `csr`, `server`, `domainInfo` and
+    /// `uniqueValue`, as canonical JSON. `None` without a CSR, which a renewal requires
+    /// (see [`ExpandedOrder::renewal_params_with`] for the CSR NicSRS holds).
+    pub fn renewal_params(&self) -> Option<Arc<str>> {
+        let picked = self.params_of(&RENEW_PARAMS);
+        picked
+            .contains_key("csr")
+            .then(|| canonical_json(&Json::Object(picked)).into())
+    }
+
+    /// The `params` of `/ssl/renew` for an order whose key NicSRS generated: the CSR
+    /// NicSRS holds for it (collect's `applyParams.csr`), with the order's other fields.
+    pub fn renewal_params_with(&self, csr: &str) -> Arc<str> {
+        let mut picked = self.params_of(&RENEW_PARAMS);
+        picked.insert("csr".into(), Json::String(csr.to_owned()));
+        canonical_json(&Json::Object(picked)).into()
+    }
+
+    /// The `params` of `/ssl/replace`: `csr`, `domainInfo` and `uniqueValue`. `None`
+    /// without a CSR, which a replacement requires.
+    pub fn replace_params(&self) -> Option<Arc<str>> {
+        let picked = self.params_of(&REPLACE_PARAMS);
+        picked
+            .contains_key("csr")
+            .then(|| canonical_json(&Json::Object(picked)).into())
+    }
+
+    /// `params.uniqueValue`, which `/ssl/reissue` takes as a form field of its own.
+    pub fn unique_value(&self) -> Option<String> {
+        self.wire_params()
+            .get("uniqueValue")
+            .and_then(Json::as_str)
+            .map(str::to_owned)
+    }
+
+    /// A short hash of each field of the order that decides what a certificate is (see
+    /// [`HASHED_FIELDS`]), as `(name, hex)`; fields the order does not have are left out.
+    pub fn field_hashes(&self) -> Vec<(&'static str, String)> {
+        let params = self.wire_params();
+        let years = Json::from(self.years);
+        let code = Json::String(self.product_code.clone());
+        HASHED_FIELDS
+            .iter()
+            .filter_map(|&name| {
+                let value = match name {
+                    "productCode" => &code,
+                    "years" => &years,
+                    _ => params.get(name)?,
+                };
+                Some((name, short_hash(name, value)))
+            })
+            .collect()
     }
 
     /// The form fields of `/ssl/place`, without the token. With `redact_keys`, a private
@@ -255,14 +310,77 @@ impl ExpandedOrder {
         form.insert("renewId".into(), Json::String(cert_id.clone()));
         form.insert("years".into(), Json::from(self.years));
         form.insert("refId".into(), Json::String(format!("{}-r1", self.ref_id)));
-        if let Some(params) = self.renewal_params() {
-            form.insert(
-                "params".into(),
-                serde_json::from_str(&params).unwrap_or(Json::Null),
-            );
-        }
+        let params = match self.renewal_params() {
+            Some(params) => serde_json::from_str(&params).unwrap_or(Json::Null),
+            // Renewed with the CSR NicSRS holds for the certificate, read when it is sent.
+            None => {
+                let mut p = self.params_of(&RENEW_PARAMS);
+                p.insert(
+                    "csr".into(),
+                    Json::String("<the CSR NicSRS holds for the certificate>".into()),
+                );
+                Json::Object(p)
+            }
+        };
+        form.insert("params".into(), params);
         ("renew", Json::Object(form))
     }
+}
+
+/// The fields of an order whose changes `plan` reports one by one: what the certificate
+/// is for (product, term, key, names) and who it is for (contacts, organisation).
+pub const HASHED_FIELDS: [&str; 10] = [
+    "productCode",
+    "years",
+    "csr",
+    "domainInfo",
+    "server",
+    "uniqueValue",
+    "Administrator",
+    "tech",
+    "finance",
+    "organizationInfo",
+];
+
+/// What `/ssl/renew` takes in `params` (NicSRS's renew page).
+const RENEW_PARAMS: [&str; 4] = ["csr", "server", "domainInfo", "uniqueValue"];
+/// What `/ssl/replace` takes in `params` (NicSRS's replace page).
+const REPLACE_PARAMS: [&str; 3] = ["csr", "domainInfo", "uniqueValue"];
+
+/// The first 8 hex digits of the SHA-256 of a field's value: enough to tell a change,
+/// and nothing of the value. A CSR is hashed without its line breaks and spaces, so that
+/// re-wrapping the PEM is no change.
+fn short_hash(name: &str, value: &Json) -> String {
+    let text = match (name, value) {
+        ("csr", Json::String(pem)) => pem.split_whitespace().collect::<String>(),
+        _ => canonical_json(value),
+    };
+    let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    digest.as_ref()[..4]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Field hashes as the ledger's `request_fields` cell: `name=hex` separated by spaces.
+pub fn fields_cell(fields: &[(&str, String)]) -> String {
+    let mut out = String::new();
+    for (name, hash) in fields {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(name);
+        out.push('=');
+        out.push_str(hash);
+    }
+    out
+}
+
+/// A `request_fields` cell read back as `(name, hex)` pairs.
+pub fn parse_fields_cell(cell: &str) -> Vec<(&str, &str)> {
+    cell.split_whitespace()
+        .filter_map(|pair| pair.split_once('='))
+        .collect()
 }
 
 /// SHA-256 (hex) of a request to `endpoint` with these form fields, without the token.

@@ -10,8 +10,10 @@ use std::path::{Path, PathBuf};
 
 use crate::csv::{decode, line, records};
 
-/// The columns, in the order they are written.
-pub const COLUMNS: [&str; 18] = [
+/// The columns, in the order a new ledger is written. Each row of an existing ledger is
+/// written in the order of that file's own header; the first [`REQUIRED_COLUMNS`] must be
+/// in every ledger, the rest were added later and may be missing from older files.
+pub const COLUMNS: [&str; 19] = [
     "time",
     "api",
     "event",
@@ -30,7 +32,11 @@ pub const COLUMNS: [&str; 18] = [
     "not_before",
     "not_after",
     "due_date",
+    "request_fields",
 ];
+
+/// How many of [`COLUMNS`] every ledger has (those of the first release).
+pub const REQUIRED_COLUMNS: usize = 18;
 
 /// The default ledger file for the live API.
 pub const DEFAULT_PATH: &str = "nicsrs-ledger.csv";
@@ -58,6 +64,11 @@ pub enum Event {
     Reissuing,
     /// The reissue exists at NicSRS (`cert_id` is the new certificate).
     Reissued,
+    /// Written and synced before a `/ssl/replace` call (`cert_id` is the certificate
+    /// replaced).
+    Replacing,
+    /// The replacement exists at NicSRS (`cert_id` is the new certificate).
+    Replaced,
 }
 
 impl Event {
@@ -73,18 +84,26 @@ impl Event {
             Event::Renewed => "renewed",
             Event::Reissuing => "reissuing",
             Event::Reissued => "reissued",
+            Event::Replacing => "replacing",
+            Event::Replaced => "replaced",
         }
     }
 
     /// Whether the row is written before a call that may cost money or change a
     /// certificate: its outcome must be known before anything is sent again.
     pub fn is_write_ahead(self) -> bool {
-        matches!(self, Event::Submitting | Event::Renewing | Event::Reissuing)
+        matches!(
+            self,
+            Event::Submitting | Event::Renewing | Event::Reissuing | Event::Replacing
+        )
     }
 
     /// Whether the row records a certificate order that exists at NicSRS.
     pub fn is_success(self) -> bool {
-        matches!(self, Event::Placed | Event::Renewed | Event::Reissued)
+        matches!(
+            self,
+            Event::Placed | Event::Renewed | Event::Reissued | Event::Replaced
+        )
     }
 
     fn parse(s: &str) -> Option<Event> {
@@ -98,6 +117,8 @@ impl Event {
             "renewed" => Event::Renewed,
             "reissuing" => Event::Reissuing,
             "reissued" => Event::Reissued,
+            "replacing" => Event::Replacing,
+            "replaced" => Event::Replaced,
             _ => return None,
         })
     }
@@ -169,6 +190,11 @@ pub struct Row {
     pub not_after: String,
     /// End of the paid subscription, when known.
     pub due_date: String,
+    /// On the rows of a call that sets a certificate's contents (place, renew, replace):
+    /// a short SHA-256 of each field of the request, `name=hex` separated by spaces, so
+    /// that `plan` can tell which field of an order changed since (see
+    /// [`crate::expand::field_hashes`]).
+    pub request_fields: String,
 }
 
 impl Row {
@@ -193,10 +219,11 @@ impl Row {
             not_before: String::new(),
             not_after: String::new(),
             due_date: String::new(),
+            request_fields: String::new(),
         }
     }
 
-    fn cells(&self) -> [String; 18] {
+    fn cells(&self) -> [String; 19] {
         [
             self.time.clone(),
             self.api.as_str().into(),
@@ -216,12 +243,22 @@ impl Row {
             self.not_before.clone(),
             self.not_after.clone(),
             self.due_date.clone(),
+            self.request_fields.clone(),
         ]
     }
 
-    /// The row as one CSV line, ending in CRLF as RFC 4180 has it.
+    /// The row as one CSV line in the order of [`COLUMNS`], ending in CRLF as RFC 4180
+    /// has it.
     pub fn to_line(&self) -> String {
         line(self.cells().iter().map(String::as_str))
+    }
+
+    /// The row as one CSV line in a file's own column order: `layout[i]` is the index in
+    /// [`COLUMNS`] of the file's column `i`, or `None` for a column this version does not
+    /// know (left empty).
+    fn to_line_in(&self, layout: &[Option<usize>]) -> String {
+        let cells = self.cells();
+        line(layout.iter().map(|c| c.map_or("", |i| cells[i].as_str())))
     }
 }
 
@@ -277,6 +314,9 @@ pub struct Contents {
     pub warnings: Vec<String>,
     /// Byte offset where a torn last line starts, if there is one.
     torn_at: Option<u64>,
+    /// The file's columns: for each, its index in [`COLUMNS`] (`None`: unknown to this
+    /// version). Empty for a new file.
+    layout: Vec<Option<usize>>,
 }
 
 impl Contents {
@@ -299,15 +339,29 @@ impl Contents {
                 attempts: 0,
                 placed: None,
                 current: None,
+                made: None,
                 status: None,
                 renewals: 0,
                 reissues: 0,
+                replacements: 0,
             });
             s.last = row;
             s.attempts = s.attempts.max(row.attempt);
             match row.event {
                 // A collect that failed says nothing about the certificate.
-                Event::Status if !row.status.is_empty() => s.status = Some(row),
+                Event::Status if !row.status.is_empty() => {
+                    s.status = Some(row);
+                    // A renewal, reissue or replacement refused because of the state of
+                    // the order or certificate (-5, -7, -8) is decided again from what
+                    // `refresh` found since: the state it was refused for has changed or
+                    // is now known.
+                    if s.last_op.is_some_and(|l| {
+                        l.event == Event::Failed && l.code.is_some_and(is_state_refusal)
+                    }) && s.opened.is_some_and(|o| o.event != Event::Submitting)
+                    {
+                        s.opened = None;
+                    }
+                }
                 Event::Status => {}
                 event => {
                     s.last_op = Some(row);
@@ -322,7 +376,11 @@ impl Contents {
                         Event::Placed => s.placed = Some(row),
                         Event::Renewed => s.renewals += 1,
                         Event::Reissued => s.reissues += 1,
+                        Event::Replaced => s.replacements += 1,
                         _ => {}
+                    }
+                    if matches!(event, Event::Placed | Event::Renewed | Event::Replaced) {
+                        s.made = Some(row);
                     }
                 }
             }
@@ -357,12 +415,24 @@ pub struct KeyState<'r> {
     /// The row naming the certificate in force: the last `placed`, `renewed` or
     /// `reissued` row, or for an adopted certificate its `status` row.
     pub current: Option<&'r Row>,
+    /// The row of the call that made the certificate in force what it is (its key and
+    /// names): the last `placed`, `renewed` or `replaced` row. A reissue keeps them.
+    pub made: Option<&'r Row>,
     /// What collect last said of the certificate in force, if it was collected.
     pub status: Option<&'r Row>,
     /// Renewals recorded.
     pub renewals: u32,
     /// Reissues recorded.
     pub reissues: u32,
+    /// Replacements recorded.
+    pub replacements: u32,
+}
+
+/// Codes by which NicSRS refuses a call because of the order's or certificate's state
+/// (-5 order status, -7 certificate status, -8 already cancelled): nothing was done, and
+/// the call is decided again once `refresh` has recorded the state.
+pub fn is_state_refusal(code: i64) -> bool {
+    matches!(code, -5 | -7 | -8)
 }
 
 impl KeyState<'_> {
@@ -418,14 +488,21 @@ fn parse(path: &Path, bytes: &[u8], api: Api) -> Result<Contents, LedgerError> {
             .push("the header line is torn; it will be written again".into());
         return Ok(contents);
     }
-    let names: Vec<&str> = header.cells.iter().map(|c| c.as_str()).collect();
-    let mut index = [0usize; COLUMNS.len()];
+    let names: Vec<&str> = header.cells.iter().map(|c| decode(c)).collect();
+    // Where each of our columns is in this file (by name, so a file whose columns were
+    // reordered is read right), and what each of its columns is (so rows are written in
+    // its order).
+    let mut index = [None; COLUMNS.len()];
     for (i, column) in COLUMNS.iter().enumerate() {
-        index[i] = names
-            .iter()
-            .position(|n| n == column)
-            .ok_or_else(|| not_a_ledger(format!("the header has no `{column}` column")))?;
+        index[i] = names.iter().position(|n| n == column);
+        if index[i].is_none() && i < REQUIRED_COLUMNS {
+            return Err(not_a_ledger(format!("the header has no `{column}` column")));
+        }
     }
+    contents.layout = names
+        .iter()
+        .map(|n| COLUMNS.iter().position(|c| c == n))
+        .collect();
     for record in records {
         if !record.complete {
             contents.torn_at = Some(record.offset as u64);
@@ -438,7 +515,11 @@ fn parse(path: &Path, bytes: &[u8], api: Api) -> Result<Contents, LedgerError> {
         if record.cells.len() == 1 && record.cells[0].is_empty() {
             continue; // a blank line
         }
-        let cell = |c: usize| record.cells.get(index[c]).map_or("", |s| decode(s));
+        let cell = |c: usize| {
+            index[c]
+                .and_then(|i| record.cells.get(i))
+                .map_or("", |s| decode(s))
+        };
         let parsed = (|| {
             if record.cells.len() != names.len() {
                 return Err(format!(
@@ -469,6 +550,7 @@ fn parse(path: &Path, bytes: &[u8], api: Api) -> Result<Contents, LedgerError> {
                 not_before: cell(15).into(),
                 not_after: cell(16).into(),
                 due_date: cell(17).into(),
+                request_fields: cell(18).into(),
             })
         })();
         match parsed {
@@ -495,6 +577,8 @@ fn parse(path: &Path, bytes: &[u8], api: Api) -> Result<Contents, LedgerError> {
 pub struct Writer {
     file: File,
     path: PathBuf,
+    /// The file's column order (see [`Contents`]).
+    layout: Vec<Option<usize>>,
 }
 
 impl Writer {
@@ -528,11 +612,17 @@ impl Writer {
             file.set_len(at).map_err(io)?;
             file.sync_data().map_err(io)?;
         }
+        let fresh = contents.torn_at == Some(0) || contents.layout.is_empty();
         let mut writer = Writer {
             file,
             path: path.to_owned(),
+            layout: if fresh {
+                (0..COLUMNS.len()).map(Some).collect()
+            } else {
+                contents.layout.clone()
+            },
         };
-        if contents.torn_at == Some(0) || bytes.is_empty() {
+        if fresh {
             writer.write_raw(&line(COLUMNS.iter().copied()))?;
             writer.sync()?;
         }
@@ -550,7 +640,8 @@ impl Writer {
 
     /// Appends rows (each with a single write, so a crash tears at most the last).
     pub fn append(&mut self, row: &Row) -> Result<(), LedgerError> {
-        self.write_raw(&row.to_line())
+        let text = row.to_line_in(&self.layout);
+        self.write_raw(&text)
     }
 
     /// Makes everything appended so far durable.

@@ -14,6 +14,7 @@ pub mod client;
 pub mod commands;
 pub mod csr;
 pub mod csv;
+pub mod dcv;
 pub mod diagnostic;
 pub mod error;
 pub mod exit;

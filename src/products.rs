@@ -34,15 +34,40 @@ pub fn infer_kind(code: &str, name: &str) -> Kind {
     let text = format!("{code} {name}").to_ascii_lowercase();
     if text.contains("code-sign") || text.contains("codesign") || text.contains("code sign") {
         Kind::Codesign
-    } else if text.contains("smime")
-        || text.contains("s/mime")
-        || text.contains("email")
-        || text.contains("personal")
-    {
+    } else if text.contains("smime") || text.contains("s/mime") {
         Kind::Smime
     } else {
         Kind::Ssl
     }
+}
+
+/// The entries of one vendor's `/ssl/productList` (see [`crate::wire::read::product_list`])
+/// as catalogue products: `vendor` added, and `kind` inferred from the code and name when
+/// the API does not say.
+pub fn to_products(
+    vendor: &str,
+    entries: Vec<serde_json::Map<String, Value>>,
+) -> Result<Vec<Product>, ProductsError> {
+    entries
+        .into_iter()
+        .map(|mut map| {
+            map.entry("vendor")
+                .or_insert_with(|| Value::String(vendor.to_owned()));
+            if !map.contains_key("kind") {
+                let code = map.get("code").and_then(Value::as_str).unwrap_or_default();
+                let name = map
+                    .get("productName")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let kind = serde_json::to_value(infer_kind(code, name)).unwrap_or(Value::Null);
+                map.insert("kind".into(), kind);
+            }
+            serde_json::from_value(Value::Object(map)).map_err(|e| ProductsError::Entry {
+                vendor: vendor.to_owned(),
+                message: e.to_string(),
+            })
+        })
+        .collect()
 }
 
 /// Reads every vendor's products. Lookups are free: transient failures are tried again.
@@ -63,8 +88,8 @@ pub async fn fetch(client: &Client, vendors: &[String]) -> Result<Vec<Product>, 
                 .call("productList", &[("vendor", vendor.as_str())])
                 .await
             {
-                Outcome::Reply(reply) if Code::from_value(reply.code) == Some(Code::Success) => {
-                    data = reply.data;
+                Outcome::Reply(reply) if reply.known_code() == Some(Code::Success) => {
+                    data = crate::wire::read::product_list(&reply);
                     break;
                 }
                 Outcome::Reply(reply) => return Err(api(reply.message())),
@@ -76,34 +101,14 @@ pub async fn fetch(client: &Client, vendors: &[String]) -> Result<Vec<Product>, 
                 Outcome::NotSent(why) | Outcome::Ambiguous(why) => last = why,
             }
         }
-        let Some(Value::Array(entries)) = data else {
+        let Some(entries) = data else {
             return Err(api(if last.is_empty() {
                 "the reply has no product list".into()
             } else {
                 last
             }));
         };
-        for mut entry in entries {
-            if let Value::Object(map) = &mut entry {
-                map.entry("vendor")
-                    .or_insert_with(|| Value::String(vendor.clone()));
-                if !map.contains_key("kind") {
-                    let code = map.get("code").and_then(Value::as_str).unwrap_or_default();
-                    let name = map
-                        .get("productName")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default();
-                    let kind = serde_json::to_value(infer_kind(code, name)).unwrap_or(Value::Null);
-                    map.insert("kind".into(), kind);
-                }
-            }
-            let product: Product =
-                serde_json::from_value(entry).map_err(|e| ProductsError::Entry {
-                    vendor: vendor.clone(),
-                    message: e.to_string(),
-                })?;
-            products.push(product);
-        }
+        products.extend(to_products(vendor, entries)?);
     }
     // The same checks as a catalogue file gets.
     let json = serde_json::to_string(&products).unwrap_or_default();
@@ -149,10 +154,28 @@ mod tests {
 
     #[test]
     fn kinds_are_inferred_from_codes_and_names() {
-        assert_eq!(infer_kind("sectigo-code-signing", ""), Kind::Codesign);
+        assert_eq!(
+            infer_kind("comodo-code-signing-certificate", ""),
+            Kind::Codesign
+        );
         assert_eq!(
             infer_kind("x", "Personal Authentication S/MIME"),
             Kind::Smime
+        );
+        assert_eq!(
+            infer_kind(
+                "sectigo-pro-email-smime-certificate",
+                "Sectigo Enterprise S/MIME Certificate"
+            ),
+            Kind::Smime
+        );
+        // "Email verification is not supported" is about validation, not S/MIME.
+        assert_eq!(
+            infer_kind(
+                "ssltrus-dv-ssl-domroot",
+                "sslTrus BasicSSL(Email verification is not supported)"
+            ),
+            Kind::Ssl
         );
         assert_eq!(infer_kind("sectigo-ov", "Sectigo OV SSL"), Kind::Ssl);
     }

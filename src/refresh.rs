@@ -7,37 +7,20 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::client::{Client, Outcome};
 use crate::ledger::{self, Event, Row};
 use crate::pacer::Pacer;
 use crate::wire::Code;
+use crate::wire::read;
 
 /// Statuses after which collecting again tells nothing new.
 const FINAL: [&str; 4] = ["COMPLETE", "CANCELLED", "REISSUED", "FAILED"];
 /// Tries of one collect before it is reported as an error (collect is free).
 const TRIES: u32 = 5;
 
-/// What collect said about one certificate.
-#[derive(Debug, Default)]
-pub struct Collected {
-    /// PENDING, COMPLETE, CANCELLED, ...
-    pub status: String,
-    /// Certificate validity start.
-    pub begin: String,
-    /// Certificate expiry.
-    pub end: String,
-    /// End of the subscription.
-    pub due: String,
-    /// The certificate, PEM.
-    pub certificate: Option<String>,
-    /// The CA chain, PEM.
-    pub chain: Option<String>,
-    /// The private key NicSRS generated, PEM.
-    pub private_key: Option<String>,
-}
+pub use crate::wire::read::Collected;
 
 /// One certificate to collect.
 #[derive(Clone, Debug)]
@@ -110,44 +93,10 @@ pub async fn collect(
         }
         pacer.wait().await;
         match client.call("collect", &[("certId", cert_id)]).await {
-            Outcome::Reply(reply) => match Code::from_value(reply.code) {
-                Some(Code::Success | Code::Processing) => {
-                    let data = reply.data.unwrap_or(Value::Null);
-                    let text = |k: &str| {
-                        data.get(k)
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_owned()
-                    };
-                    let pem = |k: &str| {
-                        data.get(k)
-                            .and_then(Value::as_str)
-                            .filter(|s| !s.is_empty())
-                            .map(str::to_owned)
-                    };
-                    let mut status = text("status");
-                    if status.is_empty() {
-                        status = if reply.code == Code::Processing.value() {
-                            "PENDING".into()
-                        } else {
-                            "UNKNOWN".into()
-                        };
-                    }
-                    return Ok((
-                        reply.code,
-                        Collected {
-                            status,
-                            begin: text("beginDate"),
-                            end: text("endDate"),
-                            due: text("dueDate"),
-                            certificate: pem("certificate"),
-                            chain: pem("caCertificate"),
-                            private_key: pem("rsaPrivateKey"),
-                        },
-                    ));
-                }
-                Some(Code::Unknown) => last = reply.message(),
-                _ => return Err(reply.message()),
+            Outcome::Reply(reply) => match read::collected(&reply) {
+                Some(c) => return Ok((reply.code, c)),
+                None if reply.known_code() == Some(Code::Unknown) => last = reply.message(),
+                None => return Err(reply.message()),
             },
             Outcome::Throttled(wait) => {
                 // Every worker holds back, as in apply.

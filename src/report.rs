@@ -155,12 +155,13 @@ impl Reporter for JsonReporter {
 /// The summary table.
 pub fn summary_text(s: &Summary, already: usize, blocked: usize, ledger: &str) -> String {
     let secs = s.elapsed.as_secs_f64();
-    let done = s.placed + s.renewed + s.reissued + s.found + s.failed + s.unknown;
+    let done = s.placed + s.renewed + s.reissued + s.replaced + s.found + s.failed + s.unknown;
     let mut out = String::from("\nSummary\n");
     for (label, n) in [
         ("placed now", s.placed),
         ("renewed now", s.renewed),
         ("reissued now", s.reissued),
+        ("replaced now", s.replaced),
         ("found done (reconciled)", s.found),
         ("nothing to do", already as u64),
         ("failed", s.failed),
@@ -191,6 +192,7 @@ pub fn summary_json(
         "placed": s.placed,
         "renewed": s.renewed,
         "reissued": s.reissued,
+        "replaced": s.replaced,
         "found": s.found,
         "already": already,
         "failed": s.failed,

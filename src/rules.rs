@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use crate::catalog::Product;
+use crate::catalog::{Catalog, Kind, Product};
 use crate::csr::{self, CsrInfo};
 use crate::diagnostic::Severity;
 use crate::schema::{Issue, Target};
@@ -27,10 +27,53 @@ fn issue(code: &str, message: String, pointer: String, hint: Option<String>) -> 
     }
 }
 
+/// A product like `product` (same vendor, kind and validation level, wildcards if it
+/// takes them) that takes every name in `names`: the nearest codes, as a hint.
+fn product_taking(catalog: &Catalog, product: &Product, names: &[&str]) -> Option<String> {
+    let fits = catalog.products().iter().filter(|p| {
+        p.code != product.code
+            && p.vendor == product.vendor
+            && p.kind == product.kind
+            && p.validation_type == product.validation_type
+            && !p.unconfirmed
+            && (p.support_san || names.len() <= 1)
+            && names.iter().all(|n| p.takes(n))
+    });
+    let codes: Vec<&str> = fits.map(|p| p.code.as_str()).collect();
+    crate::diagnostic::did_you_mean(&product.code, codes.iter().copied()).or_else(|| {
+        codes
+            .first()
+            .map(|c| format!("a product that takes them: `{c}`"))
+    })
+}
+
 /// Every product-dependent problem of `order` (a merged, resolved order tree).
-pub fn check(order: &Node, product: &Product, csr: Option<&CsrInfo>) -> Vec<(Severity, Issue)> {
+pub fn check(
+    order: &Node,
+    product: &Product,
+    catalog: &Catalog,
+    csr: Option<&CsrInfo>,
+) -> Vec<(Severity, Issue)> {
     let mut out = Vec::new();
     let err = |i: Issue| (Severity::Error, i);
+
+    if product.unconfirmed {
+        out.push((
+            Severity::Warning,
+            issue(
+                "unconfirmed-product",
+                format!(
+                    "`{}` is not confirmed by NicSRS: its own module lists it as unconfirmed",
+                    product.code
+                ),
+                "/productCode".into(),
+                Some(
+                    "check that your account sells it: `nicsrs-batch products --vendor VENDOR`"
+                        .into(),
+                ),
+            ),
+        ));
+    }
 
     if let Some(Value::Int(years)) = order.get("years").map(|n| &n.value)
         && *years > i64::from(product.max_year)
@@ -52,7 +95,8 @@ pub fn check(order: &Node, product: &Product, csr: Option<&CsrInfo>) -> Vec<(Sev
     if let Some(days) = order
         .get("renewBefore")
         .and_then(Node::as_str)
-        .and_then(crate::lifecycle::parse_window)
+        .and_then(crate::lifecycle::RenewBefore::parse)
+        .and_then(crate::lifecycle::RenewBefore::days)
         && i64::from(days) > crate::lifecycle::RENEWAL_OPENS_DAYS
     {
         out.push((
@@ -105,6 +149,7 @@ pub fn check(order: &Node, product: &Product, csr: Option<&CsrInfo>) -> Vec<(Sev
         )));
     }
 
+    let all_names: Vec<&str> = names.iter().filter_map(|d| d.name.as_deref()).collect();
     let mut seen: Vec<String> = Vec::with_capacity(names.len());
     for d in &names {
         let at = |field: &str| format!("/params/domainInfo/{}/{field}", d.index);
@@ -123,6 +168,31 @@ pub fn check(order: &Node, product: &Product, csr: Option<&CsrInfo>) -> Vec<(Sev
         seen.push(lower.clone());
         let wildcard = lower.starts_with("*.");
         let ip = lower.parse::<IpAddr>().is_ok();
+        let ssl = product.kind == Kind::Ssl;
+        if ssl && ip && product.support_ip == Some(false) {
+            out.push(err(issue(
+                "ip-not-supported",
+                format!(
+                    "`{}` does not take IP addresses like `{name}`",
+                    product.code
+                ),
+                at("domainName"),
+                product_taking(catalog, product, &all_names)
+                    .or_else(|| Some("order a product that takes IP addresses".into())),
+            )));
+        } else if ssl && !wildcard && !ip && product.support_standard == Some(false) {
+            out.push(err(issue(
+                "plain-name-not-supported",
+                format!("`{}` takes wildcard names only, not `{name}`", product.code),
+                at("domainName"),
+                product_taking(catalog, product, &all_names).or_else(|| {
+                    Some(format!(
+                        "name it as a wildcard, `*.{}`, or order another product",
+                        name
+                    ))
+                }),
+            )));
+        }
         if wildcard && !product.support_wildcard {
             out.push(err(issue(
                 "wildcard-not-supported",

@@ -9,14 +9,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::client::{Client, Outcome};
+use crate::expand::ExpandedOrder;
 use crate::ledger::{self, Api, Event, Row};
 use crate::pacer::{Jitter, Pacer};
-use crate::plan::{Action, Op, Plan};
+use crate::plan::{Action, NO_CSR_HELD, Op, Plan};
+use crate::wire::read::{self, Paid};
 use crate::wire::{Code, Reply};
 
 /// Tries before a call that never left is given up (0.5 s, 1 s, 2 s, 4 s, 8 s apart).
@@ -30,6 +31,9 @@ const LOOKUP_TRIES: u32 = 6;
 /// Workers start this far apart, so that their calls do not arrive at the API (and their
 /// replies here) in waves that queue behind each other.
 const RAMP_STEP: Duration = Duration::from_millis(1);
+/// Placements in a row that answered -2 and were then not found by refId, after which no
+/// new one is started: one client saw -2 answer every placement of an empty balance.
+const UNKNOWN_NOT_FOUND_STREAK: u32 = 3;
 
 /// One call to carry out: plain data, with a sequence number and its idempotency key
 /// (the refId).
@@ -43,22 +47,29 @@ pub struct Job {
     pub ref_id: String,
     /// Where to start.
     pub action: Action,
-    /// The call: place, renew or reissue.
+    /// The call: place, renew, reissue or replace.
     pub op: Op,
     /// Submissions recorded before this run.
     pub attempts: u32,
-    /// `productCode` of the order.
+    /// `productCode` sent, or of the certificate renewed, reissued or replaced.
     pub product_code: String,
-    /// `years` sent (place, renew).
+    /// `years` sent (place, renew), or of the certificate reissued or replaced.
     pub years: u32,
-    /// `params` sent (canonical JSON); a reissue without a CSR sends none.
+    /// `params` sent (canonical JSON); a reissue sends none.
     pub params: Option<Arc<str>>,
-    /// The certId renewed (`renewId`) or reissued (`certId`).
+    /// A renewal of a certificate whose key NicSRS generated: the order, whose renewal is
+    /// sent with the CSR NicSRS holds for the certificate (read by collect first).
+    pub held_csr: Option<Box<ExpandedOrder>>,
+    /// A reissue's `uniqueValue` form field.
+    pub unique_value: Option<String>,
+    /// The certId renewed (`renewId`), reissued or replaced (`certId`).
     pub of_cert: String,
     /// A reissue's `reason`.
     pub reason: String,
     /// Hash of those fields.
     pub request_sha256: String,
+    /// The ledger's `request_fields` for the call's rows.
+    pub request_fields: String,
     /// For the ledger, space-separated.
     pub domains: String,
     /// For the ledger.
@@ -79,12 +90,16 @@ impl Job {
                 action: s.action,
                 op: s.op,
                 attempts: s.attempts,
-                product_code: s.order.product_code.clone(),
-                years: s.order.years,
+                product_code: s.product_code.clone(),
+                years: s.years,
                 params: s.params.clone(),
+                held_csr: (s.op == Op::Renew && s.params.is_none())
+                    .then(|| Box::new(s.order.clone())),
+                unique_value: s.unique_value.clone(),
                 of_cert: s.of_cert.clone(),
                 reason: s.reason.clone(),
                 request_sha256: s.request_sha256.clone(),
+                request_fields: s.request_fields.clone(),
                 domains: s.order.domains.join(" "),
                 manifest: sources.get(s.order.file).display.clone(),
             })
@@ -92,6 +107,8 @@ impl Job {
     }
 
     /// The form fields of the call, without the token.
+    /// The form fields of the call, without the token: exactly those NicSRS's page for
+    /// the endpoint documents (see `docs/nicsrs-api.md`).
     fn fields<'j>(&'j self, years: &'j str) -> Vec<(&'static str, &'j str)> {
         let mut fields = match self.op {
             Op::Place => vec![
@@ -103,8 +120,12 @@ impl Job {
                 ("certId", self.of_cert.as_str()),
                 ("reason", self.reason.as_str()),
             ],
+            Op::Replace => vec![("certId", self.of_cert.as_str())],
         };
         fields.push(("refId", self.ref_id.as_str()));
+        if let Some(unique) = &self.unique_value {
+            fields.push(("uniqueValue", unique));
+        }
         if let Some(params) = &self.params {
             fields.push(("params", params));
         }
@@ -152,6 +173,7 @@ impl Job {
             not_before: String::new(),
             not_after: String::new(),
             due_date: String::new(),
+            request_fields: self.request_fields.clone(),
         }
     }
 }
@@ -159,7 +181,7 @@ impl Job {
 /// How a job ended, for the progress display and the summary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Final {
-    /// Placed, renewed or reissued by this run (the row's event says which).
+    /// Placed, renewed, reissued or replaced by this run (the row's event says which).
     Placed,
     /// Found done by an earlier call (reconciled).
     Found,
@@ -188,6 +210,8 @@ pub struct Summary {
     pub renewed: u64,
     /// Reissued by this run.
     pub reissued: u64,
+    /// Replaced by this run.
+    pub replaced: u64,
     /// Found done by reconciliation (placed, renewed or reissued by an earlier call).
     pub found: u64,
     /// Refused or never sent.
@@ -215,6 +239,9 @@ pub struct Options {
     pub api: Api,
     /// Wait before asking about an unknown outcome.
     pub reconcile_delay: Duration,
+    /// Skip the lookup by refId before a new call (`--trust-ledger`): only when the
+    /// ledger is known to be complete. Unknown outcomes are always looked up.
+    pub trust_ledger: bool,
 }
 
 /// Why a run could not go on.
@@ -257,6 +284,8 @@ struct Ctx {
     jitter: Jitter,
     /// Jobs taken from the queue as the run stopped, never started.
     skipped: std::sync::atomic::AtomicU64,
+    /// Placements in a row that answered -2 and were then not found.
+    unknown_not_found: std::sync::atomic::AtomicU32,
 }
 
 impl Ctx {
@@ -341,6 +370,7 @@ pub async fn run(
         pacer: Pacer::new(options.rate),
         stop: stop.clone(),
         skipped: std::sync::atomic::AtomicU64::new(0),
+        unknown_not_found: std::sync::atomic::AtomicU32::new(0),
         jitter: Jitter::new(started.elapsed().as_nanos() as u64 ^ u64::from(std::process::id())),
         options,
     });
@@ -453,6 +483,7 @@ fn write_rows(
                     Final::Placed => match m.row.event {
                         Event::Renewed => summary.renewed += 1,
                         Event::Reissued => summary.reissued += 1,
+                        Event::Replaced => summary.replaced += 1,
                         _ => summary.placed += 1,
                     },
                     Final::Found => summary.found += 1,
@@ -483,29 +514,43 @@ fn write_rows(
 
 /// One job, start to end. Its last row carries its final outcome. Returns `false` when
 /// the run stopped before the job started (it wrote nothing).
-async fn carry_out(ctx: &Ctx, job: Job) -> bool {
+async fn carry_out(ctx: &Ctx, mut job: Job) -> bool {
     let api = ctx.options.api;
     let mut attempt = job.attempts;
-    // A renewal's or reissue's refId is derived from the ledger (`-r2` after one renewal),
-    // so a ledger that lost rows (a commit that never reached Git) would send it again:
-    // asking first costs one free lookup and makes them safe against that too.
-    let mut reconcile = matches!(
-        job.action,
-        Action::Reconcile | Action::Renew | Action::Reissue
-    );
+    // Every new call is first looked up by its refId: the ledger lives in Git and can lose
+    // rows (a push that was rejected), and a call it does not record may have gone through.
+    // Asking costs one free call. An unknown outcome is always looked up.
+    let mut reconcile = job.action == Action::Reconcile || !ctx.options.trust_ledger;
     // Whether the ledger already has this call's write-ahead row: every `failed` or
     // `unknown` row must follow one, which is how `plan` knows what call it was about.
     let mut opened = job.action == Action::Reconcile;
     let mut unknown_rounds = 0;
+    // The last call answered -2: if the lookup then finds nothing, it counts towards
+    // stopping the run.
+    let mut after_minus_2 = false;
     loop {
         if reconcile {
             match lookup(ctx, &job.ref_id).await {
                 Lookup::Found(cert_id) => {
-                    let message = "found by refId: the earlier call went through";
+                    ctx.unknown_not_found.store(0, Ordering::SeqCst);
+                    let message = if opened {
+                        "found by refId: the earlier call went through"
+                    } else {
+                        "found by refId before sending: an earlier call the ledger does not record went through"
+                    };
                     let row = job.done(api, attempt, &cert_id, message);
                     return ctx.end(row, Final::Found).await;
                 }
-                Lookup::NotFound => {}
+                Lookup::NotFound => {
+                    if after_minus_2 && job.op == Op::Place {
+                        let streak = ctx.unknown_not_found.fetch_add(1, Ordering::SeqCst) + 1;
+                        if streak >= UNKNOWN_NOT_FOUND_STREAK {
+                            ctx.stop_because(format!(
+                                "stopped: {streak} placements in a row answered -2 (unknown error) and were then not found by refId; NicSRS may be refusing orders (one client saw -2 for an empty balance): check the account, then run apply again"
+                            ));
+                        }
+                    }
+                }
                 Lookup::Unclear(why) => {
                     let message = if opened {
                         format!("still unknown: {why}")
@@ -536,6 +581,30 @@ async fn carry_out(ctx: &Ctx, job: Job) -> bool {
             }
             return false;
         }
+        if let Some(order) = job.held_csr.take() {
+            // Renewed with the CSR NicSRS holds for a certificate whose key it generated.
+            match read_held_csr(ctx, &job.of_cert).await {
+                Ok(csr) => {
+                    let params = order.renewal_params_with(&csr);
+                    job.request_sha256 = crate::expand::request_sha256(
+                        "renew",
+                        &[
+                            ("params", &params),
+                            ("refId", &job.ref_id),
+                            ("renewId", &job.of_cert),
+                            ("years", &job.years.to_string()),
+                        ],
+                    );
+                    job.params = Some(params);
+                }
+                Err(message) => {
+                    let open = job.row(api, job.op.write_ahead(), attempt, None, "", "");
+                    ctx.record(open, None, false).await;
+                    let row = job.row(api, Event::Failed, attempt, None, "", &message);
+                    return ctx.end(row, Final::Failed).await;
+                }
+            }
+        }
         attempt += 1;
         let submitting = job.row(api, job.op.write_ahead(), attempt, None, "", "");
         if !ctx.record(submitting, None, true).await {
@@ -545,6 +614,7 @@ async fn carry_out(ctx: &Ctx, job: Job) -> bool {
         opened = true;
         match send(ctx, &job).await {
             Sent::Placed(cert_id) => {
+                ctx.unknown_not_found.store(0, Ordering::SeqCst);
                 let row = job.done(api, attempt, &cert_id, "");
                 return ctx.end(row, Final::Placed).await;
             }
@@ -561,6 +631,7 @@ async fn carry_out(ctx: &Ctx, job: Job) -> bool {
             }
             Sent::Unknown { code, message } => {
                 unknown_rounds += 1;
+                after_minus_2 = code == Some(Code::Unknown.value());
                 let give_up = unknown_rounds >= UNKNOWN_ROUNDS;
                 let row = job.row(api, Event::Unknown, attempt, code, "", &message);
                 ctx.record(row, give_up.then_some(Final::Unknown), false)
@@ -573,6 +644,21 @@ async fn carry_out(ctx: &Ctx, job: Job) -> bool {
                 reconcile = true;
             }
         }
+    }
+}
+
+/// The CSR NicSRS holds for `cert_id` (collect's `applyParams.csr`), or why it cannot be
+/// had: the message of the `failed` row (nothing was sent).
+async fn read_held_csr(ctx: &Ctx, cert_id: &str) -> Result<String, String> {
+    match crate::refresh::collect(&ctx.client, &ctx.pacer, cert_id).await {
+        Ok((_, c)) => c.apply_csr.ok_or_else(|| {
+            format!(
+                "{NO_CSR_HELD} {cert_id} (collect's applyParams has no csr), and the order has none"
+            )
+        }),
+        Err(why) => Err(format!(
+            "not sent: the CSR NicSRS holds for {cert_id} could not be read: {why}"
+        )),
     }
 }
 
@@ -628,33 +714,20 @@ async fn send(ctx: &Ctx, job: &Job) -> Sent {
     }
 }
 
-/// What a reply to `/ssl/place`, `/ssl/renew` or `/ssl/reissue` means.
+/// What a reply to a paid call means (see [`read::paid`]).
 fn judge(reply: &Reply) -> Sent {
-    let cert_id = reply
-        .data
-        .as_ref()
-        .and_then(|d| d.get("certId"))
-        .and_then(Value::as_str)
-        .filter(|c| !c.is_empty());
-    match (Code::from_value(reply.code), cert_id) {
-        (Some(Code::Success), Some(id)) => Sent::Placed(id.to_owned()),
-        (Some(Code::Success), None) => Sent::Unknown {
+    match read::paid(reply) {
+        Paid::Done(id) => Sent::Placed(id),
+        Paid::Refused { stop_all } => Sent::Refused {
+            code: Some(reply.code),
+            message: reply.message(),
+            stop_all,
+        },
+        Paid::Unknown if reply.known_code() == Some(Code::Success) => Sent::Unknown {
             code: Some(reply.code),
             message: "success without a certId".into(),
         },
-        (Some(Code::Credit | Code::Denied), _) => Sent::Refused {
-            code: Some(reply.code),
-            message: reply.message(),
-            stop_all: true,
-        },
-        (Some(Code::Invalid | Code::Product | Code::CaFailed | Code::NotIssued), _) => {
-            Sent::Refused {
-                code: Some(reply.code),
-                message: reply.message(),
-                stop_all: false,
-            }
-        }
-        _ => Sent::Unknown {
+        Paid::Unknown => Sent::Unknown {
             code: Some(reply.code),
             message: reply.message(),
         },
@@ -671,24 +744,14 @@ async fn lookup(ctx: &Ctx, ref_id: &str) -> Lookup {
         }
         ctx.pacer.wait().await;
         match ctx.client.call("certIdByrefId", &[("refId", ref_id)]).await {
-            Outcome::Reply(reply) => match Code::from_value(reply.code) {
-                Some(Code::Success) => {
-                    match reply
-                        .data
-                        .as_ref()
-                        .and_then(|d| d.get("certId"))
-                        .and_then(Value::as_str)
-                    {
-                        Some(id) if !id.is_empty() => return Lookup::Found(id.to_owned()),
-                        _ => last = "the lookup succeeded without a certId".into(),
-                    }
-                }
-                Some(Code::Invalid) => return Lookup::NotFound,
-                Some(Code::Denied) => {
+            Outcome::Reply(reply) => match read::lookup(&reply) {
+                read::Lookup::Found(id) => return Lookup::Found(id),
+                read::Lookup::NotFound => return Lookup::NotFound,
+                read::Lookup::Denied => {
                     ctx.stop_because(format!("stopped: {}", reply.message()));
                     return Lookup::Unclear(reply.message());
                 }
-                _ => last = reply.message(),
+                read::Lookup::Unclear => last = reply.message(),
             },
             Outcome::Throttled(wait) => {
                 ctx.pacer.pause(wait.unwrap_or(Duration::from_secs(1)));

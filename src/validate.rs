@@ -378,11 +378,11 @@ impl<'a> Run<'a> {
         let csr_info = self.csr(&tree, &ctx, found);
         let product = self.product(&tree, &ctx, key_entry.value.span, found);
 
-        let renew_before_days = tree
+        let renew_before = tree
             .get("renewBefore")
             .and_then(Node::as_str)
-            .and_then(lifecycle::parse_window)
-            .unwrap_or(lifecycle::DEFAULT_RENEW_BEFORE_DAYS);
+            .and_then(lifecycle::RenewBefore::parse)
+            .unwrap_or_default();
         let mut json = tree.to_json();
         if let Some(obj) = json.as_object_mut() {
             // The tool's own fields: not part of any request.
@@ -398,7 +398,12 @@ impl<'a> Run<'a> {
                 .check(&json)
                 .into_iter()
                 .map(|i| (Severity::Error, i))
-                .chain(rules::check(&tree, product, csr_info.as_ref()));
+                .chain(rules::check(
+                    &tree,
+                    product,
+                    &self.options.catalog,
+                    csr_info.as_ref(),
+                ));
             for (severity, issue) in issues {
                 match &issue.target {
                     Target::Unknown(n) if is_token_key(n) => continue,
@@ -428,8 +433,11 @@ impl<'a> Run<'a> {
             checked.expanded =
                 ExpandedOrder::from_json(key, file, index, key_entry.value.span, &json).map(
                     |mut order| {
-                        order.price = product.price(order.years);
-                        order.renew_before_days = renew_before_days;
+                        order.price = product.price_for(
+                            order.years,
+                            crate::catalog::NameCount::of(order.domains.iter().map(String::as_str)),
+                        );
+                        order.renew_before = renew_before;
                         order.renewal_of = checked.renewal_of.as_ref().map(|(id, _)| id.clone());
                         order
                     },

@@ -58,7 +58,7 @@ fn a_clean_run_places_every_order_and_a_second_run_sends_nothing() {
     );
     assert_exactly_once(&server, &dir, 20);
     let ledger = std::fs::read_to_string(dir.join("ledger.csv")).expect("ledger");
-    assert!(ledger.starts_with("time,api,event,key,ref_id,cert_id,product_code,years,domains,request_sha256,attempt,code,message,manifest,status,not_before,not_after,due_date\r\n"));
+    assert!(ledger.starts_with("time,api,event,key,ref_id,cert_id,product_code,years,domains,request_sha256,attempt,code,message,manifest,status,not_before,not_after,due_date,request_fields\r\n"));
     assert_eq!(
         ledger.matches(",submitting,").count(),
         20,
@@ -138,12 +138,34 @@ fn plan_shows_the_work_and_warns_about_changed_orders() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("give it a new key to order again"),
-        "{stdout}"
+        stdout.contains(
+            "~ domainInfo: -www.site0001.example -> +shop.site0001.example  (other names: replaced free of charge)"
+        ),
+        "the change is shown field by field: {stdout}"
+    );
+    assert!(
+        stdout.contains("NicSRS replaces a certificate only with a CSR for the new names"),
+        "an order without a CSR cannot be replaced: {stdout}"
     );
     let out = apply(&dir, &server, &[]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(server.stats()["orders_placed"], 3);
+    // Once issued, it stays blocked: nothing is placed or replaced by itself.
+    let out = run_on(&dir, &server, "sandbox", &["refresh"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = plan(&["--detailed-exitcode"]);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("  blocked   site-0001") && stdout.contains("add `params.csr`"),
+        "{stdout}"
+    );
+    let out = apply(&dir, &server, &[]);
+    assert_eq!(out.status.code(), Some(3), "blocked: {}", text(&out.stdout));
+    let st = server.stats();
+    assert_eq!(
+        (st["orders_placed"].as_u64(), st["orders_replaced"].as_u64()),
+        (Some(3), Some(0))
+    );
 }
 
 #[test]

@@ -1,11 +1,22 @@
 //! The decision for one order with history: a call left unfinished, or a certificate in
-//! force held against its `renewBefore` window.
+//! force held against its `renewBefore` window and against what changed in the manifest.
 
 use crate::expand;
 use crate::ledger::{Event, KeyState, Row};
-use crate::lifecycle::{self, Due};
+use crate::lifecycle::{self, Dates, Due, Window};
 
+use super::changes::{self, Carrier};
 use super::{Action, Op, Step};
+
+/// The start of the message of a renewal that was not sent because NicSRS holds no CSR
+/// for a certificate whose key it generated: `plan` shows such a renewal `blocked` until
+/// the order has a CSR.
+pub const NO_CSR_HELD: &str = "not sent: NicSRS holds no CSR for";
+
+/// What `/ssl/renew` carries of an order (the rest stays as the certificate was made).
+const RENEW_CARRIES: [&str; 5] = ["years", "csr", "server", "domainInfo", "uniqueValue"];
+/// What `/ssl/replace` carries.
+const REPLACE_CARRIES: [&str; 3] = ["csr", "domainInfo", "uniqueValue"];
 
 /// Codes after which the same order may be sent again: not sent at all (no code),
 /// insufficient credit (-4), bad token or IP (400), an unknown error (-2).
@@ -23,21 +34,27 @@ pub(super) fn adopt(step: &mut Step, cert_id: &str) {
 }
 
 /// Sets the step up for `op` against the certificate `of` under `ref_id`: the request it
-/// sends and its hash.
-fn prepare(step: &mut Step, op: Op, of: &str, ref_id: String, reason: String) {
+/// sends, its hash, and what the ledger records of it. `made` is the row of the call that
+/// made the certificate in force.
+fn prepare(step: &mut Step, op: Op, of: &str, ref_id: String, reason: String, made: Option<&Row>) {
     let order = step.order;
     step.op = op;
     step.ref_id = ref_id;
     step.of_cert = of.to_owned();
     step.reason = reason;
+    step.unique_value = None;
+    // Renewals and replacements keep the product; a replacement keeps the term too.
+    let kept_product = made.map_or(order.product_code.as_str(), |m| m.product_code.as_str());
     let years = order.years.to_string();
     match op {
         Op::Place => {
             step.params = Some(order.params.clone());
             step.request_sha256 = order.request_sha256();
+            step.request_fields = changes::fields_after(order, None, &[]);
         }
         Op::Renew => {
             step.params = order.renewal_params();
+            step.product_code = kept_product.to_owned();
             let params = step.params.as_deref().unwrap_or("");
             step.request_sha256 = expand::request_sha256(
                 "renew",
@@ -48,20 +65,36 @@ fn prepare(step: &mut Step, op: Op, of: &str, ref_id: String, reason: String) {
                     ("years", &years),
                 ],
             );
+            step.request_fields = changes::fields_after(order, made, &RENEW_CARRIES);
         }
         Op::Reissue => {
-            step.params = order.renewal_params();
+            step.params = None;
             step.price = None;
-            let params = step.params.as_deref().unwrap_or("");
+            step.unique_value = order.unique_value();
+            step.product_code = kept_product.to_owned();
+            step.years = made.map_or(order.years, |m| m.years);
             step.request_sha256 = expand::request_sha256(
                 "reissue",
                 &[
                     ("certId", of),
-                    ("params", params),
                     ("reason", &step.reason),
                     ("refId", &step.ref_id),
+                    ("uniqueValue", step.unique_value.as_deref().unwrap_or("")),
                 ],
             );
+            step.request_fields = String::new();
+        }
+        Op::Replace => {
+            step.params = order.replace_params();
+            step.price = None;
+            step.product_code = kept_product.to_owned();
+            step.years = made.map_or(order.years, |m| m.years);
+            let params = step.params.as_deref().unwrap_or("");
+            step.request_sha256 = expand::request_sha256(
+                "replace",
+                &[("certId", of), ("params", params), ("refId", &step.ref_id)],
+            );
+            step.request_fields = changes::fields_after(order, made, &REPLACE_CARRIES);
         }
     }
 }
@@ -75,17 +108,38 @@ pub(super) fn unfinished(step: &mut Step, state: &KeyState, open: &Row) {
         Op::Place => "submission",
         Op::Renew => "renewal",
         Op::Reissue => "reissue",
+        Op::Replace => "replacement",
     };
     // A refused placement may be sent again under the order's (possibly new) refId:
-    // nothing was placed. Renewals and reissues keep theirs.
+    // nothing was placed. Renewals, reissues and replacements keep theirs.
     let ref_id = match (op, last.event) {
         (Op::Place, Event::Failed) => step.order.ref_id.clone(),
         _ => open.ref_id.clone(),
     };
-    prepare(step, op, &open.cert_id, ref_id, reason_of(state, open));
+    prepare(
+        step,
+        op,
+        &open.cert_id,
+        ref_id,
+        reason_of(state, open),
+        state.made,
+    );
     step.cert_id = state.current.map_or(String::new(), |c| c.cert_id.clone());
     step.changed = !last.request_sha256.is_empty() && last.request_sha256 != step.request_sha256;
     match last.event {
+        Event::Failed if op == Op::Renew && last.message.starts_with(NO_CSR_HELD) => {
+            if step.order.has_csr() {
+                step.action = Action::Retry;
+                step.detail =
+                    "renewal not sent before for want of a CSR; the order has one now".into();
+            } else {
+                step.action = Action::Blocked;
+                step.detail = format!(
+                    "{}; add `params.csr` to renew it",
+                    last.message.trim_start_matches("not sent: ")
+                );
+            }
+        }
         Event::Failed if retryable(last.code) || step.changed => {
             step.action = Action::Retry;
             step.detail = if step.changed && !retryable(last.code) {
@@ -99,10 +153,17 @@ pub(super) fn unfinished(step: &mut Step, state: &KeyState, open: &Row) {
         }
         Event::Failed => {
             step.action = Action::Blocked;
-            step.detail = format!(
-                "{what} refused: {}; change the order to try again",
-                last.message
-            );
+            step.detail = if last.code.is_some_and(crate::ledger::is_state_refusal) {
+                format!(
+                    "{what} refused: {}; `refresh` records the certificate's state, and the plan is made again from it",
+                    last.message
+                )
+            } else {
+                format!(
+                    "{what} refused: {}; change the order to try again",
+                    last.message
+                )
+            };
         }
         Event::Unknown => {
             step.action = Action::Reconcile;
@@ -139,29 +200,43 @@ fn reissue_reason(not_after: &str) -> String {
     }
 }
 
-/// An order with a certificate in force: what its status and the window call for.
+/// `renewBefore 30d`, or for a window replaced by a third of the lifetime, why.
+fn window_text(step: &Step, window: Option<Window>) -> String {
+    let rb = step.order.renew_before;
+    match window {
+        Some(w) if w.clamped => format!(
+            "renewBefore {rb} is not shorter than the {}-day certificate, so {} days (a third of it) are used",
+            w.lifetime_days().unwrap_or_default(),
+            w.certificate_days()
+        ),
+        Some(w) if rb.days().is_none() => {
+            format!("renewBefore {rb} ({} days)", w.certificate_days())
+        }
+        _ => format!("renewBefore {rb}"),
+    }
+}
+
+/// An order with a certificate in force: what its status, the window and the manifest's
+/// changes call for.
 pub(super) fn in_force(step: &mut Step, state: &KeyState, current: &Row, now: i64) {
     let order = step.order;
     step.action = Action::Nothing;
     step.cert_id = current.cert_id.clone();
     step.ref_id = current.ref_id.clone();
-    // Only the request that placed the certificate in force can have changed since; a
-    // renewal or reissue sends the manifest as it is then.
-    step.changed = current.event == Event::Placed && current.request_sha256 != step.request_sha256;
+    step.changes = state
+        .made
+        .map(|m| changes::since(order, m))
+        .unwrap_or_default();
+    step.changed = !step.changes.is_empty();
+    let replace_due = step.changes.iter().any(|c| c.carrier == Carrier::Replace);
     let Some(status) = state.status else {
         step.detail = match current.event {
-            Event::Renewed => format!(
-                "renewed as {}; `refresh` follows its issuance",
+            Event::Renewed | Event::Reissued | Event::Replaced => format!(
+                "{} as {}; `refresh` follows its issuance",
+                current.event.as_str(),
                 current.cert_id
             ),
-            Event::Reissued => format!(
-                "reissued as {}; `refresh` follows its issuance",
-                current.cert_id
-            ),
-            _ if step.changed => {
-                "placed; the order changed since, and is not placed again (a new key orders again)"
-                    .into()
-            }
+            _ if replace_due => format!("placed; {}", replace_later(order)),
             _ => "placed".into(),
         };
         return;
@@ -190,37 +265,58 @@ pub(super) fn in_force(step: &mut Step, state: &KeyState, current: &Row, now: i6
         }
         other => {
             step.detail = format!("waiting for issuance ({other})");
+            if replace_due {
+                step.detail.push_str("; ");
+                step.detail.push_str(&replace_later(order));
+            }
             return;
         }
     }
-    let window = order.renew_before_days;
     let day = lifecycle::format_day;
     let days = |t: i64| lifecycle::days_until(t, now);
     let base = state
         .placed
         .map_or(order.ref_id.as_str(), |p| p.ref_id.as_str());
-    match lifecycle::decide(&status.not_after, &status.due_date, window, now) {
+    let dates = Dates {
+        not_before: &status.not_before,
+        not_after: &status.not_after,
+        due_date: &status.due_date,
+    };
+    let (due, window) = lifecycle::decide(dates, order.renew_before, now);
+    step.window_clamped = window.is_some_and(|w| w.clamped);
+    let within = window_text(step, window);
+    match due {
         Due::Renew { due } => {
             let ref_id = format!("{base}-r{}", state.renewals + 1);
-            prepare(step, Op::Renew, &current.cert_id, ref_id, String::new());
+            prepare(
+                step,
+                Op::Renew,
+                &current.cert_id,
+                ref_id,
+                String::new(),
+                state.made,
+            );
+            step.action = Action::Renew;
             step.detail = format!(
-                "subscription ends {} ({} days), within renewBefore {window}d",
+                "subscription ends {} ({} days), within {within}",
                 day(due),
                 days(due)
             );
             if step.params.is_none() {
-                step.action = Action::Blocked;
                 step.detail.push_str(
-                    ": NicSRS renews only with a CSR, and this order has none (NicSRS generated its key); add `params.csr` to renew it",
+                    "; with the CSR NicSRS holds for it (collect's applyParams.csr, read when it is sent): NicSRS keeps the key it generated",
                 );
-            } else {
-                step.action = Action::Renew;
             }
+            return;
+        }
+        _ if replace_due => {
+            replace(step, state, current, &base);
+            return;
         }
         Due::RenewLater { due, opens } => {
             step.due_from = Some(opens);
             step.detail = format!(
-                "subscription ends {} ({} days), within renewBefore {window}d; NicSRS accepts the renewal from {} (90 days before the certificate expires)",
+                "subscription ends {} ({} days), within {within}; NicSRS accepts the renewal from {} (90 days before the certificate expires)",
                 day(due),
                 days(due),
                 day(opens)
@@ -234,10 +330,11 @@ pub(super) fn in_force(step: &mut Step, state: &KeyState, current: &Row, now: i6
                 &current.cert_id,
                 ref_id,
                 reissue_reason(&status.not_after),
+                state.made,
             );
             step.action = Action::Reissue;
             step.detail = format!(
-                "certificate expires {} ({} days), within renewBefore {window}d; the subscription runs to {}",
+                "certificate expires {} ({} days), within {within}; the subscription runs to {}",
                 day(not_after),
                 days(not_after),
                 day(due)
@@ -249,7 +346,7 @@ pub(super) fn in_force(step: &mut Step, state: &KeyState, current: &Row, now: i6
         } => {
             step.due_from = Some(window_opens);
             step.detail = format!(
-                "valid to {} ({} days); renewBefore {window}d opens {}",
+                "valid to {} ({} days); {within}: the window opens {}",
                 day(not_after),
                 days(not_after),
                 day(window_opens)
@@ -258,5 +355,38 @@ pub(super) fn in_force(step: &mut Step, state: &KeyState, current: &Row, now: i6
         Due::Unknown => {
             step.detail = "issued; its dates are unknown (`refresh` reads them)".into();
         }
+    }
+}
+
+/// What becomes of a CSR or names changed before the certificate is issued.
+fn replace_later(order: &crate::expand::ExpandedOrder) -> String {
+    if order.has_csr() {
+        "its CSR or names changed since: once `refresh` shows it issued, it is replaced".into()
+    } else {
+        "its names changed since, and NicSRS replaces a certificate only with a CSR for the new names: add `params.csr`".into()
+    }
+}
+
+/// An issued certificate whose CSR or names changed in the manifest: `/ssl/replace`, free,
+/// in the same subscription. Without a CSR there is nothing to replace it with.
+fn replace(step: &mut Step, state: &KeyState, current: &Row, base: &str) {
+    let ref_id = format!("{base}-x{}", state.replacements + 1);
+    prepare(
+        step,
+        Op::Replace,
+        &current.cert_id,
+        ref_id,
+        String::new(),
+        state.made,
+    );
+    if step.params.is_none() {
+        step.action = Action::Blocked;
+        step.detail = "its names changed, and NicSRS replaces a certificate only with a CSR for the new names: add `params.csr`".into();
+    } else {
+        step.action = Action::Replace;
+        step.detail = format!(
+            "issued for another key or other names than the manifest has: replaced free of charge, the subscription unchanged (as {})",
+            step.ref_id
+        );
     }
 }

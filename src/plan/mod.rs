@@ -3,6 +3,7 @@
 //! a call whose outcome is unknown, or nothing. The plan is deterministic for the same
 //! manifests, ledger and day.
 
+mod changes;
 mod decide;
 mod render;
 
@@ -13,6 +14,8 @@ use crate::expand::ExpandedOrder;
 use crate::ledger::{Contents, Event};
 use crate::lifecycle;
 
+pub use changes::{Carrier, Change};
+pub use decide::NO_CSR_HELD;
 use decide::{adopt, in_force, unfinished};
 pub use render::{render, to_json};
 
@@ -25,6 +28,8 @@ pub enum Action {
     Renew,
     /// Its certificate expires within the window while the subscription goes on: reissue.
     Reissue,
+    /// It is issued, and its CSR or names changed in the manifest: replace it (free).
+    Replace,
     /// Nothing to do now.
     Nothing,
     /// An earlier outcome is unknown: ask the API by refId before anything is sent.
@@ -46,6 +51,7 @@ impl Action {
             Action::Place => "place",
             Action::Renew => "renew",
             Action::Reissue => "reissue",
+            Action::Replace => "replace",
             Action::Nothing => "nothing",
             Action::Reconcile => "reconcile",
             Action::Retry => "retry",
@@ -58,7 +64,12 @@ impl Action {
     pub fn is_work(self) -> bool {
         matches!(
             self,
-            Action::Place | Action::Renew | Action::Reissue | Action::Reconcile | Action::Retry
+            Action::Place
+                | Action::Renew
+                | Action::Reissue
+                | Action::Replace
+                | Action::Reconcile
+                | Action::Retry
         )
     }
 
@@ -67,7 +78,7 @@ impl Action {
     pub fn is_new_call(self) -> bool {
         matches!(
             self,
-            Action::Place | Action::Renew | Action::Reissue | Action::Retry
+            Action::Place | Action::Renew | Action::Reissue | Action::Replace | Action::Retry
         )
     }
 }
@@ -79,8 +90,12 @@ pub enum Op {
     Place,
     /// `/ssl/renew`: a new order that continues a subscription.
     Renew,
-    /// `/ssl/reissue`: a new certificate in the same subscription.
+    /// `/ssl/reissue`: a new certificate in the same subscription, for the same key and
+    /// names.
     Reissue,
+    /// `/ssl/replace`: a new certificate in the same subscription for another key or other
+    /// names.
+    Replace,
 }
 
 impl Op {
@@ -89,6 +104,7 @@ impl Op {
         match event {
             Event::Renewing | Event::Renewed => Op::Renew,
             Event::Reissuing | Event::Reissued => Op::Reissue,
+            Event::Replacing | Event::Replaced => Op::Replace,
             _ => Op::Place,
         }
     }
@@ -99,7 +115,13 @@ impl Op {
             Op::Place => "place",
             Op::Renew => "renew",
             Op::Reissue => "reissue",
+            Op::Replace => "replace",
         }
+    }
+
+    /// Whether it costs money (place, renew); reissues and replacements are free.
+    pub fn is_paid(self) -> bool {
+        matches!(self, Op::Place | Op::Renew)
     }
 
     /// The row written and synced before the call.
@@ -108,6 +130,7 @@ impl Op {
             Op::Place => Event::Submitting,
             Op::Renew => Event::Renewing,
             Op::Reissue => Event::Reissuing,
+            Op::Replace => Event::Replacing,
         }
     }
 
@@ -117,6 +140,7 @@ impl Op {
             Op::Place => Event::Placed,
             Op::Renew => Event::Renewed,
             Op::Reissue => Event::Reissued,
+            Op::Replace => Event::Replaced,
         }
     }
 }
@@ -138,17 +162,31 @@ pub struct Step<'o> {
     pub attempts: u32,
     /// The certificate in force, when there is one.
     pub cert_id: String,
-    /// For a renewal or reissue: the certId renewed or reissued.
+    /// For a renewal, reissue or replacement: the certId renewed, reissued or replaced.
     pub of_cert: String,
-    /// The `params` sent (for a reissue without a CSR, none).
+    /// The `productCode` sent, or of the certificate renewed or replaced (for the ledger).
+    pub product_code: String,
+    /// The `years` sent, or of the certificate replaced (for the ledger).
+    pub years: u32,
+    /// The `params` sent. None for a reissue (which takes none) and for a renewal with
+    /// the CSR NicSRS holds, which is read when it is sent.
     pub params: Option<Arc<str>>,
+    /// A reissue's `uniqueValue` form field.
+    pub unique_value: Option<String>,
     /// A reissue's `reason`.
     pub reason: String,
+    /// The ledger's `request_fields` for the call's rows (see [`changes::fields_after`]).
+    pub request_fields: String,
+    /// What changed in the order since its certificate in force was made, field by field.
+    pub changes: Vec<Change>,
+    /// Its `renewBefore` is not shorter than its certificate's lifetime: a third of the
+    /// lifetime was used instead.
+    pub window_clamped: bool,
     /// Why, in a few words (with the dates for renewals and reissues).
     pub detail: String,
     /// The request differs from the one that was placed or refused.
     pub changed: bool,
-    /// The list price of the call (reissues are free).
+    /// The list price of the call (reissues and replacements are free).
     pub price: Option<f64>,
     /// For a certificate with nothing to do yet: when its window opens (Unix seconds).
     pub due_from: Option<i64>,
@@ -185,7 +223,7 @@ impl Plan<'_> {
         let paid = self
             .steps
             .iter()
-            .filter(|s| s.action.is_new_call() && s.op != Op::Reissue);
+            .filter(|s| s.action.is_new_call() && s.op.is_paid());
         paid.fold((0.0, 0), |(sum, unpriced), s| match s.price {
             Some(p) => (sum + p, unpriced),
             None => (sum, unpriced + 1),
@@ -198,7 +236,7 @@ impl Plan<'_> {
         let priced = self
             .steps
             .iter()
-            .filter(|s| s.action.is_new_call() && s.op != Op::Reissue)
+            .filter(|s| s.action.is_new_call() && s.op.is_paid())
             .count();
         let renewals = self
             .steps
@@ -221,10 +259,11 @@ impl Plan<'_> {
             ),
         };
         let mut counts = format!(
-            "Plan: {} to place, {} to renew, {} to reissue, {} to retry, {} to reconcile, {} with nothing to do, {} blocked",
+            "Plan: {} to place, {} to renew, {} to reissue, {} to replace, {} to retry, {} to reconcile, {} with nothing to do, {} blocked",
             self.count(Action::Place),
             self.count(Action::Renew),
             self.count(Action::Reissue),
+            self.count(Action::Replace),
             self.count(Action::Retry),
             self.count(Action::Reconcile),
             self.count(Action::Nothing),
@@ -256,8 +295,14 @@ pub fn make_at<'o>(orders: &'o [ExpandedOrder], ledger: &Contents, now: i64) -> 
             attempts: 0,
             cert_id: String::new(),
             of_cert: String::new(),
+            product_code: order.product_code.clone(),
+            years: order.years,
             params: Some(order.params.clone()),
+            unique_value: None,
             reason: String::new(),
+            request_fields: String::new(),
+            changes: Vec::new(),
+            window_clamped: false,
             detail: "new order".into(),
             changed: false,
             price: order.price,
@@ -290,6 +335,9 @@ pub fn make_at<'o>(orders: &'o [ExpandedOrder], ledger: &Contents, now: i64) -> 
                     (None, None, _) => {}
                 }
             }
+        }
+        if step.op == Op::Place && step.action.is_new_call() {
+            step.request_fields = changes::fields_after(order, None, &[]);
         }
         steps.push(step);
     }

@@ -19,6 +19,7 @@ pub fn render(plan: &Plan, sources: &crate::source::Sources) -> String {
         Action::Place,
         Action::Renew,
         Action::Reissue,
+        Action::Replace,
         Action::Retry,
         Action::Reconcile,
         Action::Blocked,
@@ -50,6 +51,7 @@ pub fn render(plan: &Plan, sources: &crate::source::Sources) -> String {
                     s.order.product_code, s.order.years, names, s.of_cert
                 ),
                 (_, Op::Reissue) => format!("{} reissues {}", names, s.of_cert),
+                (_, Op::Replace) => format!("{} replaces {}", names, s.of_cert),
             };
             out.push_str(&format!(
                 "  {:<9} {:<width$}  {:<24} {}\n",
@@ -61,18 +63,39 @@ pub fn render(plan: &Plan, sources: &crate::source::Sources) -> String {
             if !matches!(action, Action::Place | Action::Nothing) {
                 out.push_str(&format!("  {:<9} {:<width$}  ^ {}\n", "", "", s.detail));
             }
+            if matches!(action, Action::Replace | Action::Renew) {
+                for c in &s.changes {
+                    out.push_str(&format!("  {:<9} {:<width$}    {}\n", "", "", c.line()));
+                }
+            }
         }
     }
-    for s in plan
-        .steps
-        .iter()
-        .filter(|s| s.changed && s.action == Action::Nothing)
-    {
+    // Changes that no call of this plan carries: each field, and what becomes of it.
+    for s in plan.steps.iter().filter(|s| {
+        s.changed && !matches!(s.action, Action::Replace | Action::Renew | Action::Retry)
+    }) {
         let file = sources.get(s.order.file);
         let (line, col) = file.line_col(s.order.span.start);
         out.push_str(&format!(
-            "warning: `{}` ({}:{line}:{col}) changed after it was placed as {}; orders are never placed again silently: the change goes out with its next renewal or reissue, or give it a new key to order again\n",
+            "warning: `{}` ({}:{line}:{col}) changed since its certificate {} was made; nothing is ordered again by itself:\n",
             s.order.key, file.display, s.cert_id
+        ));
+        for c in &s.changes {
+            out.push_str(&format!("    {}\n", c.line()));
+        }
+    }
+    let clamped: Vec<&str> = plan
+        .steps
+        .iter()
+        .filter(|s| s.window_clamped)
+        .map(|s| s.order.key.as_str())
+        .collect();
+    if !clamped.is_empty() {
+        out.push_str(&format!(
+            "warning: renewBefore is not shorter than the certificate's lifetime for {} order(s) ({}{}): every certificate would be due the moment it is issued, so a third of its lifetime is used instead; set e.g. `renewBefore: 33%`\n",
+            clamped.len(),
+            clamped.iter().take(5).copied().collect::<Vec<_>>().join(", "),
+            if clamped.len() > 5 { ", ..." } else { "" }
         ));
     }
     if !plan.gone.is_empty() {
@@ -108,6 +131,18 @@ pub fn to_json(plan: &Plan) -> Value {
             "request_sha256": s.request_sha256,
             "price": s.price,
             "changed": s.changed,
+            "changes": s.changes.iter().map(|c| json!({
+                "field": c.field,
+                "from": c.from,
+                "to": c.to,
+                "carried_by": match c.carrier {
+                    super::Carrier::Replace => "replace",
+                    super::Carrier::Later => "a later renewal, reissue or replacement",
+                    super::Carrier::User => "nothing: see advice",
+                },
+                "advice": c.advice,
+            })).collect::<Vec<_>>(),
+            "window_clamped": s.window_clamped,
             "detail": s.detail,
         })).collect::<Vec<_>>(),
         "gone": plan.gone,
@@ -115,6 +150,7 @@ pub fn to_json(plan: &Plan) -> Value {
             "place": plan.count(Action::Place),
             "renew": plan.count(Action::Renew),
             "reissue": plan.count(Action::Reissue),
+            "replace": plan.count(Action::Replace),
             "retry": plan.count(Action::Retry),
             "reconcile": plan.count(Action::Reconcile),
             "nothing": plan.count(Action::Nothing),

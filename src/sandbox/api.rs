@@ -1,4 +1,6 @@
-//! The `/ssl/*` endpoints: what the live API checks, answered the way it answers.
+//! The `/ssl/*` endpoints: what the live API checks, answered the way NicSRS's pages show
+//! (`docs/nicsrs-api.md`; the reply shapes are in [`super::shapes`] and pinned by the
+//! contract fixtures in `tests/fixtures/wire/`).
 
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -7,11 +9,12 @@ use axum::http::{HeaderMap, StatusCode, header};
 use serde_json::{Map, Value, json};
 
 use super::App;
-use super::ca::format_date;
+use super::shapes;
 use super::store::{Origin, Status, StoredOrder};
 use crate::csr;
+use crate::dcv::Family;
 use crate::schema::{Schema, Target};
-use crate::wire::{Code, Reply};
+use crate::wire::{Code, Reply, endpoints};
 
 /// Seconds in a day.
 const DAY: i64 = 86_400;
@@ -84,10 +87,21 @@ pub fn handle(app: &App, endpoint: &str, headers: &HeaderMap, body: &[u8]) -> Ha
             format!("expected an application/x-www-form-urlencoded body, got {content_type}"),
         );
     }
-    let form: Form = match serde_urlencoded::from_bytes::<Vec<(String, String)>>(body) {
-        Ok(pairs) => pairs.into_iter().collect(),
+    let pairs = match serde_urlencoded::from_bytes::<Vec<(String, String)>>(body) {
+        Ok(pairs) => pairs,
         Err(e) => return invalid("body", format!("the body is not form-encoded: {e}")),
     };
+    if let Some(documented) = endpoints::endpoint(endpoint) {
+        let extra = documented.undocumented(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        if !extra.is_empty() {
+            let mut inner = app.store.lock();
+            let counts = inner.undocumented.entry(endpoint.to_owned()).or_default();
+            for field in extra {
+                *counts.entry(field).or_default() += 1;
+            }
+        }
+    }
+    let form: Form = pairs.into_iter().collect();
     if form.get("api_token").map(String::as_str) != Some(app.config.token.as_str()) {
         return Handled::reply(Reply::fail(
             Code::Denied,
@@ -100,6 +114,7 @@ pub fn handle(app: &App, endpoint: &str, headers: &HeaderMap, body: &[u8]) -> Ha
         "collect" => collect(app, &form),
         "renew" => renew(app, &form),
         "reissue" => reissue(app, &form),
+        "replace" => replace(app, &form),
         "cancel" => cancel(app, &form),
         "productList" => product_list(app, &form),
         "updateDCV" => update_dcv(app, &form),
@@ -162,9 +177,63 @@ fn check_csr(params: &Map<String, Value>) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// A refusal because of the order's or certificate's state (-5, -7, -8), with `errors` as
+/// a list, as NicSRS sends it for codes other than -1.
+fn state_error(code: Code, message: impl Into<String>) -> Handled {
+    Handled::reply(Reply::fail(code, json!([message.into()])))
+}
+
+/// The answer once the credit has run out: -4, or with `out_of_credit_unknown` a bare -2
+/// (nothing is stored either way).
 fn no_credit(app: &App, paid: u64) -> Option<Handled> {
     let limit = app.config.faults.credit?;
-    (paid >= limit).then(|| Handled::reply(Reply::new(Code::Credit)))
+    (paid >= limit).then(|| {
+        if app.config.faults.out_of_credit_unknown {
+            Handled::reply(Reply::new(Code::Unknown))
+        } else {
+            Handled::reply(Reply::fail(Code::Credit, json!(["insufficient balance"])))
+        }
+    })
+}
+
+/// The DCV family of an order's product.
+fn family(app: &App, product_code: &str) -> Family {
+    app.catalog
+        .get(product_code)
+        .map_or(Family::Other, |p| Family::of_vendor(&p.vendor))
+}
+
+/// The reply to a call that created `order` (place, renew, replace): its certId and DCV
+/// fields.
+fn created(app: &App, inner: &mut super::store::Inner, order: StoredOrder) -> Handled {
+    let family = family(app, &order.product_code);
+    let cert_id = inner.insert(order);
+    let generation = inner.touch();
+    let Some(i) = inner.by_cert(&cert_id) else {
+        return Handled::reply(Reply::new(Code::Unknown));
+    };
+    let data = shapes::order_data(&inner.orders[i], family);
+    Handled::stored(Value::Object(data), generation)
+}
+
+/// For an order without a CSR, NicSRS generates the key and a CSR for it: the CSR goes
+/// into the order's params (collect returns it in `applyParams`), the key is kept.
+fn generate_key(params: &mut Map<String, Value>) -> Result<Option<String>, Refusal> {
+    if params.get("csr").and_then(Value::as_str).is_some() {
+        return Ok(None);
+    }
+    let mut names = crate::expand::domain_names(&Value::Object(params.clone()));
+    if names.is_empty() {
+        names.push("sandbox.invalid".into());
+    }
+    let (csr, key) = super::ca::generate_csr(&names).map_err(|e| {
+        Box::new(Handled::reply(Reply::fail(
+            Code::CaFailed,
+            json!([e.to_string()]),
+        )))
+    })?;
+    params.insert("csr".into(), Value::String(csr));
+    Ok(Some(key))
 }
 
 fn place(app: &App, form: &Form) -> Handled {
@@ -177,13 +246,16 @@ fn place(app: &App, form: &Form) -> Handled {
             ))));
         };
         let years = years_of(form, product.max_year)?;
-        let mut params = params_object(form)?;
-        normalise_contacts(&mut params);
+        // Kept as sent (NicSRS's `applyParams` shows the contacts' `organation`); checked
+        // with the documented spelling.
+        let params = params_object(form)?;
+        let mut checked = params.clone();
+        normalise_contacts(&mut checked);
         let ref_id = form.get("refId").filter(|r| !r.is_empty()).cloned();
         let mut instance = json!({
             "productCode": code,
             "years": years,
-            "params": Value::Object(params.clone()),
+            "params": Value::Object(checked),
             "product": product.rule_object(),
         });
         if let Some(r) = &ref_id {
@@ -219,7 +291,7 @@ fn place(app: &App, form: &Form) -> Handled {
         check_csr(&params)?;
         Ok((code.to_owned(), years, ref_id, params))
     })();
-    let (code, years, ref_id, params) = match result {
+    let (code, years, ref_id, mut params) = match result {
         Ok(v) => v,
         Err(h) => return *h,
     };
@@ -228,6 +300,10 @@ fn place(app: &App, form: &Form) -> Handled {
         inner.faults.no_credit += 1;
         return h;
     }
+    let private_key = match generate_key(&mut params) {
+        Ok(k) => k,
+        Err(h) => return *h,
+    };
     let placed_at = now();
     let order = StoredOrder {
         cert_id: String::new(),
@@ -243,74 +319,9 @@ fn place(app: &App, form: &Form) -> Handled {
         begin: None,
         end: None,
         certificate: None,
-        private_key: None,
+        private_key,
     };
-    let dcv = dcv_data(&order);
-    let cert_id = inner.insert(order);
-    let generation = inner.touch();
-    let mut data = json!({ "certId": cert_id });
-    if let (Value::Object(d), Value::Object(extra)) = (&mut data, dcv) {
-        d.extend(extra);
-    }
-    Handled::stored(data, generation)
-}
-
-/// The DCV details place returns for file and DNS validation.
-fn dcv_data(order: &StoredOrder) -> Value {
-    let seed = fnv(&format!("{}{}", order.placed_at, order.params));
-    let token = format!("{seed:016X}");
-    let mut data = Map::new();
-    let mut info = Vec::new();
-    for d in order
-        .params
-        .get("domainInfo")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let name = d
-            .get("domainName")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let method = d
-            .get("dcvMethod")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let entry = match method {
-            "HTTP_CSR_HASH" | "HTTPS_CSR_HASH" => json!({
-                "domainName": name, "dcvMethod": method,
-                "DCVfileName": format!("{token}.txt"),
-                "DCVfileContent": format!("{token}\nsectigo.com\nSBX"),
-                "DCVfilePath": format!("/.well-known/pki-validation/{token}.txt"),
-            }),
-            "CNAME_CSR_HASH" => json!({
-                "domainName": name, "dcvMethod": method,
-                "DCVdnsHost": format!("_{}.{}", token.to_ascii_lowercase(), name.trim_start_matches("*.")),
-                "DCVdnsValue": format!("{}.sandbox.sectigo.com", token.to_ascii_lowercase()),
-                "DCVdnsType": "CNAME",
-            }),
-            _ => json!({ "domainName": name, "dcvMethod": method }),
-        };
-        if data.is_empty()
-            && let Value::Object(e) = &entry
-        {
-            for (k, v) in e.iter().filter(|(k, _)| k.starts_with("DCV")) {
-                data.insert(k.clone(), v.clone());
-            }
-        }
-        info.push(entry);
-    }
-    if !info.is_empty() {
-        data.insert("dcvInfo".into(), Value::Array(info));
-    }
-    Value::Object(data)
-}
-
-/// FNV-1a, for stable fake DCV tokens.
-fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    })
+    created(app, &mut inner, order)
 }
 
 fn cert_id_by_ref_id(app: &App, form: &Form) -> Handled {
@@ -370,7 +381,10 @@ fn collect(app: &App, form: &Form) -> Handled {
                 order.begin = Some(t);
                 order.end = Some(end);
                 order.certificate = Some(issued.certificate);
-                order.private_key = issued.private_key;
+                if issued.private_key.is_some() {
+                    // An order stored before keys were generated at placement.
+                    order.private_key = issued.private_key;
+                }
                 stored = Some(inner.touch());
             }
             Err(e) => {
@@ -382,30 +396,20 @@ fn collect(app: &App, form: &Form) -> Handled {
         }
     }
     let order = &inner.orders[i];
-    let mut data = json!({
-        "certId": order.cert_id,
-        "status": order.status,
-        "dueDate": format_date(order.due),
-        "dcvList": order.params.get("domainInfo").cloned().unwrap_or(Value::Array(Vec::new())),
-    });
-    if let (Some(begin), Some(end), Some(cert)) = (order.begin, order.end, &order.certificate) {
-        data["beginDate"] = json!(format_date(begin));
-        data["endDate"] = json!(format_date(end));
-        data["certificate"] = json!(cert);
-        data["caCertificate"] = json!(app.ca.cert_pem());
-        if let Some(key) = &order.private_key {
-            data["rsaPrivateKey"] = json!(key);
-        }
-    }
+    let data = shapes::collect_data(order, family(app, &order.product_code), app.ca.cert_pem());
     let code = if order.status == Status::Pending {
         Code::Processing
     } else {
         Code::Success
     };
+    let status = serde_json::to_value(order.status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned));
     Handled {
         status: StatusCode::OK,
         reply: Reply {
-            data: Some(data),
+            status,
+            data: Some(Value::Object(data)),
             ..Reply::new(code)
         },
         stored,
@@ -418,7 +422,13 @@ fn renew(app: &App, form: &Form) -> Handled {
         let (i, _) = find(form, "renewId", &inner)?;
         let old = &inner.orders[i];
         if old.status != Status::Complete {
-            return Err(refuse("renewId", "only issued certificates can be renewed"));
+            return Err(Box::new(state_error(
+                Code::OrderState,
+                format!(
+                    "order {} is not issued; only issued certificates can be renewed",
+                    old.cert_id
+                ),
+            )));
         }
         let days_left = (old.end.unwrap_or(0) - now()) / DAY;
         if days_left > RENEW_WINDOW_DAYS {
@@ -431,8 +441,7 @@ fn renew(app: &App, form: &Form) -> Handled {
         }
         let max_year = app.catalog.get(&old.product_code).map_or(6, |p| p.max_year);
         let years = years_of(form, max_year)?;
-        let mut params = params_object(form)?;
-        normalise_contacts(&mut params);
+        let params = params_object(form)?;
         for field in ["csr", "server", "domainInfo"] {
             if params.get(field).is_none_or(|v| v.is_null()) {
                 return Err(refuse(
@@ -461,6 +470,7 @@ fn renew(app: &App, form: &Form) -> Handled {
         ref_id: form.get("refId").filter(|r| !r.is_empty()).cloned(),
         product_code: old.product_code.clone(),
         years,
+        private_key: kept_key(old, &params),
         params: Value::Object(params),
         placed_at,
         status: Status::Pending,
@@ -470,42 +480,49 @@ fn renew(app: &App, form: &Form) -> Handled {
         begin: None,
         end: None,
         certificate: None,
-        private_key: None,
     };
-    let cert_id = inner.insert(order);
-    let generation = inner.touch();
-    Handled::stored(json!({ "certId": cert_id }), generation)
+    created(app, &mut inner, order)
 }
 
+/// The key NicSRS generated for `old`, kept when the new order is for the same CSR (a
+/// renewal with collect's `applyParams.csr`, or a reissue).
+fn kept_key(old: &StoredOrder, params: &Map<String, Value>) -> Option<String> {
+    let same_csr = old.params.get("csr").is_some() && old.params.get("csr") == params.get("csr");
+    old.private_key.clone().filter(|_| same_csr)
+}
+
+/// The issued order named by `certId` for reissue and replace: -7 (certificate status
+/// error) while it is not issued.
+fn issued_order(form: &Form, inner: &super::store::Inner) -> Result<usize, Refusal> {
+    let (i, id) = find(form, "certId", inner)?;
+    if inner.orders[i].status != Status::Complete {
+        return Err(Box::new(state_error(
+            Code::CertificateState,
+            format!(
+                "certificate {id} is not issued; only an issued certificate can be reissued or replaced"
+            ),
+        )));
+    }
+    Ok(i)
+}
+
+/// `/ssl/reissue`: `certId`, `reason`, `uniqueValue` and `refId` as form fields and no
+/// `params`: the CA reissues with the order's own CSR and names (a `params` field is
+/// ignored, as the live API ignores it, and counted as undocumented).
 fn reissue(app: &App, form: &Form) -> Handled {
     let mut inner = app.store.lock();
-    let i = match find_with_reason(form, &inner) {
+    let i = match issued_order(form, &inner).and_then(|i| {
+        required(form, "reason")?;
+        Ok(i)
+    }) {
         Ok(i) => i,
         Err(h) => return *h,
     };
-    if inner.orders[i].status != Status::Complete {
-        return Handled::reply(Reply::fail(
-            Code::NotIssued,
-            json!({"certId": ["only an issued certificate can be reissued"]}),
-        ));
-    }
     let mut params = inner.orders[i]
         .params
         .as_object()
         .cloned()
         .unwrap_or_default();
-    if form.contains_key("params") {
-        match params_object(form) {
-            Ok(mut new) => {
-                normalise_contacts(&mut new);
-                if let Err(h) = check_csr(&new) {
-                    return *h;
-                }
-                params.extend(new);
-            }
-            Err(h) => return *h,
-        }
-    }
     if let Some(u) = form.get("uniqueValue").filter(|u| !u.is_empty()) {
         params.insert("uniqueValue".into(), json!(u));
     }
@@ -521,13 +538,61 @@ fn reissue(app: &App, form: &Form) -> Handled {
         begin: None,
         end: None,
         certificate: None,
-        private_key: None,
         ..old
     };
     inner.orders[i].status = Status::Reissued;
     let cert_id = inner.insert(order);
     let generation = inner.touch();
     Handled::stored(json!({ "certId": cert_id }), generation)
+}
+
+/// `/ssl/replace`: an issued certificate reissued with different information (a new CSR,
+/// other names): `certId`, `refId` and `params` with `csr`, `domainInfo` and
+/// `uniqueValue`. Free; the subscription is unchanged.
+fn replace(app: &App, form: &Form) -> Handled {
+    let mut inner = app.store.lock();
+    let result = (|| {
+        let i = issued_order(form, &inner)?;
+        let mut params = params_object(form)?;
+        for field in ["csr", "domainInfo"] {
+            if params.get(field).is_none_or(|v| v.is_null()) {
+                return Err(refuse(
+                    &format!("params.{field}"),
+                    format!("{field} is required"),
+                ));
+            }
+        }
+        check_csr(&params)?;
+        params.retain(|k, _| ["csr", "domainInfo", "uniqueValue"].contains(&k.as_str()));
+        let mut merged = inner.orders[i]
+            .params
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        merged.extend(params);
+        Ok((i, merged))
+    })();
+    let (i, params) = match result {
+        Ok(v) => v,
+        Err(h) => return *h,
+    };
+    let old = inner.orders[i].clone();
+    let order = StoredOrder {
+        cert_id: String::new(),
+        ref_id: form.get("refId").filter(|r| !r.is_empty()).cloned(),
+        private_key: kept_key(&old, &params),
+        params: Value::Object(params),
+        placed_at: now(),
+        status: Status::Pending,
+        origin: Origin::Replace,
+        previous: Some(old.cert_id.clone()),
+        begin: None,
+        end: None,
+        certificate: None,
+        ..old
+    };
+    inner.orders[i].status = Status::Reissued;
+    created(app, &mut inner, order)
 }
 
 /// The order named by `certId`, for the calls that also need a `reason`.
@@ -548,15 +613,18 @@ fn cancel(app: &App, form: &Form) -> Handled {
         Status::Pending => {}
         Status::Complete if now() - order.begin.unwrap_or(0) <= CANCEL_WINDOW_DAYS * DAY => {}
         Status::Complete => {
-            return invalid(
-                "certId",
+            return state_error(
+                Code::OrderState,
                 format!(
                     "issued certificates can be cancelled only within {CANCEL_WINDOW_DAYS} days"
                 ),
             );
         }
-        Status::Cancelled | Status::Reissued => {
-            return invalid("certId", "the order is already cancelled or replaced");
+        Status::Cancelled => {
+            return state_error(Code::Cancelled, "the order is already cancelled");
+        }
+        Status::Reissued => {
+            return state_error(Code::OrderState, "the certificate was reissued or replaced");
         }
     }
     inner.orders[i].status = Status::Cancelled;
@@ -574,7 +642,7 @@ fn product_list(app: &App, form: &Form) -> Handled {
         .products()
         .iter()
         .filter(|p| p.vendor == vendor)
-        .filter_map(|p| serde_json::to_value(p).ok())
+        .map(shapes::product_entry)
         .collect();
     if products.is_empty() {
         return invalid(
@@ -585,44 +653,65 @@ fn product_list(app: &App, form: &Form) -> Handled {
     Handled::reply(Reply::success(Value::Array(products)))
 }
 
+/// `/ssl/updateDCV`: `certId`, `dcvMethod`, `dcvEmail` (for EMAIL), and `domainName`
+/// (needed only when the order has several names), while the order is in process. The
+/// reply carries the new DCV fields.
 fn update_dcv(app: &App, form: &Form) -> Handled {
     let mut inner = app.store.lock();
     let (i, _) = match find(form, "certId", &inner) {
         Ok(v) => v,
         Err(h) => return *h,
     };
-    let (name, method) = match (required(form, "domainName"), required(form, "dcvMethod")) {
-        (Ok(n), Ok(m)) => (n, m),
-        (Err(h), _) | (_, Err(h)) => return *h,
+    let method = match required(form, "dcvMethod") {
+        Ok(m) => m,
+        Err(h) => return *h,
     };
     if !["EMAIL", "HTTP_CSR_HASH", "CNAME_CSR_HASH", "HTTPS_CSR_HASH"].contains(&method) {
         return invalid("dcvMethod", format!("unknown dcvMethod {method}"));
     }
+    let email = form.get("dcvEmail").filter(|e| !e.is_empty()).cloned();
+    if method == "EMAIL" && email.is_none() {
+        return invalid("dcvEmail", "dcvEmail is required for EMAIL");
+    }
     if inner.orders[i].status != Status::Pending {
-        return invalid(
-            "certId",
+        return state_error(
+            Code::OrderState,
             "DCV can be changed only while the order is in process",
         );
     }
-    let email = form.get("dcvEmail").cloned();
-    let entry = inner.orders[i]
+    let name = form.get("domainName").filter(|n| !n.is_empty()).cloned();
+    let Some(list) = inner.orders[i]
         .params
         .get_mut("domainInfo")
         .and_then(Value::as_array_mut)
-        .and_then(|list| {
-            list.iter_mut()
-                .find(|d| d.get("domainName").and_then(Value::as_str) == Some(name))
-        });
+    else {
+        return invalid("certId", "the order has no names");
+    };
+    if name.is_none() && list.len() > 1 {
+        return invalid(
+            "domainName",
+            "domainName is required for a multi-domain order",
+        );
+    }
+    let entry = list.iter_mut().find(|d| {
+        name.as_deref()
+            .is_none_or(|n| d.get("domainName").and_then(Value::as_str) == Some(n))
+    });
     let Some(Value::Object(entry)) = entry else {
-        return invalid("domainName", format!("{name} is not in this order"));
+        return invalid(
+            "domainName",
+            format!("{} is not in this order", name.unwrap_or_default()),
+        );
     };
     entry.insert("dcvMethod".into(), json!(method));
     match email {
-        Some(e) if !e.is_empty() => entry.insert("dcvEmail".into(), json!(e)),
-        _ => entry.remove("dcvEmail"),
+        Some(e) => entry.insert("dcvEmail".into(), json!(e)),
+        None => entry.remove("dcvEmail"),
     };
     let generation = inner.touch();
-    Handled::stored(json!({}), generation)
+    let order = &inner.orders[i];
+    let data = shapes::dcv_summary(order, family(app, &order.product_code));
+    Handled::stored(Value::Object(data), generation)
 }
 
 /// `GET /sandbox/stats`: what was ordered, and the duplicates a client should never cause.
@@ -657,6 +746,8 @@ pub fn stats(app: &App) -> Value {
         "orders_placed": count(Origin::Place),
         "orders_renewed": count(Origin::Renew),
         "orders_reissued": count(Origin::Reissue),
+        "orders_replaced": count(Origin::Replace),
+        "undocumented_fields": inner.undocumented,
         "orders_per_ref_id": per_ref,
         "duplicate_ref_ids": duplicates,
         "renewed_or_reissued_twice": twice,

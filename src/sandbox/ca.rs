@@ -126,9 +126,25 @@ impl Ca {
     }
 }
 
-/// `2027-02-20 07:59:59`: the way NicSRS writes dates (UTC).
+/// A key pair and a CSR for `names`, as NicSRS makes them for an order placed without a
+/// CSR: `(csr_pem, key_pem)`.
+pub fn generate_csr(names: &[String]) -> Result<(String, String), CaError> {
+    let key = KeyPair::generate()?;
+    let mut params = CertificateParams::new(names.to_vec())?;
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    if let Some(cn) = names.first() {
+        params
+            .distinguished_name
+            .push(DnType::CommonName, cn.as_str());
+    }
+    let csr = params.serialize_request(&key)?.pem()?;
+    Ok((csr, key.serialize_pem()))
+}
+
+/// `2027-02-20 07:59:59`: the way NicSRS writes dates (see
+/// [`crate::lifecycle::NICSRS_UTC_OFFSET`]).
 pub fn format_date(unix: i64) -> String {
-    crate::wire::format_utc(unix, ' ', "")
+    crate::lifecycle::format_date(unix)
 }
 
 #[cfg(test)]
@@ -157,6 +173,6 @@ mod tests {
                 .private_key
                 .is_some_and(|k| k.contains("PRIVATE KEY"))
         );
-        assert_eq!(format_date(1_700_000_000), "2023-11-14 22:13:20");
+        assert_eq!(format_date(1_700_000_000), "2023-11-15 06:13:20");
     }
 }

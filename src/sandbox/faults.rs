@@ -79,6 +79,9 @@ pub struct Faults {
     pub unknown_rate: f64,
     /// Paid orders accepted before code -4 (insufficient credit).
     pub credit: Option<u64>,
+    /// Once the credit has run out, answer -2 (unknown error) instead of -4, storing
+    /// nothing, as one client saw the live API do for an empty balance.
+    pub out_of_credit_unknown: bool,
 }
 
 /// What happens to one request, decided when it arrives.

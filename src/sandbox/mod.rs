@@ -6,6 +6,7 @@
 pub mod api;
 pub mod ca;
 pub mod faults;
+pub mod shapes;
 pub mod store;
 pub mod timer;
 
@@ -240,7 +241,7 @@ async fn ssl(
             )
                 .into_response();
         }
-        if fate.unknown && matches!(endpoint.as_str(), "place" | "renew" | "reissue") {
+        if fate.unknown && matches!(endpoint.as_str(), "place" | "renew" | "reissue" | "replace") {
             app.store.lock().faults.unknown += 1;
             reply = crate::wire::Reply::new(crate::wire::Code::Unknown);
         }

@@ -19,7 +19,7 @@ pub enum Status {
     Complete,
     /// Cancelled.
     Cancelled,
-    /// Replaced by a reissue.
+    /// Replaced by a reissue or a replacement.
     Reissued,
 }
 
@@ -33,6 +33,8 @@ pub enum Origin {
     Renew,
     /// `/ssl/reissue` of an earlier certificate.
     Reissue,
+    /// `/ssl/replace` of an earlier certificate (another key or other names).
+    Replace,
 }
 
 /// One order as the sandbox keeps it.
@@ -65,7 +67,8 @@ pub struct StoredOrder {
     pub end: Option<i64>,
     /// The certificate, PEM, once issued.
     pub certificate: Option<String>,
-    /// The key the sandbox generated when no CSR was sent.
+    /// The key the sandbox generated when no CSR was sent (its CSR is then `params.csr`,
+    /// which collect returns in `applyParams`), kept by renewals and reissues of it.
     pub private_key: Option<String>,
 }
 
@@ -108,6 +111,8 @@ pub struct Inner {
     pub requests: BTreeMap<String, u64>,
     /// Injected faults.
     pub faults: FaultCounts,
+    /// Fields each endpoint received that its NicSRS page does not document, with counts.
+    pub undocumented: BTreeMap<String, BTreeMap<String, u64>>,
     generation: u64,
 }
 
@@ -131,7 +136,7 @@ impl Inner {
     pub fn paid(&self) -> u64 {
         self.orders
             .iter()
-            .filter(|o| o.origin != Origin::Reissue)
+            .filter(|o| matches!(o.origin, Origin::Place | Origin::Renew))
             .count() as u64
     }
 

@@ -1,5 +1,10 @@
 //! NicSRS's wire format, shared by the client and the sandbox: response codes, the reply
-//! envelope, and the normalisation of its `errors` field.
+//! envelope, the normalisation of its `errors` field, and ([`read`]) what each endpoint's
+//! reply means. `docs/nicsrs-api.md` gives the source of every fact; the contract fixtures
+//! in `tests/fixtures/wire/` pin the shapes.
+
+pub mod endpoints;
+pub mod read;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -20,10 +25,14 @@ pub enum Code {
     Product = -3,
     /// Insufficient credit: every later order of the batch would fail the same way.
     Credit = -4,
+    /// Order status error: the call does not fit the order's state. Nothing was done.
+    OrderState = -5,
     /// The CA refused the request: permanent for this attempt.
     CaFailed = -6,
-    /// Reissue of a certificate that is not issued yet.
-    NotIssued = -7,
+    /// Certificate status error (a reissue before issuance, say). Nothing was done.
+    CertificateState = -7,
+    /// The order is already cancelled. Nothing was done.
+    Cancelled = -8,
     /// Permission denied: bad token or an IP not on the allow-list. Stop the batch.
     Denied = 400,
 }
@@ -43,8 +52,10 @@ impl Code {
             -2 => Code::Unknown,
             -3 => Code::Product,
             -4 => Code::Credit,
+            -5 => Code::OrderState,
             -6 => Code::CaFailed,
-            -7 => Code::NotIssued,
+            -7 => Code::CertificateState,
+            -8 => Code::Cancelled,
             400 => Code::Denied,
             _ => return None,
         })
@@ -59,21 +70,28 @@ impl Code {
             Code::Unknown => "unknown error",
             Code::Product => "product or price error",
             Code::Credit => "insufficient credit",
+            Code::OrderState => "order status error",
             Code::CaFailed => "CA request failed",
-            Code::NotIssued => "the certificate is not issued",
+            Code::CertificateState => "certificate status error",
+            Code::Cancelled => "the order is already cancelled",
             Code::Denied => "permission denied",
         }
     }
 }
 
-/// The JSON envelope of every reply: `{code, msg, errors, data}`.
+/// The JSON envelope of every reply: `{code, msg, errors, data}`, and for `/ssl/collect`
+/// the certificate's `status` beside `code` (where NicSRS's page puts it).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Reply {
-    /// The response code (see [`Code`]).
+    /// The response code (see [`Code`]); a number, also read from a numeric string.
+    #[serde(deserialize_with = "read::lenient_code")]
     pub code: i64,
     /// A short message.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "read::lenient_text")]
     pub msg: String,
+    /// `/ssl/collect`: the certificate's status (PENDING, COMPLETE, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
     /// Why the request failed: an array, a string or an object of field → messages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Value>,
@@ -88,9 +106,15 @@ impl Reply {
         Reply {
             code: code.value(),
             msg: code.message().into(),
+            status: None,
             errors: None,
             data: None,
         }
+    }
+
+    /// Its code, if NicSRS documents it.
+    pub fn known_code(&self) -> Option<Code> {
+        Code::from_value(self.code)
     }
 
     /// A success carrying `data`.

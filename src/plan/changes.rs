@@ -1,0 +1,212 @@
+//! What changed in an order since the call that made its certificate in force, field by
+//! field, as Terraform shows a diff: the ledger's `request_fields` (a short hash of each
+//! field) and its `domains`, `product_code` and `years` against the manifest now. Each
+//! change says which call carries it, or what the user must do.
+
+use crate::expand::{self, ExpandedOrder};
+use crate::ledger::Row;
+
+/// Which call, if any, takes a changed field to NicSRS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Carrier {
+    /// `/ssl/replace` (free): a new key or other names for an issued certificate.
+    Replace,
+    /// The next renewal (or replacement, or reissue, where noted in the advice).
+    Later,
+    /// No call: the user must act (a new key orders anew).
+    User,
+}
+
+/// One changed field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// The field (`csr`, `domainInfo`, `productCode`, ...), or `request` when the ledger
+    /// cannot tell which.
+    pub field: &'static str,
+    /// What the certificate in force was made with: a value (names, a product code,
+    /// years) or a short hash.
+    pub from: String,
+    /// What the manifest has now.
+    pub to: String,
+    /// Who takes it to NicSRS.
+    pub carrier: Carrier,
+    /// What happens to it, or what to do about it.
+    pub advice: &'static str,
+}
+
+impl Change {
+    /// `~ field: from -> to`, for the plan.
+    pub fn line(&self) -> String {
+        match (self.from.is_empty(), self.to.is_empty()) {
+            (true, true) => format!("~ {}  ({})", self.field, self.advice),
+            (true, false) => format!("+ {}: {}  ({})", self.field, self.to, self.advice),
+            (false, true) => format!("- {}: {}  ({})", self.field, self.from, self.advice),
+            _ => format!(
+                "~ {}: {} -> {}  ({})",
+                self.field, self.from, self.to, self.advice
+            ),
+        }
+    }
+}
+
+const CONTACTS_ADVICE: &str = "NicSRS keeps the contacts and organisation it validated; neither replace nor renewal carries them: give the order a new key to order with the new ones";
+
+/// What each field's change needs.
+fn advice(field: &str) -> (Carrier, &'static str) {
+    match field {
+        "csr" => (Carrier::Replace, "a new key: replaced free of charge"),
+        "productCode" => (
+            Carrier::User,
+            "replace and renewal keep the product: give the order a new key to order the new one (the certificate in force stays until it expires)",
+        ),
+        "years" => (Carrier::Later, "goes out with the next renewal"),
+        "server" => (Carrier::Later, "goes out with the next renewal"),
+        "uniqueValue" => (
+            Carrier::Later,
+            "goes out with the next reissue, replacement or renewal",
+        ),
+        "domainInfo" => (
+            Carrier::Later,
+            "validation methods go out with the next replacement or renewal",
+        ),
+        _ => (Carrier::User, CONTACTS_ADVICE),
+    }
+}
+
+/// The names of a `domains` cell or list, lower-cased and sorted, for comparing.
+fn name_set<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut v: Vec<String> = names.map(str::to_ascii_lowercase).collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// The changes of `order` since `made` (the row of the call that made the certificate
+/// in force), in [`expand::HASHED_FIELDS`] order.
+pub fn since(order: &ExpandedOrder, made: &Row) -> Vec<Change> {
+    let mut out = Vec::new();
+    let then = expand::parse_fields_cell(&made.request_fields);
+    let had = |field: &str| then.iter().find(|(n, _)| *n == field).map(|(_, h)| *h);
+    let old_names = name_set(made.domains.split_whitespace());
+    let new_names = name_set(order.domains.iter().map(String::as_str));
+    if !made.product_code.is_empty() && made.product_code != order.product_code {
+        push(
+            &mut out,
+            "productCode",
+            &made.product_code,
+            &order.product_code,
+        );
+    }
+    if made.years != 0 && made.years != order.years {
+        push(
+            &mut out,
+            "years",
+            &made.years.to_string(),
+            &order.years.to_string(),
+        );
+    }
+    if old_names != new_names && !made.domains.is_empty() {
+        let added: Vec<&str> = new_names
+            .iter()
+            .filter(|n| !old_names.contains(n))
+            .map(String::as_str)
+            .collect();
+        let removed: Vec<&str> = old_names
+            .iter()
+            .filter(|n| !new_names.contains(n))
+            .map(String::as_str)
+            .collect();
+        out.push(Change {
+            field: "domainInfo",
+            from: removed
+                .iter()
+                .map(|n| format!("-{n}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            to: added
+                .iter()
+                .map(|n| format!("+{n}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            carrier: Carrier::Replace,
+            advice: "other names: replaced free of charge",
+        });
+    }
+    if then.is_empty() {
+        // Rows written before per-field records: only the whole request can be compared.
+        if out.is_empty()
+            && made.event == crate::ledger::Event::Placed
+            && made.request_sha256 != order.request_sha256()
+        {
+            out.push(Change {
+                field: "request",
+                from: String::new(),
+                to: String::new(),
+                carrier: Carrier::User,
+                advice: "changed since it was placed; this ledger's older rows do not tell which field: a new CSR or other names are replaced once the ledger records the fields (after the next renewal), or give the order a new key to order again",
+            });
+        }
+        return out;
+    }
+    let now = order.field_hashes();
+    let names_changed = out.iter().any(|c| c.field == "domainInfo");
+    for field in expand::HASHED_FIELDS {
+        if matches!(field, "productCode" | "years") {
+            continue; // compared by value above
+        }
+        let new = now
+            .iter()
+            .find(|(n, _)| *n == field)
+            .map(|(_, h)| h.as_str());
+        let old = had(field);
+        if old == new || (field == "domainInfo" && names_changed) {
+            continue;
+        }
+        push(
+            &mut out,
+            field,
+            old.unwrap_or_default(),
+            new.unwrap_or_default(),
+        );
+    }
+    out
+}
+
+fn push(out: &mut Vec<Change>, field: &'static str, from: &str, to: &str) {
+    let (carrier, advice) = advice(field);
+    out.push(Change {
+        field,
+        from: from.to_owned(),
+        to: to.to_owned(),
+        carrier,
+        advice,
+    });
+}
+
+/// The `request_fields` cell of a call that carries `carried` of the order's fields: those
+/// from the order now, the rest as the certificate in force was made (`made`), so that the
+/// ledger always says what NicSRS holds.
+pub fn fields_after(order: &ExpandedOrder, made: Option<&Row>, carried: &[&str]) -> String {
+    let now = order.field_hashes();
+    let then = made.map_or_else(Vec::new, |m| expand::parse_fields_cell(&m.request_fields));
+    let fields: Vec<(&str, String)> = expand::HASHED_FIELDS
+        .iter()
+        .filter_map(|&field| {
+            let from_order = now
+                .iter()
+                .find(|(n, _)| *n == field)
+                .map(|(_, h)| h.clone());
+            let from_then = then
+                .iter()
+                .find(|(n, _)| *n == field)
+                .map(|(_, h)| (*h).to_owned());
+            let value = if carried.contains(&field) || then.is_empty() {
+                from_order
+            } else {
+                from_then
+            };
+            Some((field, value?))
+        })
+        .collect();
+    expand::fields_cell(&fields)
+}
