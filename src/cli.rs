@@ -221,6 +221,10 @@ pub struct SandboxArgs {
     /// Time from order to issued certificate (collect says PENDING until then).
     #[arg(long, default_value = "0", value_parser = parse_duration)]
     pub issue_after: std::time::Duration,
+    /// Orders placed now count as placed this long ago (`15d`): their first certificate is
+    /// that old, to try a renewal or reissue wave without waiting.
+    #[arg(long, default_value = "0", value_parser = parse_duration)]
+    pub placed_age: std::time::Duration,
     /// Validity of issued certificates, in days.
     #[arg(long, default_value_t = 200)]
     pub validity_days: u32,
@@ -598,6 +602,7 @@ fn run_sandbox(args: SandboxArgs) -> Result<Exit, Error> {
         },
         seed: args.seed,
         issue_after: args.issue_after,
+        placed_age: args.placed_age,
         validity_days: args.validity_days,
         state: args.state,
         catalog,

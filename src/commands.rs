@@ -152,7 +152,7 @@ pub async fn apply(outcome: &Outcome, args: ApplyArgs) -> Result<Exit, Error> {
         && plan.paid_orders() > max
     {
         return Err(Error::Usage(format!(
-            "refusing: the plan would place, renew or reissue {} orders, more than --max-orders {max}",
+            "refusing: the plan would place, renew, reissue or replace {} orders, more than --max-orders {max}",
             plan.paid_orders()
         )));
     }
@@ -216,7 +216,7 @@ fn confirm(plan: &plan::Plan, target: &Target) -> Result<(), Error> {
         None => "the embedded sandbox".into(),
     };
     eprint!(
-        "\nApply this plan? It may place, renew or reissue {} order(s) at {place} ({} API). Type `yes` to go on: ",
+        "\nApply this plan? It may place, renew, reissue or replace {} order(s) at {place} ({} API). Type `yes` to go on: ",
         plan.paid_orders() + plan.count(Action::Reconcile),
         target.api.as_str()
     );

@@ -265,20 +265,7 @@ impl ExpandedOrder {
     /// A short hash of each field of the order that decides what a certificate is (see
     /// [`HASHED_FIELDS`]), as `(name, hex)`; fields the order does not have are left out.
     pub fn field_hashes(&self) -> Vec<(&'static str, String)> {
-        let params = self.wire_params();
-        let years = Json::from(self.years);
-        let code = Json::String(self.product_code.clone());
-        HASHED_FIELDS
-            .iter()
-            .filter_map(|&name| {
-                let value = match name {
-                    "productCode" => &code,
-                    "years" => &years,
-                    _ => params.get(name)?,
-                };
-                Some((name, short_hash(name, value)))
-            })
-            .collect()
+        field_hashes(&self.params, &self.product_code, self.years)
     }
 
     /// The form fields of `/ssl/place`, without the token. With `redact_keys`, a private
@@ -341,6 +328,25 @@ pub const HASHED_FIELDS: [&str; 10] = [
     "finance",
     "organizationInfo",
 ];
+
+/// A short hash of each of [`HASHED_FIELDS`] of a placement with these `params` (canonical
+/// JSON, as sent), `productCode` and `years`; fields it does not have are left out.
+pub fn field_hashes(params: &str, product_code: &str, years: u32) -> Vec<(&'static str, String)> {
+    let params: Json = serde_json::from_str(params).unwrap_or(Json::Null);
+    let years = Json::from(years);
+    let code = Json::String(product_code.to_owned());
+    HASHED_FIELDS
+        .iter()
+        .filter_map(|&name| {
+            let value = match name {
+                "productCode" => &code,
+                "years" => &years,
+                _ => params.get(name)?,
+            };
+            Some((name, short_hash(name, value)))
+        })
+        .collect()
+}
 
 /// What `/ssl/renew` takes in `params` (NicSRS's renew page).
 const RENEW_PARAMS: [&str; 4] = ["csr", "server", "domainInfo", "uniqueValue"];

@@ -43,7 +43,7 @@ fn product_taking(catalog: &Catalog, product: &Product, names: &[&str]) -> Optio
     crate::diagnostic::did_you_mean(&product.code, codes.iter().copied()).or_else(|| {
         codes
             .first()
-            .map(|c| format!("a product that takes them: `{c}`"))
+            .map(|c| format!("`{c}` takes all of this order's names"))
     })
 }
 

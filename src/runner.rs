@@ -68,7 +68,8 @@ pub struct Job {
     pub reason: String,
     /// Hash of those fields.
     pub request_sha256: String,
-    /// The ledger's `request_fields` for the call's rows.
+    /// The ledger's `request_fields` for the call's rows (a placement's are worked out when
+    /// it is carried out).
     pub request_fields: String,
     /// For the ledger, space-separated.
     pub domains: String,
@@ -516,6 +517,13 @@ fn write_rows(
 /// the run stopped before the job started (it wrote nothing).
 async fn carry_out(ctx: &Ctx, mut job: Job) -> bool {
     let api = ctx.options.api;
+    if job.op == Op::Place
+        && job.request_fields.is_empty()
+        && let Some(params) = &job.params
+    {
+        let fields = crate::expand::field_hashes(params, &job.product_code, job.years);
+        job.request_fields = crate::expand::fields_cell(&fields);
+    }
     let mut attempt = job.attempts;
     // Every new call is first looked up by its refId: the ledger lives in Git and can lose
     // rows (a push that was rejected), and a call it does not record may have gone through.

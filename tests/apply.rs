@@ -12,12 +12,17 @@ use serde_json::Value;
 mod common;
 
 use common::server::{
-    Server, apply, apply_until_done, kill_9_after, ledger_states, manifest, nicsrs, run_on,
+    Server, apply, apply_until_done, kill_9_after_rows, ledger_states, manifest, nicsrs, run_on,
     spawn_apply, text, wait_for_placed,
 };
 
 fn assert_exactly_once(server: &Server, dir: &Path, n: usize) {
     let st = server.stats();
+    assert_eq!(
+        st["undocumented_fields"],
+        serde_json::json!({}),
+        "every call sends only what its NicSRS page documents"
+    );
     assert_eq!(
         st["duplicate_ref_ids"],
         serde_json::json!([]),
@@ -35,6 +40,18 @@ fn assert_exactly_once(server: &Server, dir: &Path, n: usize) {
         states.values().all(|e| e == "placed"),
         "every key ends placed"
     );
+    // And with the certId NicSRS has for its refId.
+    let contents =
+        nicsrs_batch::ledger::read(&dir.join("ledger.csv"), nicsrs_batch::ledger::Api::Sandbox)
+            .expect("ledger");
+    for (key, state) in contents.states() {
+        let row = state.current.expect("placed");
+        assert_eq!(
+            st["cert_ids_per_ref_id"][&row.ref_id],
+            serde_json::json!([row.cert_id]),
+            "{key}"
+        );
+    }
 }
 
 #[test]
@@ -139,7 +156,7 @@ fn plan_shows_the_work_and_warns_about_changed_orders() {
     );
     assert!(
         stdout.contains(
-            "~ domainInfo: -www.site0001.example -> +shop.site0001.example  (other names: replaced free of charge)"
+            "~ domainInfo: -www.site0001.example +shop.site0001.example  (other names: NicSRS replaces only with a CSR for them; add `params.csr`)"
         ),
         "the change is shown field by field: {stdout}"
     );
@@ -211,11 +228,134 @@ fn kill_9_at_any_moment_then_re_runs_never_place_twice() {
         },
         "sandbox",
     );
-    for delay_ms in [60u64, 150, 35, 240, 90, 10, 400] {
-        kill_9_after(&dir, &server, "16", Duration::from_millis(delay_ms));
+    for (rows, delay_ms) in [
+        (1, 0u64),
+        (30, 5),
+        (12, 40),
+        (60, 0),
+        (5, 20),
+        (90, 10),
+        (3, 60),
+    ] {
+        let running = kill_9_after_rows(&dir, &server, "16", rows, Duration::from_millis(delay_ms));
+        assert!(running, "each kill hit a running apply");
     }
+    let interrupted = std::fs::read_to_string(dir.join("ledger.csv"))
+        .expect("ledger")
+        .lines()
+        .filter(|l| l.contains(",submitting,"))
+        .count();
+    assert!(
+        interrupted < n + 7 * 16,
+        "no more calls in flight than the kills could leave"
+    );
     apply_until_done(&dir, &server, "16", 4);
     assert_exactly_once(&server, &dir, n);
+}
+
+#[test]
+fn a_lost_or_cut_ledger_never_buys_twice_even_under_faults() {
+    let dir = common::scratch("apply-lost-ledger");
+    let n = 120;
+    manifest(&dir, n);
+    let server = Server::with_faults(
+        Faults {
+            drop_rate: 0.1,
+            timeout_rate: 0.1,
+            fail_rate: 0.1,
+            throttle_rate: 0.1,
+            unknown_rate: 0.1,
+            ..Faults::default()
+        },
+        "sandbox",
+    );
+    apply_until_done(&dir, &server, "32", 6);
+    assert_exactly_once(&server, &dir, n);
+    let ledger = dir.join("ledger.csv");
+    let whole = std::fs::read_to_string(&ledger).expect("ledger");
+
+    // The last rows never reached Git (a rejected push): every order is found, none bought.
+    let lines: Vec<&str> = whole.split_inclusive("\r\n").collect();
+    std::fs::write(&ledger, lines[..lines.len() / 3].concat()).expect("cut");
+    apply_until_done(&dir, &server, "32", 6);
+    assert_exactly_once(&server, &dir, n);
+
+    // The ledger is gone altogether.
+    std::fs::remove_file(&ledger).expect("delete");
+    let plan = run_on(&dir, &server, "", &["plan", "orders.yaml"]);
+    assert!(
+        text(&plan.stdout).contains(&format!("Plan: {n} to place")),
+        "the plan cannot know: {}",
+        text(&plan.stdout)
+    );
+    apply_until_done(&dir, &server, "32", 6);
+    assert_exactly_once(&server, &dir, n);
+    let rows = std::fs::read_to_string(&ledger).expect("ledger");
+    assert_eq!(
+        rows.matches("found by refId before sending").count(),
+        n,
+        "each found by its refId: {rows}"
+    );
+    assert_eq!(rows.matches(",submitting,").count(), 0, "nothing was sent");
+}
+
+#[test]
+fn trust_ledger_skips_the_lookups_and_the_default_pays_one_per_order() {
+    let dir = common::scratch("apply-trust-ledger");
+    let n = 10;
+    manifest(&dir, n);
+    let server = Server::start(Config::default());
+    let out = apply(&dir, &server, &["--trust-ledger"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let st = server.stats();
+    assert_eq!(st["requests"]["place"], n);
+    assert!(st["requests"].get("certIdByrefId").is_none(), "{st}");
+    assert_exactly_once(&server, &dir, n);
+
+    let dir = common::scratch("apply-lookups");
+    manifest(&dir, n);
+    let server = Server::start(Config::default());
+    assert_eq!(apply(&dir, &server, &[]).status.code(), Some(0));
+    let st = server.stats();
+    assert_eq!(
+        (
+            st["requests"]["certIdByrefId"].as_u64(),
+            st["requests"]["place"].as_u64()
+        ),
+        (Some(n as u64), Some(n as u64)),
+        "one lookup before each placement"
+    );
+}
+
+#[test]
+fn placements_answering_minus_2_and_not_found_stop_the_run_after_three_in_a_row() {
+    let dir = common::scratch("apply-minus-2");
+    manifest(&dir, 20);
+    let server = Server::with_faults(
+        Faults {
+            credit: Some(5),
+            out_of_credit_unknown: true,
+            ..Faults::default()
+        },
+        "sandbox",
+    );
+    let out = apply(&dir, &server, &["--concurrency", "1"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("stopped: 3 placements in a row answered -2 (unknown error) and were then not found by refId"),
+        "{stdout}"
+    );
+    let st = server.stats();
+    assert_eq!(st["orders_placed"], 5);
+    assert_eq!(st["duplicate_ref_ids"], serde_json::json!([]));
+    assert!(
+        st["requests"]["place"].as_u64().unwrap_or(0) <= 5 + 4,
+        "not resent into it: {st}"
+    );
+    let states = ledger_states(&dir);
+    assert_eq!(states.values().filter(|e| *e == "placed").count(), 5);
+    assert!(states.len() < 20, "the rest were not started: {states:?}");
 }
 
 #[test]

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 mod common;
 
-use common::server::{Server, apply, apply_until_done, kill_9_after, nicsrs, run_on, text};
+use common::server::{Server, apply, apply_until_done, kill_9_after_rows, nicsrs, run_on, text};
 
 /// How long the first sandbox takes to issue a certificate (collect says PENDING until then).
 const ISSUE_AFTER: Duration = Duration::from_secs(2);
@@ -61,22 +61,41 @@ fn manifest_with_csrs(dir: &Path, file: &str, orders: &[(String, String)]) -> Ve
 }
 
 /// `renew-NNNN` orders with a window of 400 days (a 1-year subscription is due at once)
-/// and `reissue-NNNN` orders with the default 30 days.
+/// and `reissue-NNNN` orders with a third of the certificate's lifetime.
 fn wave(renewals: usize, reissues: usize) -> Vec<(String, String)> {
     let mut orders: Vec<(String, String)> = (0..renewals)
         .map(|i| (format!("renew-{i:04}"), "    renewBefore: 400d\n".into()))
         .collect();
-    orders.extend((0..reissues).map(|i| (format!("reissue-{i:04}"), String::new())));
+    orders.extend(
+        (0..reissues).map(|i| (format!("reissue-{i:04}"), "    renewBefore: 33%\n".into())),
+    );
     orders
 }
 
+/// An order of `orders.yaml` without a CSR: NicSRS generates its key.
+const GENERATED: &str = "  - key: generated\n    renewBefore: 400d\n    params:\n      domainInfo:\n        - { domainName: www.generated.example, dcvMethod: HTTP_CSR_HASH }\n";
+
+/// The public key (SubjectPublicKeyInfo's key bits) of a PEM certificate.
+fn cert_key(path: &Path) -> Vec<u8> {
+    let pem = std::fs::read_to_string(path).expect("certificate written");
+    let (_, pem) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).expect("PEM");
+    let cert = pem.parse_x509().expect("X.509");
+    cert.public_key().subject_public_key.data.to_vec()
+}
+
+/// How long ago the sandbox counts orders placed now as placed: their first certificates
+/// (20 days) have 5 days left, inside every window of the wave, while the certificates the
+/// wave brings are new.
+const PLACED_AGE: Duration = Duration::from_secs(15 * 86_400);
+
 /// A sandbox keeping its orders in `state`, issuing certificates valid for `days`
-/// `issue_after` an order.
+/// `issue_after` an order, orders placed now counted as placed [`PLACED_AGE`] ago.
 fn sandbox(state: &Path, days: u32, issue_after: Duration, faults: Faults) -> Server {
     Server::start(Config {
         state: Some(state.to_owned()),
         validity_days: days,
         issue_after,
+        placed_age: PLACED_AGE,
         faults,
         seed: 7,
         ..Config::default()
@@ -124,6 +143,11 @@ fn rows_of(dir: &Path, event: Event) -> Vec<ledger::Row> {
 
 fn assert_each_once(server: &Server, renewed: usize, reissued: usize) {
     let st = server.stats();
+    assert_eq!(
+        st["undocumented_fields"],
+        serde_json::json!({}),
+        "every call sends only what its NicSRS page documents"
+    );
     assert_eq!(st["duplicate_ref_ids"], serde_json::json!([]), "{st}");
     assert_eq!(
         st["renewed_or_reissued_twice"],
@@ -160,31 +184,35 @@ fn a_renewal_wave_is_planned_applied_once_through_faults_and_then_there_is_nothi
         format!("    renewalOf: {legacy_id}\n    renewBefore: 400d\n"),
     ));
     let sites = manifest_with_csrs(&dir, "orders.yaml", &orders);
+    let mut manifest = std::fs::read_to_string(dir.join("orders.yaml")).expect("manifest");
+    manifest.push_str(GENERATED);
+    std::fs::write(dir.join("orders.yaml"), manifest).expect("manifest");
 
-    // Placed (the adopted certificate is not) and refreshed: every certificate is issued for
-    // 20 days, so each order is in its window.
+    // Placed (the adopted certificate is not) and refreshed: every certificate was issued
+    // for 20 days, 15 days ago, so each order is in its window.
     let out = apply(&dir, &server, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(
-        text(&out.stdout).contains("Plan: 60 to place, 0 to renew"),
+        text(&out.stdout).contains("Plan: 61 to place, 0 to renew"),
         "{}",
         text(&out.stdout)
     );
-    assert_eq!(server.stats()["orders_placed"], 61, "60 + the legacy one");
+    assert_eq!(server.stats()["orders_placed"], 62, "61 + the legacy one");
     let report = refresh(&dir, &server, &["orders.yaml"]);
     assert!(
-        report.ends_with("Refreshed: 61 PENDING.\n"),
+        report.ends_with("Refreshed: 62 PENDING.\n"),
         "the adopted certificate is read too: {report}"
     );
     let doc = plan_json(&dir, &server);
-    assert_eq!(doc["summary"]["nothing"], 61, "waiting for issuance");
+    assert_eq!(doc["summary"]["nothing"], 62, "waiting for issuance");
     assert_eq!(
         doc["steps"][0]["detail"], "waiting for issuance (PENDING)",
         "{doc}"
     );
     std::thread::sleep(ISSUE_AFTER + Duration::from_millis(1100));
-    let report = refresh(&dir, &server, &["orders.yaml"]);
-    assert!(report.ends_with("Refreshed: 61 COMPLETE.\n"), "{report}");
+    let report = refresh(&dir, &server, &["orders.yaml", "--out-dir", "certs"]);
+    assert!(report.ends_with("Refreshed: 62 COMPLETE.\n"), "{report}");
+    let generated_key = std::fs::read_to_string(dir.join("certs/generated.key")).expect("key");
 
     // The plan lists the wave with its reasons, before anything is spent.
     let (code, plan) = plan_text(&dir, &server);
@@ -197,15 +225,17 @@ fn a_renewal_wave_is_planned_applied_once_through_faults_and_then_there_is_nothi
         "  reissue   reissue-0000",
         "lc-reissue-0000-i1",
         "^ certificate expires ",
-        "within renewBefore 30d; the subscription runs to ",
+        "(4 days), within renewBefore 33% (6 days); the subscription runs to ",
         "  renew     adopted       lc-adopted-r1",
         &format!("renews {legacy_id}"),
-        "Plan: 0 to place, 31 to renew, 30 to reissue, 0 to retry, 0 to reconcile, 0 with nothing to do, 0 blocked. List price of the 31 renewals: 186.00.",
+        "  renew     generated     lc-generated-r1",
+        "with the CSR NicSRS holds for it",
+        "Plan: 0 to place, 32 to renew, 30 to reissue, 0 to replace, 0 to retry, 0 to reconcile, 0 with nothing to do, 0 blocked. List price of the 32 renewals: 192.00.",
     ] {
         assert!(plan.contains(expected), "`{expected}` in\n{plan}");
     }
     let doc = plan_json(&dir, &server);
-    assert_eq!(doc["summary"]["renew"], 31);
+    assert_eq!(doc["summary"]["renew"], 32);
     assert_eq!(doc["summary"]["reissue"], 30);
 
     // Applied under every fault the sandbox has: each renewal and reissue happens once.
@@ -231,14 +261,14 @@ fn a_renewal_wave_is_planned_applied_once_through_faults_and_then_there_is_nothi
     );
     assert!(
         text(&refused.stderr).contains(
-            "the plan would place, renew or reissue 61 orders, more than --max-orders 60"
+            "the plan would place, renew, reissue or replace 62 orders, more than --max-orders 60"
         ),
         "{}",
         text(&refused.stderr)
     );
     let before_wave = std::fs::read(dir.join("ledger.csv")).expect("ledger");
     apply_until_done(&dir, &server, "16", 8);
-    assert_each_once(&server, 31, 30);
+    assert_each_once(&server, 32, 30);
     let faults = &server.stats()["faults"];
     for f in ["dropped", "timed_out", "failed", "throttled", "unknown"] {
         assert!(
@@ -247,7 +277,7 @@ fn a_renewal_wave_is_planned_applied_once_through_faults_and_then_there_is_nothi
         );
     }
     let renewed = rows_of(&dir, Event::Renewed);
-    assert_eq!(renewed.len(), 31, "one renewed row per key");
+    assert_eq!(renewed.len(), 32, "one renewed row per key");
     assert!(
         renewed
             .iter()
@@ -269,22 +299,22 @@ fn a_renewal_wave_is_planned_applied_once_through_faults_and_then_there_is_nothi
     let after_wave = std::fs::read(dir.join("ledger.csv")).expect("ledger");
     std::fs::write(dir.join("ledger.csv"), &before_wave).expect("lose the rows");
     apply_until_done(&dir, &server, "16", 8);
-    assert_each_once(&server, 31, 30);
+    assert_each_once(&server, 32, 30);
     let found = rows_of(&dir, Event::Renewed)
         .into_iter()
         .chain(rows_of(&dir, Event::Reissued))
         .filter(|r| r.message.starts_with("found by refId"))
         .count();
-    assert_eq!(found, 61, "each found, none sent again");
+    assert_eq!(found, 62, "each found, none sent again");
     std::fs::write(dir.join("ledger.csv"), &after_wave).expect("restore");
 
     let report = refresh(&dir, &server, &["--out-dir", "certs"]);
-    assert!(report.ends_with("Refreshed: 61 COMPLETE.\n"), "{report}");
+    assert!(report.ends_with("Refreshed: 62 COMPLETE.\n"), "{report}");
     let (code, plan) = plan_text(&dir, &server);
     assert_eq!(code, Some(0), "{plan}");
     assert!(
         plan.contains(
-            "0 to renew, 0 to reissue, 0 to retry, 0 to reconcile, 61 with nothing to do"
+            "0 to renew, 0 to reissue, 0 to replace, 0 to retry, 0 to reconcile, 62 with nothing to do"
         ),
         "{plan}"
     );
@@ -297,11 +327,8 @@ fn a_renewal_wave_is_planned_applied_once_through_faults_and_then_there_is_nothi
     // The certificates on disk are for the keys of the CSRs; no key file for them.
     for site in &sites {
         let crt = dir.join("certs").join(format!("{}.crt", site.key));
-        let pem = std::fs::read_to_string(&crt).expect("certificate written");
-        let (_, pem) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).expect("PEM");
-        let cert = pem.parse_x509().expect("X.509");
         assert_eq!(
-            cert.public_key().subject_public_key.data.as_ref(),
+            cert_key(&crt),
             rcgen::PublicKeyData::der_bytes(&site.pair),
             "{}: the certificate is for the CSR's key",
             site.key
@@ -314,6 +341,15 @@ fn a_renewal_wave_is_planned_applied_once_through_faults_and_then_there_is_nothi
             assert_eq!(mode, 0o644, "certificates are public");
         }
     }
+    // Renewed with the CSR NicSRS held for it: NicSRS kept the key it generated.
+    let key = std::fs::read_to_string(dir.join("certs/generated.key")).expect("key");
+    assert_eq!(key, generated_key, "the same key");
+    let pair = rcgen::KeyPair::from_pem(&key).expect("key");
+    assert_eq!(
+        cert_key(&dir.join("certs/generated.crt")),
+        rcgen::PublicKeyData::der_bytes(&pair),
+        "the renewed certificate is for the key NicSRS generated"
+    );
     let status = run_on(&dir, &server, "", &["status", "orders.yaml"]);
     let s = text(&status.stdout);
     assert!(
@@ -321,9 +357,47 @@ fn a_renewal_wave_is_planned_applied_once_through_faults_and_then_there_is_nothi
         "{s}"
     );
     assert!(
-        s.ends_with("61 keys in ledger.csv: 30 reissued, 31 renewed\n"),
+        s.ends_with("62 keys in ledger.csv: 30 reissued, 32 renewed\n"),
         "{s}"
     );
+
+    // A new key for one order: one replacement, free, and then nothing to do.
+    let pair = rcgen::KeyPair::generate().expect("key pair");
+    let mut params =
+        rcgen::CertificateParams::new(vec!["www.reissue-0000.example".to_owned()]).expect("params");
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "www.reissue-0000.example");
+    let csr = params
+        .serialize_request(&pair)
+        .expect("CSR")
+        .pem()
+        .expect("PEM");
+    std::fs::write(dir.join("csr/reissue-0000.csr"), csr).expect("new CSR");
+    let (code, plan) = plan_text(&dir, &server);
+    assert_eq!(code, Some(4), "{plan}");
+    assert!(
+        plan.contains("  replace   reissue-0000  lc-reissue-0000-x1")
+            && plan.contains("~ csr: ")
+            && plan.contains("0 to renew, 0 to reissue, 1 to replace"),
+        "{plan}"
+    );
+    let out = apply(&dir, &server, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let st = server.stats();
+    assert_eq!(st["orders_replaced"], 1, "{st}");
+    assert_eq!(st["requests"]["replace"], 1, "one call");
+    assert_each_once(&server, 32, 30);
+    let report = refresh(&dir, &server, &["--out-dir", "certs"]);
+    assert!(report.ends_with("Refreshed: 1 COMPLETE.\n"), "{report}");
+    assert_eq!(
+        cert_key(&dir.join("certs/reissue-0000.crt")),
+        rcgen::PublicKeyData::der_bytes(&pair),
+        "the replacement is for the new key"
+    );
+    let (code, plan) = plan_text(&dir, &server);
+    assert_eq!(code, Some(0), "nothing left: {plan}");
 }
 
 #[test]
@@ -351,8 +425,9 @@ fn kill_9_in_the_middle_of_a_wave_then_re_runs_renew_and_reissue_each_once() {
         },
     );
     let mut interrupted = 0;
-    for delay_ms in [150u64, 60, 250, 100, 40] {
-        kill_9_after(&dir, &server, "4", Duration::from_millis(delay_ms));
+    for (rows, delay_ms) in [(1, 0u64), (4, 30), (9, 5), (6, 60), (2, 15)] {
+        let running = kill_9_after_rows(&dir, &server, "4", rows, Duration::from_millis(delay_ms));
+        assert!(running, "the kill hit a running apply");
         // A call killed in flight is reconciled by refId before anything is sent again.
         interrupted += plan_json(&dir, &server)["summary"]["reconcile"]
             .as_u64()
@@ -409,11 +484,10 @@ fn the_plan_explains_every_lifecycle_decision() {
         rows.push(row(key, Event::Submitting, "", key));
         let mut p = row(key, Event::Placed, &cert, key);
         p.code = Some(1);
-        p.request_sha256 = outcome
-            .orders
-            .iter()
-            .find(|o| o.key == key)
-            .map(|o| o.request_sha256())
+        let order = outcome.orders.iter().find(|o| o.key == key);
+        p.request_sha256 = order.map(|o| o.request_sha256()).unwrap_or_default();
+        p.request_fields = order
+            .map(|o| nicsrs_batch::expand::fields_cell(&o.field_hashes()))
             .unwrap_or_default();
         rows.push(p);
         let mut s = row(key, Event::Status, &cert, key);
@@ -436,7 +510,70 @@ fn the_plan_explains_every_lifecycle_decision() {
     placed("renew-lost", 9, "COMPLETE", 10, 10);
     placed("reissue-retry", 10, "COMPLETE", 10, 400);
     placed("renewed-pending", 11, "COMPLETE", 10, 10);
+    placed("replace-csr", 13, "COMPLETE", 150, 700);
+    placed("replace-names", 14, "COMPLETE", 150, 700);
+    placed("clamped", 15, "COMPLETE", 5, 700);
+    placed("percent", 16, "COMPLETE", 30, 700);
+    placed("refused-then-refreshed", 17, "COMPLETE", 10, 400);
+    placed("refused-not-refreshed", 18, "COMPLETE", 10, 400);
+    placed("no-csr-held", 19, "COMPLETE", 20, 20);
+    for r in rows.iter_mut() {
+        match (r.key.as_str(), r.event) {
+            // Placed with another key, and for other names, than the manifest has now.
+            ("replace-csr", Event::Placed) => {
+                r.request_fields = r.request_fields.replace(
+                    &r.request_fields[r.request_fields.find("csr=").unwrap_or(0)..][..12],
+                    "csr=0badc0de",
+                );
+            }
+            ("replace-names", Event::Placed) => {
+                r.domains = "www.shop.example api.shop.example".into();
+            }
+            // A 20-day certificate with `renewBefore: 45d`, and a 100-day one with `33%`.
+            ("clamped", Event::Status) => r.not_before = day(-15),
+            ("percent", Event::Status) => r.not_before = day(-70),
+            _ => {}
+        }
+    }
     let old = |n: usize| format!("SBX{n:010}");
+    // A reissue refused for the certificate's state (-7): decided again once `refresh` has
+    // recorded the state, blocked until then.
+    for (key, n) in [
+        ("refused-then-refreshed", 17),
+        ("refused-not-refreshed", 18),
+    ] {
+        let ref_id = format!("{key}-i1");
+        rows.push(row(key, Event::Reissuing, &old(n), &ref_id));
+        let mut failed = row(key, Event::Failed, &old(n), &ref_id);
+        failed.code = Some(-7);
+        failed.message = "certificate status error: the certificate is not issued".into();
+        rows.push(failed);
+    }
+    let mut again = row(
+        "refused-then-refreshed",
+        Event::Status,
+        &old(17),
+        "refused-then-refreshed",
+    );
+    again.status = "COMPLETE".into();
+    again.not_before = day(-100);
+    again.not_after = day(10);
+    again.due_date = day(400);
+    rows.push(again);
+    // A renewal not sent because NicSRS holds no CSR for a key it generated.
+    rows.push(row(
+        "no-csr-held",
+        Event::Renewing,
+        &old(19),
+        "no-csr-held-r1",
+    ));
+    let mut no_csr = row("no-csr-held", Event::Failed, &old(19), "no-csr-held-r1");
+    no_csr.message = format!(
+        "{} {} (collect's applyParams has no csr), and the order has none",
+        nicsrs_batch::plan::NO_CSR_HELD,
+        old(19)
+    );
+    rows.push(no_csr);
     rows.push(row(
         "renew-refused",
         Event::Renewing,
@@ -523,7 +660,42 @@ fn the_plan_explains_every_lifecycle_decision() {
         "nothing",
         "an order that now adopts a certificate is never placed"
     );
-    assert_eq!(plan.paid_orders(), 4, "place, renew, reissue, retry");
+    assert_eq!(
+        step("no-csr")["action"],
+        "renew",
+        "with the CSR NicSRS holds"
+    );
+    assert_eq!(step("no-csr-held")["action"], "blocked");
+    assert_eq!(step("replace-csr")["call"], "replace");
+    assert_eq!(step("replace-csr")["ref_id"], "replace-csr-x1");
+    assert_eq!(
+        step("replace-csr")["price"],
+        Value::Null,
+        "replacements are free"
+    );
+    assert_eq!(
+        step("replace-csr")["changes"][0],
+        serde_json::json!({"field": "csr", "from": "0badc0de", "to": step("replace-csr")["changes"][0]["to"],
+            "carried_by": "replace", "advice": "a new key: replaced free of charge"})
+    );
+    assert_eq!(
+        step("replace-names")["changes"][0]["from"],
+        "-www.shop.example"
+    );
+    assert_eq!(step("clamped")["window_clamped"], true);
+    assert_eq!(step("clamped")["action"], "reissue");
+    assert_eq!(step("percent")["action"], "reissue");
+    assert_eq!(step("refused-then-refreshed")["action"], "reissue");
+    assert_eq!(
+        step("refused-then-refreshed")["ref_id"],
+        "refused-then-refreshed-i1"
+    );
+    assert_eq!(step("refused-not-refreshed")["action"], "blocked");
+    assert_eq!(
+        plan.paid_orders(),
+        10,
+        "place, 2 renewals, 4 reissues, 2 replacements, a retry"
+    );
 }
 
 #[test]

@@ -218,7 +218,10 @@ async fn collect_is_pending_until_issue_time_then_returns_a_real_certificate() {
     let id = place_id(&s, "p", &dv_params("www.acme.example")).await;
     let r = call(&s, "collect", &[token("sandbox"), ("certId", id)]).await;
     assert_eq!(r["code"], 2);
-    assert_eq!(r["data"]["status"], "PENDING");
+    assert_eq!(
+        r["status"], "PENDING",
+        "the status beside the code, as NicSRS's page has it"
+    );
     assert!(r["data"].get("certificate").is_none());
 
     let s = start(Config::default()).await;
@@ -228,7 +231,8 @@ async fn collect_is_pending_until_issue_time_then_returns_a_real_certificate() {
     let r = call(&s, "collect", &[token("sandbox"), ("certId", id)]).await;
     assert_eq!(r["code"], 1, "{r}");
     let data = &r["data"];
-    assert_eq!(data["status"], "COMPLETE");
+    assert_eq!(r["status"], "COMPLETE");
+    assert!(data.get("status").is_none(), "not inside data");
     for field in ["beginDate", "endDate", "dueDate"] {
         let date = data[field].as_str().expect("date");
         assert_eq!(date.len(), 19, "{field} like 2027-02-20 07:59:59: {date}");
@@ -347,9 +351,36 @@ async fn reissue_needs_an_issued_certificate_and_replaces_it() {
     let new_id = r["data"]["certId"].as_str().expect("new certId").to_owned();
     assert_ne!(new_id, id);
     let old = call(&s, "collect", &[token("sandbox"), ("certId", id)]).await;
-    assert_eq!(old["data"]["status"], "REISSUED");
+    assert_eq!(old["status"], "REISSUED");
     let new = call(&s, "collect", &[token("sandbox"), ("certId", new_id)]).await;
-    assert_eq!(new["data"]["status"], "COMPLETE");
+    assert_eq!(new["status"], "COMPLETE");
+
+    // `params` is not a field of /ssl/reissue: it is ignored (the CA reissues with the
+    // order's own CSR) and counted as undocumented.
+    let id = issued(&s, "with-params").await;
+    let before = call(&s, "collect", &[token("sandbox"), ("certId", id.clone())]).await;
+    let other_csr = serde_json::json!({"csr": csr_pem()}).to_string();
+    let r = call(
+        &s,
+        "reissue",
+        &[
+            token("sandbox"),
+            ("certId", id),
+            ("reason", "new key".into()),
+            ("params", other_csr),
+        ],
+    )
+    .await;
+    let new_id = r["data"]["certId"].as_str().expect("certId").to_owned();
+    let new = call(&s, "collect", &[token("sandbox"), ("certId", new_id)]).await;
+    assert_eq!(
+        new["data"]["applyParams"]["csr"], before["data"]["applyParams"]["csr"],
+        "the order's own CSR"
+    );
+    assert_eq!(
+        stats(&s).await["undocumented_fields"]["reissue"]["params"],
+        1
+    );
 }
 
 #[tokio::test]
@@ -384,7 +415,7 @@ async fn cancel_update_dcv_and_product_list() {
     .await;
     assert_eq!(r["code"], 1);
     let r = call(&s, "collect", &[token("sandbox"), ("certId", id)]).await;
-    assert_eq!(r["data"]["status"], "CANCELLED");
+    assert_eq!(r["status"], "CANCELLED");
 
     let r = call(
         &s,
@@ -398,7 +429,17 @@ async fn cancel_update_dcv_and_product_list() {
             .iter()
             .any(|p| p["code"] == "sectigo-ov" && p["price"]["basePrice"]["price012"].is_number())
     );
-    assert!(products.iter().all(|p| p["vendor"] == "Sectigo"));
+    let catalog = nicsrs_batch::catalog::Catalog::builtin();
+    assert!(
+        products.iter().all(|p| {
+            catalog
+                .get(p["code"].as_str().unwrap_or_default())
+                .is_some_and(|c| c.vendor == "Sectigo")
+                && p.get("vendor").is_none()
+                && p.get("kind").is_none()
+        }),
+        "the API's own fields only"
+    );
     let r = call(
         &s,
         "productList",
@@ -578,7 +619,7 @@ async fn a_state_file_keeps_orders_and_the_ca_across_a_restart() {
     .await;
     assert_eq!(found["data"]["certId"], json!(id));
     let again = call(&s, "collect", &[token("sandbox"), ("certId", id)]).await;
-    assert_eq!(again["data"]["status"], "COMPLETE");
+    assert_eq!(again["status"], "COMPLETE");
     assert_eq!(
         again["data"]["caCertificate"], ca,
         "the same CA after a restart"

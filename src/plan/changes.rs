@@ -37,6 +37,15 @@ pub struct Change {
 impl Change {
     /// `~ field: from -> to`, for the plan.
     pub fn line(&self) -> String {
+        if self.carrier == Carrier::Replace && self.field == "domainInfo" {
+            // Names removed and added, each marked.
+            let names = [self.from.as_str(), self.to.as_str()]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
+            return format!("~ domainInfo: {names}  ({})", self.advice);
+        }
         match (self.from.is_empty(), self.to.is_empty()) {
             (true, true) => format!("~ {}  ({})", self.field, self.advice),
             (true, false) => format!("+ {}: {}  ({})", self.field, self.to, self.advice),
@@ -85,6 +94,9 @@ fn name_set<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
 /// in force), in [`expand::HASHED_FIELDS`] order.
 pub fn since(order: &ExpandedOrder, made: &Row) -> Vec<Change> {
     let mut out = Vec::new();
+    if made.event == crate::ledger::Event::Placed && made.request_sha256 == order.request_sha256() {
+        return out; // the very request that placed it
+    }
     let then = expand::parse_fields_cell(&made.request_fields);
     let had = |field: &str| then.iter().find(|(n, _)| *n == field).map(|(_, h)| *h);
     let old_names = name_set(made.domains.split_whitespace());
@@ -129,7 +141,11 @@ pub fn since(order: &ExpandedOrder, made: &Row) -> Vec<Change> {
                 .collect::<Vec<_>>()
                 .join(" "),
             carrier: Carrier::Replace,
-            advice: "other names: replaced free of charge",
+            advice: if order.has_csr() {
+                "other names: replaced free of charge"
+            } else {
+                "other names: NicSRS replaces only with a CSR for them; add `params.csr`"
+            },
         });
     }
     if then.is_empty() {

@@ -48,9 +48,11 @@ fn prepare(step: &mut Step, op: Op, of: &str, ref_id: String, reason: String, ma
     let years = order.years.to_string();
     match op {
         Op::Place => {
+            // Its `request_fields` are the order's own, worked out by the runner when it
+            // is sent (off the path to the first call).
             step.params = Some(order.params.clone());
             step.request_sha256 = order.request_sha256();
-            step.request_fields = changes::fields_after(order, None, &[]);
+            step.request_fields = String::new();
         }
         Op::Renew => {
             step.params = order.renewal_params();
@@ -205,9 +207,9 @@ fn window_text(step: &Step, window: Option<Window>) -> String {
     let rb = step.order.renew_before;
     match window {
         Some(w) if w.clamped => format!(
-            "renewBefore {rb} is not shorter than the {}-day certificate, so {} days (a third of it) are used",
-            w.lifetime_days().unwrap_or_default(),
-            w.certificate_days()
+            "{} days, a third of the {}-day certificate (renewBefore {rb} is not shorter than it)",
+            w.certificate_days(),
+            w.lifetime_days().unwrap_or_default()
         ),
         Some(w) if rb.days().is_none() => {
             format!("renewBefore {rb} ({} days)", w.certificate_days())
@@ -285,6 +287,15 @@ pub(super) fn in_force(step: &mut Step, state: &KeyState, current: &Row, now: i6
     let (due, window) = lifecycle::decide(dates, order.renew_before, now);
     step.window_clamped = window.is_some_and(|w| w.clamped);
     let within = window_text(step, window);
+    // The subscription is held against the window as written.
+    let within_subscription = match (order.renew_before.days(), window) {
+        (None, Some(w)) => format!(
+            "renewBefore {} ({} days)",
+            order.renew_before,
+            w.subscription / 86_400
+        ),
+        _ => format!("renewBefore {}", order.renew_before),
+    };
     match due {
         Due::Renew { due } => {
             let ref_id = format!("{base}-r{}", state.renewals + 1);
@@ -298,7 +309,7 @@ pub(super) fn in_force(step: &mut Step, state: &KeyState, current: &Row, now: i6
             );
             step.action = Action::Renew;
             step.detail = format!(
-                "subscription ends {} ({} days), within {within}",
+                "subscription ends {} ({} days), within {within_subscription}",
                 day(due),
                 days(due)
             );
@@ -307,16 +318,12 @@ pub(super) fn in_force(step: &mut Step, state: &KeyState, current: &Row, now: i6
                     "; with the CSR NicSRS holds for it (collect's applyParams.csr, read when it is sent): NicSRS keeps the key it generated",
                 );
             }
-            return;
         }
-        _ if replace_due => {
-            replace(step, state, current, &base);
-            return;
-        }
+        _ if replace_due => replace(step, state, current, base),
         Due::RenewLater { due, opens } => {
             step.due_from = Some(opens);
             step.detail = format!(
-                "subscription ends {} ({} days), within {within}; NicSRS accepts the renewal from {} (90 days before the certificate expires)",
+                "subscription ends {} ({} days), within {within_subscription}; NicSRS accepts the renewal from {} (90 days before the certificate expires)",
                 day(due),
                 days(due),
                 day(opens)
@@ -384,9 +391,6 @@ fn replace(step: &mut Step, state: &KeyState, current: &Row, base: &str) {
         step.detail = "its names changed, and NicSRS replaces a certificate only with a CSR for the new names: add `params.csr`".into();
     } else {
         step.action = Action::Replace;
-        step.detail = format!(
-            "issued for another key or other names than the manifest has: replaced free of charge, the subscription unchanged (as {})",
-            step.ref_id
-        );
+        step.detail = "issued for another key or other names than the manifest has: replaced free of charge, the subscription unchanged".into();
     }
 }

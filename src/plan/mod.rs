@@ -336,9 +336,6 @@ pub fn make_at<'o>(orders: &'o [ExpandedOrder], ledger: &Contents, now: i64) -> 
                 }
             }
         }
-        if step.op == Op::Place && step.action.is_new_call() {
-            step.request_fields = changes::fields_after(order, None, &[]);
-        }
         steps.push(step);
     }
     let known: HashSet<&str> = orders.iter().map(|o| o.key.as_str()).collect();

@@ -304,6 +304,7 @@ fn place(app: &App, form: &Form) -> Handled {
         Ok(k) => k,
         Err(h) => return *h,
     };
+    let aged = i64::try_from(app.config.placed_age.as_secs()).unwrap_or(0);
     let placed_at = now();
     let order = StoredOrder {
         cert_id: String::new(),
@@ -315,7 +316,8 @@ fn place(app: &App, form: &Form) -> Handled {
         status: Status::Pending,
         origin: Origin::Place,
         previous: None,
-        due: placed_at + i64::from(years) * 365 * DAY,
+        aged,
+        due: placed_at - aged + i64::from(years) * 365 * DAY,
         begin: None,
         end: None,
         certificate: None,
@@ -368,17 +370,21 @@ fn collect(app: &App, form: &Form) -> Handled {
         } else {
             names
         };
-        let end = (t + i64::from(app.config.validity_days) * DAY).min(order.due.max(t + DAY));
+        // Issued when it was ready (an order placed "long ago" with `placed_age` was
+        // issued then), valid for `validity_days` or to the end of its subscription.
+        let begin = order.placed_at.saturating_add(issue_after).min(t) - order.aged;
+        let end =
+            (begin + i64::from(app.config.validity_days) * DAY).min(order.due.max(begin + DAY));
         let csr = order
             .params
             .get("csr")
             .and_then(Value::as_str)
             .map(str::to_owned);
-        match app.ca.issue(csr.as_deref(), &names, serial, t, end) {
+        match app.ca.issue(csr.as_deref(), &names, serial, begin, end) {
             Ok(issued) => {
                 let order = &mut inner.orders[i];
                 order.status = Status::Complete;
-                order.begin = Some(t);
+                order.begin = Some(begin);
                 order.end = Some(end);
                 order.certificate = Some(issued.certificate);
                 if issued.private_key.is_some() {
@@ -476,6 +482,7 @@ fn renew(app: &App, form: &Form) -> Handled {
         status: Status::Pending,
         origin: Origin::Renew,
         previous: Some(old.cert_id.clone()),
+        aged: 0,
         due: old.due.max(placed_at) + i64::from(years) * 365 * DAY,
         begin: None,
         end: None,
@@ -535,6 +542,7 @@ fn reissue(app: &App, form: &Form) -> Handled {
         status: Status::Pending,
         origin: Origin::Reissue,
         previous: Some(old.cert_id.clone()),
+        aged: 0,
         begin: None,
         end: None,
         certificate: None,
@@ -586,6 +594,7 @@ fn replace(app: &App, form: &Form) -> Handled {
         status: Status::Pending,
         origin: Origin::Replace,
         previous: Some(old.cert_id.clone()),
+        aged: 0,
         begin: None,
         end: None,
         certificate: None,
@@ -725,6 +734,17 @@ pub fn stats(app: &App) -> Value {
             duplicates.push(r);
         }
     }
+    let cert_ids: Map<String, Value> = inner
+        .ref_counts()
+        .map(|(r, _)| {
+            let ids: Vec<&str> = inner
+                .by_ref(r)
+                .iter()
+                .map(|&i| inner.orders[i].cert_id.as_str())
+                .collect();
+            (r.to_owned(), json!(ids))
+        })
+        .collect();
     duplicates.sort_unstable();
     let count = |o: Origin| inner.orders.iter().filter(|x| x.origin == o).count();
     // A certificate renewed or reissued more than once: a duplicate of a paid call.
@@ -749,6 +769,7 @@ pub fn stats(app: &App) -> Value {
         "orders_replaced": count(Origin::Replace),
         "undocumented_fields": inner.undocumented,
         "orders_per_ref_id": per_ref,
+        "cert_ids_per_ref_id": cert_ids,
         "duplicate_ref_ids": duplicates,
         "renewed_or_reissued_twice": twice,
         "requests": inner.requests,

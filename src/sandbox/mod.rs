@@ -48,6 +48,10 @@ pub struct Config {
     pub seed: u64,
     /// Time from placement to issue (collect answers PENDING until then).
     pub issue_after: Duration,
+    /// Orders placed now count as placed this long ago (their subscription and first
+    /// certificate start then), so that a renewal or reissue wave can be tried without
+    /// waiting; renewals, reissues and replacements start now.
+    pub placed_age: Duration,
     /// Validity of issued certificates, in days.
     pub validity_days: u32,
     /// Where to keep state across restarts.
@@ -63,6 +67,7 @@ impl Default for Config {
             faults: Faults::default(),
             seed: 0,
             issue_after: Duration::ZERO,
+            placed_age: Duration::ZERO,
             validity_days: 200,
             state: None,
             catalog: Catalog::builtin(),

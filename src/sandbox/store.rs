@@ -53,6 +53,10 @@ pub struct StoredOrder {
     pub params: Value,
     /// When it was stored (Unix seconds).
     pub placed_at: i64,
+    /// How long before `placed_at` it counts as placed (the sandbox's `placed_age`): its
+    /// subscription and first certificate start that much earlier.
+    #[serde(default)]
+    pub aged: i64,
     /// Where it stands.
     pub status: Status,
     /// Place, renew or reissue.

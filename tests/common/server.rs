@@ -149,8 +149,22 @@ pub fn apply_until_done(dir: &Path, server: &Server, concurrency: &str, runs: us
     panic!("apply did not converge: last exit {last:?}");
 }
 
-/// Starts `apply` with `concurrency` workers and kills it with SIGKILL after `delay`.
-pub fn kill_9_after(dir: &Path, server: &Server, concurrency: &str, delay: Duration) {
+/// Starts `apply` with `concurrency` workers and kills it with SIGKILL once `ledger.csv` has
+/// `rows` more lines than before (so that the kill lands while calls are in flight, however
+/// slow the start), then `delay` later. Returns whether the run was still going when killed.
+pub fn kill_9_after_rows(
+    dir: &Path,
+    server: &Server,
+    concurrency: &str,
+    rows: usize,
+    delay: Duration,
+) -> bool {
+    let lines = || {
+        std::fs::read_to_string(dir.join("ledger.csv"))
+            .map(|l| l.lines().count())
+            .unwrap_or(0)
+    };
+    let base = lines();
     let mut child = spawn_apply(
         dir,
         server,
@@ -164,9 +178,18 @@ pub fn kill_9_after(dir: &Path, server: &Server, concurrency: &str, delay: Durat
         ],
         Stdio::null,
     );
+    let started = std::time::Instant::now();
+    while lines() < base + rows && started.elapsed() < Duration::from_secs(30) {
+        if child.try_wait().ok().flatten().is_some() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
     std::thread::sleep(delay);
+    let running = child.try_wait().ok().flatten().is_none();
     let _ = child.kill(); // SIGKILL
     let _ = child.wait();
+    running
 }
 
 /// Waits, for 5 s at most, until `ledger.csv` has `n` placed rows.
