@@ -1,9 +1,13 @@
-//! `apply` of 10,000 orders against a sandbox answering in 50 ms, at concurrency 64.
+//! `apply` of 10,000 orders against a sandbox answering in 50 ms, at concurrency 64, in both
+//! ways it can run:
 //!
-//! Run with `cargo bench --bench apply`. The floor is 10,000 × 50 ms / 64 ≈ 7.8 s; the tool
-//! should come within 10 % of it. The sandbox runs as its own process, the release binary
-//! is timed end to end (validation, plan, ledger, HTTP), and its peak RSS is read with
-//! `/usr/bin/time` where that exists.
+//! - by default, each placement is first looked up by its refId (so that a ledger that lost
+//!   rows never buys twice): two calls per order, a floor of 10,000 × 2 × 50 ms / 64 ≈ 15.6 s;
+//! - with `--trust-ledger`, one call per order: a floor of ≈ 7.8 s.
+//!
+//! Run with `cargo bench --bench apply`; the tool should come within 10 % of each floor. The
+//! sandbox runs as its own process, the release binary is timed end to end (validation,
+//! plan, ledger, HTTP), and its peak RSS is read with `/usr/bin/time` where that exists.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -31,29 +35,40 @@ fn main() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-apply");
     std::fs::create_dir_all(&dir).expect("dir");
     manifest(&dir.join("orders.yaml"));
-    let (mut sandbox, url) = common::sandbox(exe, &["--latency", &format!("{LATENCY_MS}ms")]);
-    let mut rounds = common::Rounds::default();
-    for round in 0..ROUNDS {
-        let ledger = dir.join(format!("ledger-{round}.csv"));
-        let _ = std::fs::remove_file(&ledger);
-        let mut cmd = common::Rounds::command(exe);
-        cmd.current_dir(&dir)
-            .args(["apply", "orders.yaml", "--yes", "--endpoint", &url])
-            .args(["--concurrency", &CONCURRENCY.to_string()])
-            .arg("--ledger")
-            .arg(&ledger)
-            .env("NICSRS_API_TOKEN", "sandbox")
-            .stdout(Stdio::null());
-        rounds.run(&mut cmd);
+    let per_order =
+        |calls: u64| Duration::from_millis(calls * ORDERS as u64 * LATENCY_MS / CONCURRENCY as u64);
+    for (mode, extra, calls) in [
+        ("lookup + place", None, 2),
+        ("--trust-ledger: place only", Some("--trust-ledger"), 1),
+    ] {
+        let mut rounds = common::Rounds::default();
+        for round in 0..ROUNDS {
+            // A new sandbox each round: every order is new to it, as in a first apply.
+            let (mut sandbox, url) =
+                common::sandbox(exe, &["--latency", &format!("{LATENCY_MS}ms")]);
+            let ledger = dir.join(format!("ledger-{calls}-{round}.csv"));
+            let _ = std::fs::remove_file(&ledger);
+            let mut cmd = common::Rounds::command(exe);
+            cmd.current_dir(&dir)
+                .args(["apply", "orders.yaml", "--yes", "--endpoint", &url])
+                .args(["--concurrency", &CONCURRENCY.to_string()])
+                .args(extra)
+                .arg("--ledger")
+                .arg(&ledger)
+                .env("NICSRS_API_TOKEN", "sandbox")
+                .stdout(Stdio::null());
+            rounds.run(&mut cmd);
+            let _ = sandbox.kill();
+            let _ = sandbox.wait();
+        }
+        println!(
+            "{}",
+            rounds.summary(
+                &format!(
+                    "apply {ORDERS} orders ({mode}), latency {LATENCY_MS} ms, concurrency {CONCURRENCY}"
+                ),
+                per_order(calls)
+            )
+        );
     }
-    let _ = sandbox.kill();
-    let _ = sandbox.wait();
-    let floor = Duration::from_millis(ORDERS as u64 * LATENCY_MS / CONCURRENCY as u64);
-    println!(
-        "{}",
-        rounds.summary(
-            &format!("apply {ORDERS} orders, latency {LATENCY_MS} ms, concurrency {CONCURRENCY}"),
-            floor
-        )
-    );
 }

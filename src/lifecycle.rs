@@ -184,7 +184,8 @@ pub enum Due {
     Valid {
         /// Expiry of the certificate.
         not_after: i64,
-        /// When the window opens: the earlier of the two ends, less the window.
+        /// When the window opens: the earlier of the certificate's expiry less its window
+        /// and the subscription's end less its own.
         window_opens: i64,
     },
     /// The dates are not known (`refresh` has not recorded them).
@@ -230,7 +231,7 @@ fn decide_in(not_after: i64, due_date: &str, window: Window, now: i64) -> Due {
     } else {
         Due::Valid {
             not_after,
-            window_opens: not_after - window.certificate,
+            window_opens: (not_after - window.certificate).min(due - window.subscription),
         }
     }
 }

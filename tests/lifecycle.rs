@@ -521,12 +521,14 @@ fn the_plan_explains_every_lifecycle_decision() {
         match (r.key.as_str(), r.event) {
             // Placed with another key, and for other names, than the manifest has now.
             ("replace-csr", Event::Placed) => {
+                r.request_sha256 = "0".repeat(64);
                 r.request_fields = r.request_fields.replace(
                     &r.request_fields[r.request_fields.find("csr=").unwrap_or(0)..][..12],
                     "csr=0badc0de",
                 );
             }
             ("replace-names", Event::Placed) => {
+                r.request_sha256 = "1".repeat(64);
                 r.domains = "www.shop.example api.shop.example".into();
             }
             // A 20-day certificate with `renewBefore: 45d`, and a 100-day one with `33%`.

@@ -185,9 +185,9 @@ fn state_error(code: Code, message: impl Into<String>) -> Handled {
 
 /// The answer once the credit has run out: -4, or with `out_of_credit_unknown` a bare -2
 /// (nothing is stored either way).
-fn no_credit(app: &App, paid: u64) -> Option<Handled> {
+fn no_credit(app: &App, inner: &super::store::Inner) -> Option<Handled> {
     let limit = app.config.faults.credit?;
-    (paid >= limit).then(|| {
+    (inner.paid() >= limit).then(|| {
         if app.config.faults.out_of_credit_unknown {
             Handled::reply(Reply::new(Code::Unknown))
         } else {
@@ -296,7 +296,7 @@ fn place(app: &App, form: &Form) -> Handled {
         Err(h) => return *h,
     };
     let mut inner = app.store.lock();
-    if let Some(h) = no_credit(app, inner.paid()) {
+    if let Some(h) = no_credit(app, &inner) {
         inner.faults.no_credit += 1;
         return h;
     }
@@ -465,7 +465,7 @@ fn renew(app: &App, form: &Form) -> Handled {
         Ok(v) => v,
         Err(h) => return *h,
     };
-    if let Some(h) = no_credit(app, inner.paid()) {
+    if let Some(h) = no_credit(app, &inner) {
         inner.faults.no_credit += 1;
         return h;
     }

@@ -213,8 +213,15 @@ async fn ssl(
         .entry(endpoint.clone())
         .or_default() += 1;
     let fate = app.dice.roll(&app.config.faults);
-    if !fate.delay.is_zero() {
-        app.timer.sleep_until(arrived + fate.delay).await;
+    // The latency includes the sandbox's own work, as a server's does: requests that
+    // arrive together are not queued behind each other's handling after it.
+    let wait = || async {
+        if !fate.delay.is_zero() {
+            app.timer.sleep_until(arrived + fate.delay).await;
+        }
+    };
+    if fate.throttle || fate.fail {
+        wait().await;
     }
     if fate.throttle {
         app.store.lock().faults.throttled += 1;
@@ -251,6 +258,7 @@ async fn ssl(
             reply = crate::wire::Reply::new(crate::wire::Code::Unknown);
         }
     }
+    wait().await;
     if fate.drop {
         app.store.lock().faults.dropped += 1;
         let mut r = Response::new(Body::empty());
