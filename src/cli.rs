@@ -87,7 +87,7 @@ pub enum Command {
         /// Calls per second at most, shared by all workers (`5` or `5/s`).
         #[arg(long, value_name = "R/s", value_parser = parse_per_second)]
         rate: Option<f64>,
-        /// Refuse a run that would pay for more orders than N.
+        /// Refuse a run that would place, renew, reissue or replace more than N orders.
         #[arg(long, value_name = "N")]
         max_orders: Option<usize>,
         /// Send new orders without first asking the API whether their refId was already

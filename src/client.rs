@@ -133,7 +133,7 @@ impl Default for Timeouts {
 #[derive(Debug)]
 pub enum Outcome {
     /// The API answered (any `code`).
-    Reply(Reply),
+    Reply(Box<Reply>),
     /// The request never left: connection refused, DNS, connect timeout. Safe to resend.
     NotSent(String),
     /// 429 or 503: not processed; wait (this long, if the server said) and resend.
@@ -198,7 +198,7 @@ impl Client {
         }
         match response.bytes().await {
             Ok(body) => match serde_json::from_slice::<Reply>(&body) {
-                Ok(reply) => Outcome::Reply(reply),
+                Ok(reply) => Outcome::Reply(Box::new(reply)),
                 Err(_) => Outcome::Ambiguous(format!(
                     "the reply is not NicSRS JSON ({} bytes)",
                     body.len()

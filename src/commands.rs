@@ -126,6 +126,13 @@ pub async fn apply(outcome: &Outcome, args: ApplyArgs) -> Result<Exit, Error> {
     let token = token_for(target, args.token_file.as_deref())?;
     let (writer, contents) = ledger::Writer::open(&target.ledger, target.api)?;
     warn_ledger(&target.ledger, &contents.warnings);
+    if args.trust_ledger && contents.ignored > 0 {
+        return Err(Error::Usage(format!(
+            "--trust-ledger needs a complete ledger, and {} row(s) of {} could not be read; run without it (every new call is then looked up by its refId first)",
+            contents.ignored,
+            target.ledger.display()
+        )));
+    }
     let plan = plan::make(&outcome.orders, &contents);
     // A cancelled order is as stuck as a refused one: the manifest asks for what cannot be.
     let (already, blocked) = (
@@ -371,9 +378,18 @@ pub async fn refresh(
     } else {
         Box::new(std::io::BufWriter::new(std::io::stdout()))
     };
-    while let Some(done) = results.recv().await {
-        let row = crate::refresh::status_row(&done.job, &done.result);
+    while let Some(mut done) = results.recv().await {
+        let mut row = crate::refresh::status_row(&done.job, &done.result);
         writer.append(&row)?;
+        if let Some(found) = done.found.take() {
+            // A reissue or replacement the ledger lost: recorded, and what collect says of
+            // the new certificate is this key's report (and its files).
+            let [call, status] = crate::refresh::found_rows(&done.job, &found);
+            writer.append(&call)?;
+            writer.append(&status)?;
+            row = status;
+            done.result = found.result;
+        }
         let mut files = Vec::new();
         match &done.result {
             Ok((_, collected)) => {

@@ -354,14 +354,16 @@ const RENEW_PARAMS: [&str; 4] = ["csr", "server", "domainInfo", "uniqueValue"];
 const REPLACE_PARAMS: [&str; 3] = ["csr", "domainInfo", "uniqueValue"];
 
 /// The first 8 hex digits of the SHA-256 of a field's value: enough to tell a change,
-/// and nothing of the value. A CSR is hashed without its line breaks and spaces, so that
-/// re-wrapping the PEM is no change.
+/// and nothing of the value. A CSR is hashed as its DER, so that re-wrapping the PEM (or
+/// NicSRS writing it back its own way) is no change.
 fn short_hash(name: &str, value: &Json) -> String {
-    let text = match (name, value) {
-        ("csr", Json::String(pem)) => pem.split_whitespace().collect::<String>(),
-        _ => canonical_json(value),
+    let bytes = match (name, value) {
+        // The CSR itself, however its PEM is wrapped.
+        ("csr", Json::String(pem)) => crate::csr::der(pem)
+            .unwrap_or_else(|| pem.split_whitespace().collect::<String>().into_bytes()),
+        _ => canonical_json(value).into_bytes(),
     };
-    let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
     digest.as_ref()[..4]
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -380,6 +382,24 @@ pub fn fields_cell(fields: &[(&str, String)]) -> String {
         out.push_str(hash);
     }
     out
+}
+
+/// A `request_fields` cell with `csr` and `domainInfo` replaced by what NicSRS holds for a
+/// certificate (collect's `applyParams`), for a certificate the ledger learnt of by its
+/// refId rather than by sending its request.
+pub fn fields_with_held(cell: &str, csr: Option<&str>, domain_info: Option<&Json>) -> String {
+    let mut fields: Vec<(&str, String)> = parse_fields_cell(cell)
+        .into_iter()
+        .filter(|(n, _)| !matches!(*n, "csr" | "domainInfo"))
+        .map(|(n, h)| (n, h.to_owned()))
+        .collect();
+    if let Some(csr) = csr {
+        fields.push(("csr", short_hash("csr", &Json::String(csr.to_owned()))));
+    }
+    if let Some(info) = domain_info {
+        fields.push(("domainInfo", short_hash("domainInfo", info)));
+    }
+    fields_cell(&fields)
 }
 
 /// A `request_fields` cell read back as `(name, hex)` pairs.

@@ -312,6 +312,9 @@ pub struct Contents {
     pub rows: Vec<Row>,
     /// Problems that did not stop the read (a torn last line, a malformed row).
     pub warnings: Vec<String>,
+    /// Complete rows that could not be read and were left out (a torn last line is not
+    /// one): the ledger is known to be incomplete.
+    pub ignored: usize,
     /// Byte offset where a torn last line starts, if there is one.
     torn_at: Option<u64>,
     /// The file's columns: for each, its index in [`COLUMNS`] (`None`: unknown to this
@@ -475,6 +478,12 @@ fn parse(path: &Path, bytes: &[u8], api: Api) -> Result<Contents, LedgerError> {
         path: path.to_owned(),
         message,
     };
+    // A byte-order mark, as some editors and spreadsheets save one, is not part of the
+    // header.
+    let (bytes, bom) = match bytes.strip_prefix(b"\xef\xbb\xbf") {
+        Some(rest) => (rest, 3),
+        None => (bytes, 0),
+    };
     let text = String::from_utf8_lossy(bytes);
     let mut contents = Contents::default();
     let mut records = records(&text);
@@ -505,7 +514,7 @@ fn parse(path: &Path, bytes: &[u8], api: Api) -> Result<Contents, LedgerError> {
         .collect();
     for record in records {
         if !record.complete {
-            contents.torn_at = Some(record.offset as u64);
+            contents.torn_at = Some(record.offset as u64 + bom);
             contents.warnings.push(format!(
                 "line {}: the last line is incomplete (a crash while writing it); it is ignored",
                 record.line
@@ -564,9 +573,12 @@ fn parse(path: &Path, bytes: &[u8], api: Api) -> Result<Contents, LedgerError> {
                 }
                 contents.rows.push(row);
             }
-            Err(e) => contents
-                .warnings
-                .push(format!("line {}: row ignored: {e}", record.line)),
+            Err(e) => {
+                contents.ignored += 1;
+                contents
+                    .warnings
+                    .push(format!("line {}: row ignored: {e}", record.line));
+            }
         }
     }
     Ok(contents)

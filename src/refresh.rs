@@ -27,11 +27,43 @@ pub use crate::wire::read::Collected;
 pub struct Job {
     /// The template row: key, refId, certId, product and so on from the ledger.
     pub row: Row,
+    /// Should collect say REISSUED: the refIds under which the tool would have reissued or
+    /// replaced it, looked up in case the ledger lost that call.
+    pub probes: Vec<(Event, String)>,
+}
+
+/// A reissue or replacement of a certificate found by its refId, which the ledger did not
+/// record (it lost rows).
+#[derive(Debug)]
+pub struct Found {
+    /// `reissued` or `replaced`.
+    pub event: Event,
+    /// The refId it was found by.
+    pub ref_id: String,
+    /// The new certificate.
+    pub cert_id: String,
+    /// What collect says of the new certificate.
+    pub result: Result<(i64, Collected), String>,
+}
+
+/// The `request_fields` and names (space-separated) of a certificate as NicSRS holds it,
+/// from collect's `applyParams`: `template`'s fields with `csr` and `domainInfo` replaced.
+pub fn held_fields(template: &str, c: &Collected) -> (String, Option<String>) {
+    let names = c.apply_domain_info.as_ref().map(|info| {
+        crate::expand::domain_names(&serde_json::json!({ "domainInfo": info })).join(" ")
+    });
+    let fields = crate::expand::fields_with_held(
+        template,
+        c.apply_csr.as_deref(),
+        c.apply_domain_info.as_ref(),
+    );
+    (fields, names)
 }
 
 /// The certificates to collect: each key's certificate in force whose last status is not
-/// final, with `out_dir` complete ones whose certificate file is missing, and the
-/// certificates `adopt`ed by orders (`renewalOf`) that the ledger does not know yet.
+/// final, or whose last call was refused for its state (-5, -7, -8) since it was collected;
+/// with `out_dir` complete ones whose certificate file is missing; and the certificates
+/// `adopt`ed by orders (`renewalOf`) that the ledger does not know yet.
 pub fn jobs(
     contents: &ledger::Contents,
     api: ledger::Api,
@@ -49,9 +81,33 @@ pub fn jobs(
             let current = state.current?;
             let status = state.status.map_or("", |s| s.status.as_str());
             let missing_file = out_dir.is_some_and(|d| !d.join(format!("{key}.crt")).exists());
-            let wanted = !FINAL.contains(&status) || (status == "COMPLETE" && missing_file);
+            // A call refused for the certificate's state (-5, -7, -8) waits for what
+            // collect says now, whatever the ledger last recorded.
+            let refused_for_state = state.open_call().is_some()
+                && state.last_op.is_some_and(|l| {
+                    l.event == Event::Failed && l.code.is_some_and(ledger::is_state_refusal)
+                });
+            let wanted = !FINAL.contains(&status)
+                || (status == "COMPLETE" && missing_file)
+                || refused_for_state;
+            // Reissued, and not by a call the ledger knows: perhaps by one it lost.
+            let probes: Vec<(Event, String)> = match state.placed {
+                Some(placed) if !placed.ref_id.is_empty() => vec![
+                    (
+                        Event::Reissued,
+                        format!("{}-i{}", placed.ref_id, state.reissues + 1),
+                    ),
+                    (
+                        Event::Replaced,
+                        format!("{}-x{}", placed.ref_id, state.replacements + 1),
+                    ),
+                ],
+                _ => Vec::new(),
+            };
+            let wanted = wanted || (status == "REISSUED" && !probes.is_empty());
             (wanted && !current.cert_id.is_empty()).then(|| Job {
                 row: current.clone(),
+                probes,
             })
         })
         .collect();
@@ -75,6 +131,7 @@ pub fn jobs(
                 manifest: manifest(order),
                 ..Row::about(api, Event::Status, &order.key)
             },
+            probes: Vec::new(),
         });
     }
     jobs
@@ -154,6 +211,45 @@ pub struct Done {
     pub job: Job,
     /// The response code and what collect said, or why it failed.
     pub result: Result<(i64, Collected), String>,
+    /// A reissue or replacement of it that the ledger lost, found by refId.
+    pub found: Option<Found>,
+}
+
+/// Asks for an order by refId; `None` when it is not found or the API cannot tell.
+async fn find(client: &Client, pacer: &Pacer, ref_id: &str) -> Option<String> {
+    for attempt in 0..TRIES {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(300 << attempt)).await;
+        }
+        pacer.wait().await;
+        match client.call("certIdByrefId", &[("refId", ref_id)]).await {
+            Outcome::Reply(reply) => match read::lookup(&reply) {
+                read::Lookup::Found(id) => return Some(id),
+                read::Lookup::NotFound | read::Lookup::Denied => return None,
+                read::Lookup::Unclear => {}
+            },
+            Outcome::Throttled(wait) => pacer.pause(wait.unwrap_or(Duration::from_secs(1))),
+            Outcome::NotSent(_) | Outcome::Ambiguous(_) | Outcome::Rejected(_) => {}
+        }
+    }
+    None
+}
+
+/// For a certificate collect says REISSUED: its reissue or replacement by the tool that
+/// the ledger lost, if one of the job's refIds finds it, with what collect says of it.
+async fn probe(client: &Client, pacer: &Pacer, job: &Job) -> Option<Found> {
+    for (event, ref_id) in &job.probes {
+        if let Some(cert_id) = find(client, pacer, ref_id).await {
+            let result = collect(client, pacer, &cert_id).await;
+            return Some(Found {
+                event: *event,
+                ref_id: ref_id.clone(),
+                cert_id,
+                result,
+            });
+        }
+    }
+    None
 }
 
 /// Collects every job with `concurrency` workers and at most `rate` calls per second;
@@ -174,13 +270,51 @@ pub fn spawn(
                 let job = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
                 let Some(job) = job else { break };
                 let result = collect(&client, &pacer, &job.row.cert_id).await;
-                if tx.send(Done { job, result }).is_err() {
+                let found = match &result {
+                    Ok((_, c)) if c.status == "REISSUED" => probe(&client, &pacer, &job).await,
+                    _ => None,
+                };
+                if tx.send(Done { job, result, found }).is_err() {
                     break;
                 }
             }
         });
     }
     rx
+}
+
+/// The rows recording a reissue or replacement found by refId: the call's success row,
+/// then what collect said of the new certificate.
+pub fn found_rows(job: &Job, found: &Found) -> [Row; 2] {
+    let mut done = job.row.clone();
+    done.time = ledger::now_rfc3339();
+    done.event = found.event;
+    done.ref_id = found.ref_id.clone();
+    done.cert_id = found.cert_id.clone();
+    done.code = Some(crate::wire::Code::Success.value());
+    done.message = "found by refId: a call the ledger did not record went through".into();
+    done.status.clear();
+    done.not_before.clear();
+    done.not_after.clear();
+    done.due_date.clear();
+    done.request_sha256.clear();
+    if found.event == Event::Replaced {
+        // What it was replaced with is known only from NicSRS.
+        done.request_fields.clear();
+        if let Ok((_, c)) = &found.result {
+            let (fields, names) = held_fields(&job.row.request_fields, c);
+            done.request_fields = fields;
+            if let Some(names) = names {
+                done.domains = names;
+            }
+        }
+    }
+    let next = Job {
+        row: done.clone(),
+        probes: Vec::new(),
+    };
+    let status = status_row(&next, &found.result);
+    [done, status]
 }
 
 /// The ledger row recording a result.

@@ -71,6 +71,11 @@ pub struct Job {
     /// The ledger's `request_fields` for the call's rows (a placement's are worked out when
     /// it is carried out).
     pub request_fields: String,
+    /// The `request_fields` of the call as an earlier run sent it (reconcile).
+    pub sent_fields: String,
+    /// Whether it may be sent again when its refId is not found (not after NicSRS answered
+    /// success without a certId).
+    pub resend: bool,
     /// For the ledger, space-separated.
     pub domains: String,
     /// For the ledger.
@@ -101,13 +106,14 @@ impl Job {
                 reason: s.reason.clone(),
                 request_sha256: s.request_sha256.clone(),
                 request_fields: s.request_fields.clone(),
+                resend: s.resend,
+                sent_fields: s.sent_fields.clone(),
                 domains: s.order.domains.join(" "),
                 manifest: sources.get(s.order.file).display.clone(),
             })
             .collect()
     }
 
-    /// The form fields of the call, without the token.
     /// The form fields of the call, without the token: exactly those NicSRS's page for
     /// the endpoint documents (see `docs/nicsrs-api.md`).
     fn fields<'j>(&'j self, years: &'j str) -> Vec<(&'static str, &'j str)> {
@@ -536,6 +542,9 @@ async fn carry_out(ctx: &Ctx, mut job: Job) -> bool {
     // The last call answered -2: if the lookup then finds nothing, it counts towards
     // stopping the run.
     let mut after_minus_2 = false;
+    // NicSRS answered success without a readable certId (this run or an earlier one): it
+    // did something, so the call is never sent again on a "not found".
+    let mut answered_success = !job.resend;
     loop {
         if reconcile {
             match lookup(ctx, &job.ref_id).await {
@@ -546,8 +555,32 @@ async fn carry_out(ctx: &Ctx, mut job: Job) -> bool {
                     } else {
                         "found by refId before sending: an earlier call the ledger does not record went through"
                     };
+                    if attempt == job.attempts && !job.sent_fields.is_empty() {
+                        // Sent by an earlier run, perhaps from an older manifest.
+                        job.request_fields = std::mem::take(&mut job.sent_fields);
+                    } else if !opened && job.op != Op::Reissue {
+                        // Made by a call the ledger lost: what it holds is read from NicSRS.
+                        let (fields, names) = held_fields(ctx, &cert_id, &job).await;
+                        job.request_fields = fields;
+                        // Not known to be this request: compared field by field instead.
+                        job.request_sha256 = String::new();
+                        if let Some(names) = names {
+                            job.domains = names;
+                        }
+                    }
                     let row = job.done(api, attempt, &cert_id, message);
                     return ctx.end(row, Final::Found).await;
+                }
+                Lookup::NotFound if answered_success => {
+                    let row = job.row(
+                        api,
+                        Event::Unknown,
+                        attempt,
+                        Some(Code::Success.value()),
+                        "",
+                        "NicSRS answered success without a certId, and its refId is not found: not sent again; check the order in NicSRS's portal",
+                    );
+                    return ctx.end(row, Final::Unknown).await;
                 }
                 Lookup::NotFound => {
                     if after_minus_2 && job.op == Op::Place {
@@ -591,7 +624,7 @@ async fn carry_out(ctx: &Ctx, mut job: Job) -> bool {
         }
         if let Some(order) = job.held_csr.take() {
             // Renewed with the CSR NicSRS holds for a certificate whose key it generated.
-            match read_held_csr(ctx, &job.of_cert).await {
+            match read_held_csr(ctx, &job.of_cert, &order).await {
                 Ok(csr) => {
                     let params = order.renewal_params_with(&csr);
                     job.request_sha256 = crate::expand::request_sha256(
@@ -640,6 +673,7 @@ async fn carry_out(ctx: &Ctx, mut job: Job) -> bool {
             Sent::Unknown { code, message } => {
                 unknown_rounds += 1;
                 after_minus_2 = code == Some(Code::Unknown.value());
+                answered_success |= code == Some(Code::Success.value());
                 let give_up = unknown_rounds >= UNKNOWN_ROUNDS;
                 let row = job.row(api, Event::Unknown, attempt, code, "", &message);
                 ctx.record(row, give_up.then_some(Final::Unknown), false)
@@ -655,19 +689,50 @@ async fn carry_out(ctx: &Ctx, mut job: Job) -> bool {
     }
 }
 
-/// The CSR NicSRS holds for `cert_id` (collect's `applyParams.csr`), or why it cannot be
-/// had: the message of the `failed` row (nothing was sent).
-async fn read_held_csr(ctx: &Ctx, cert_id: &str) -> Result<String, String> {
+/// The `request_fields` of a certificate found by refId that the ledger did not record: the
+/// job's own, with `csr` and `domainInfo` as NicSRS holds them (collect's `applyParams`), so
+/// that a CSR or names changed since show as a change. When collect cannot answer, the
+/// fields are left empty: unknown, never taken for the manifest's. Also returns the names
+/// NicSRS holds, space-separated, for the ledger's `domains`.
+async fn held_fields(ctx: &Ctx, cert_id: &str, job: &Job) -> (String, Option<String>) {
     match crate::refresh::collect(&ctx.client, &ctx.pacer, cert_id).await {
-        Ok((_, c)) => c.apply_csr.ok_or_else(|| {
-            format!(
-                "{NO_CSR_HELD} {cert_id} (collect's applyParams has no csr), and the order has none"
-            )
-        }),
-        Err(why) => Err(format!(
-            "not sent: the CSR NicSRS holds for {cert_id} could not be read: {why}"
-        )),
+        Ok((_, c)) => crate::refresh::held_fields(&job.request_fields, &c),
+        Err(_) => (String::new(), None),
     }
+}
+
+/// The CSR NicSRS holds for `cert_id` (collect's `applyParams.csr`), checked to be a CSR
+/// for the order's names, or why it cannot be used: the message of the `failed` row
+/// (nothing was sent).
+async fn read_held_csr(ctx: &Ctx, cert_id: &str, order: &ExpandedOrder) -> Result<String, String> {
+    let collected = crate::refresh::collect(&ctx.client, &ctx.pacer, cert_id)
+        .await
+        .map_err(|why| {
+            format!("not sent: the CSR NicSRS holds for {cert_id} could not be read: {why}")
+        })?;
+    let Some(csr) = collected.1.apply_csr else {
+        return Err(format!(
+            "{NO_CSR_HELD} {cert_id} (collect's applyParams has none), and the order has none"
+        ));
+    };
+    let names = crate::csr::inspect(&csr)
+        .map_err(|e| format!("{NO_CSR_HELD} {cert_id}: the one it returned is unusable ({e})"))?
+        .names();
+    let mut wanted: Vec<String> = order
+        .domains
+        .iter()
+        .map(|d| d.to_ascii_lowercase())
+        .collect();
+    wanted.sort();
+    wanted.dedup();
+    if names != wanted {
+        return Err(format!(
+            "{NO_CSR_HELD} {cert_id} for the order's names: it names {}, the order {}",
+            names.join(" "),
+            wanted.join(" ")
+        ));
+    }
+    Ok(csr)
 }
 
 /// One paid call, resent only while it is certain that nothing was processed.

@@ -562,6 +562,22 @@ fn the_plan_explains_every_lifecycle_decision() {
     again.not_after = day(10);
     again.due_date = day(400);
     rows.push(again);
+    // A placement answered with success but no certId: looked up, never sent again.
+    rows.push(row(
+        "success-without-cert-id",
+        Event::Submitting,
+        "",
+        "success-without-cert-id",
+    ));
+    let mut odd = row(
+        "success-without-cert-id",
+        Event::Unknown,
+        "",
+        "success-without-cert-id",
+    );
+    odd.code = Some(1);
+    odd.message = "success without a certId".into();
+    rows.push(odd);
     // A renewal not sent because NicSRS holds no CSR for a key it generated.
     rows.push(row(
         "no-csr-held",
@@ -571,7 +587,7 @@ fn the_plan_explains_every_lifecycle_decision() {
     ));
     let mut no_csr = row("no-csr-held", Event::Failed, &old(19), "no-csr-held-r1");
     no_csr.message = format!(
-        "{} {} (collect's applyParams has no csr), and the order has none",
+        "{} {} (collect's applyParams has none), and the order has none",
         nicsrs_batch::plan::NO_CSR_HELD,
         old(19)
     );
@@ -693,6 +709,7 @@ fn the_plan_explains_every_lifecycle_decision() {
         "refused-then-refreshed-i1"
     );
     assert_eq!(step("refused-not-refreshed")["action"], "blocked");
+    assert_eq!(step("success-without-cert-id")["action"], "reconcile");
     assert_eq!(
         plan.paid_orders(),
         10,
@@ -725,4 +742,99 @@ fn expand_shows_an_adopted_certificate_as_its_first_renewal() {
             .all(|l| l["form"].get("renewBefore").is_none() && l["form"].get("renewalOf").is_none()),
         "the tool's own fields are never sent"
     );
+}
+
+#[test]
+fn a_deleted_ledger_finds_every_call_and_a_refusal_for_state_is_collected_again() {
+    let dir = common::scratch("lifecycle-deleted-ledger");
+    let state = dir.join("sandbox.json");
+    let orders: Vec<(String, String)> = ["a", "b", "c"]
+        .iter()
+        .map(|k| ((*k).to_owned(), "    renewBefore: 33%\n".to_owned()))
+        .collect();
+    manifest_with_csrs(&dir, "orders.yaml", &orders);
+    let server = sandbox(&state, 20, Duration::ZERO, Faults::default());
+    assert_eq!(apply(&dir, &server, &[]).status.code(), Some(0));
+    refresh(&dir, &server, &[]);
+    let out = apply(&dir, &server, &[]);
+    assert!(
+        text(&out.stdout).contains("3 to reissue"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_each_once(&server, 0, 3);
+
+    // The ledger is lost, and one order gets a new key meanwhile.
+    std::fs::remove_file(dir.join("ledger.csv")).expect("delete");
+    let pair = rcgen::KeyPair::generate().expect("key pair");
+    let mut params =
+        rcgen::CertificateParams::new(vec!["www.a.example".to_owned()]).expect("params");
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "www.a.example");
+    let csr = params
+        .serialize_request(&pair)
+        .expect("CSR")
+        .pem()
+        .expect("PEM");
+    std::fs::write(dir.join("csr/a.csr"), csr).expect("new CSR");
+    let out = apply(&dir, &server, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(server.stats()["orders_placed"], 3, "nothing bought again");
+    // refresh finds the reissues the ledger lost by their refIds.
+    let report = refresh(&dir, &server, &[]);
+    assert!(report.ends_with("Refreshed: 3 COMPLETE.\n"), "{report}");
+    assert_eq!(rows_of(&dir, Event::Reissued).len(), 3, "{report}");
+    // The new key is not lost: the order NicSRS holds has the old one.
+    let (code, plan) = plan_text(&dir, &server);
+    assert_eq!(code, Some(4), "{plan}");
+    assert!(
+        plan.contains("  replace   a ")
+            && plan.contains("~ csr: ")
+            && plan.contains("1 to replace"),
+        "{plan}"
+    );
+    assert!(plan.contains("2 with nothing to do"), "{plan}");
+    assert_eq!(apply(&dir, &server, &[]).status.code(), Some(0));
+    assert_eq!(server.stats()["orders_replaced"], 1);
+    assert_each_once(&server, 0, 3);
+
+    // Cancelled at NicSRS behind the ledger's back: the replacement is refused for the
+    // certificate's state (-7), and `refresh` collects it again to find out why.
+    refresh(&dir, &server, &[]);
+    let b = ledger::read(&dir.join("ledger.csv"), Api::Sandbox)
+        .expect("ledger")
+        .states()["b"]
+        .current
+        .expect("b")
+        .cert_id
+        .clone();
+    let cancelled = server.call("cancel", &[("certId", &b), ("reason", "test")]);
+    assert_eq!(cancelled["code"], 1, "{cancelled}");
+    let pair = rcgen::KeyPair::generate().expect("key pair");
+    let mut params =
+        rcgen::CertificateParams::new(vec!["www.b.example".to_owned()]).expect("params");
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "www.b.example");
+    let csr = params
+        .serialize_request(&pair)
+        .expect("CSR")
+        .pem()
+        .expect("PEM");
+    std::fs::write(dir.join("csr/b.csr"), csr).expect("new CSR");
+    let out = apply(&dir, &server, &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
+    let (_, plan) = plan_text(&dir, &server);
+    assert!(
+        plan.contains("  blocked   b")
+            && plan.contains("`refresh` records the certificate's state"),
+        "{plan}"
+    );
+    let report = refresh(&dir, &server, &[]);
+    assert!(report.contains("CANCELLED  b"), "{report}");
+    let (_, plan) = plan_text(&dir, &server);
+    assert!(plan.contains("  cancelled b"), "{plan}");
 }

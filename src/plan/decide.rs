@@ -8,10 +8,10 @@ use crate::lifecycle::{self, Dates, Due, Window};
 use super::changes::{self, Carrier};
 use super::{Action, Op, Step};
 
-/// The start of the message of a renewal that was not sent because NicSRS holds no CSR
-/// for a certificate whose key it generated: `plan` shows such a renewal `blocked` until
-/// the order has a CSR.
-pub const NO_CSR_HELD: &str = "not sent: NicSRS holds no CSR for";
+/// The start of the message of a renewal that was not sent because NicSRS holds no usable
+/// CSR for a certificate whose key it generated (none, or not for the order's names):
+/// `plan` shows such a renewal `blocked` until the order has a CSR.
+pub const NO_CSR_HELD: &str = "not sent: NicSRS holds no usable CSR for";
 
 /// What `/ssl/renew` carries of an order (the rest stays as the certificate was made).
 const RENEW_CARRIES: [&str; 5] = ["years", "csr", "server", "domainInfo", "uniqueValue"];
@@ -128,6 +128,9 @@ pub(super) fn unfinished(step: &mut Step, state: &KeyState, open: &Row) {
     );
     step.cert_id = state.current.map_or(String::new(), |c| c.cert_id.clone());
     step.changed = !last.request_sha256.is_empty() && last.request_sha256 != step.request_sha256;
+    // If its outcome is found by refId, what was sent then is what NicSRS holds, even if
+    // the manifest changed since (the change then shows as one, to be replaced).
+    step.sent_fields = open.request_fields.clone();
     match last.event {
         Event::Failed if op == Op::Renew && last.message.starts_with(NO_CSR_HELD) => {
             if step.order.has_csr() {
@@ -166,6 +169,14 @@ pub(super) fn unfinished(step: &mut Step, state: &KeyState, open: &Row) {
                     last.message
                 )
             };
+        }
+        Event::Unknown if last.code == Some(crate::wire::Code::Success.value()) => {
+            step.action = Action::Reconcile;
+            step.resend = false;
+            step.detail = format!(
+                "NicSRS answered the {what} with success but no certId ({}); asked by refId on every run, never sent again: check the order in NicSRS's portal",
+                last.message
+            );
         }
         Event::Unknown => {
             step.action = Action::Reconcile;

@@ -177,11 +177,17 @@ pub struct Step<'o> {
     pub reason: String,
     /// The ledger's `request_fields` for the call's rows (see [`changes::fields_after`]).
     pub request_fields: String,
+    /// For a call with history: the `request_fields` of the call as it was sent, recorded
+    /// if it is found to have gone through.
+    pub sent_fields: String,
     /// What changed in the order since its certificate in force was made, field by field.
     pub changes: Vec<Change>,
     /// Its `renewBefore` is not shorter than its certificate's lifetime: a third of the
     /// lifetime was used instead.
     pub window_clamped: bool,
+    /// Whether the call may be sent again when its refId is not found: not after NicSRS
+    /// answered it with success but no certId.
+    pub resend: bool,
     /// Why, in a few words (with the dates for renewals and reissues).
     pub detail: String,
     /// The request differs from the one that was placed or refused.
@@ -301,8 +307,10 @@ pub fn make_at<'o>(orders: &'o [ExpandedOrder], ledger: &Contents, now: i64) -> 
             unique_value: None,
             reason: String::new(),
             request_fields: String::new(),
+            sent_fields: String::new(),
             changes: Vec::new(),
             window_clamped: false,
+            resend: true,
             detail: "new order".into(),
             changed: false,
             price: order.price,

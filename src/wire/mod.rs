@@ -90,8 +90,16 @@ pub struct Reply {
     #[serde(default, deserialize_with = "read::lenient_text")]
     pub msg: String,
     /// `/ssl/collect`: the certificate's status (PENDING, COMPLETE, ...).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "read::lenient_status",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub status: Option<String>,
+    /// A `certId` beside `code` rather than in `data` (not documented; some clients merge
+    /// the two levels): read as the reply's certId when `data` has none.
+    #[serde(default, rename = "certId", skip_serializing_if = "Option::is_none")]
+    pub cert_id: Option<Value>,
     /// Why the request failed: an array, a string or an object of field → messages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Value>,
@@ -107,6 +115,7 @@ impl Reply {
             code: code.value(),
             msg: code.message().into(),
             status: None,
+            cert_id: None,
             errors: None,
             data: None,
         }

@@ -42,10 +42,84 @@ fn text(data: &Value, field: &str) -> Option<String> {
     }
 }
 
-/// The `certId` of a reply that creates an order or a certificate (place, renew, reissue,
-/// replace) or finds one (certIdByrefId): `data.certId`, when it is there and not empty.
+/// A `status` beside `code`: text, or nothing (another type is no status).
+pub fn lenient_status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => Some(s),
+        _ => None,
+    })
+}
+
+/// What a reply says of a certId.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CertId {
+    /// A certId.
+    Present(String),
+    /// None: no `data`, an empty one, or a `certId` that is empty or null.
+    Absent,
+    /// Something that cannot be read as a certId or its absence: a `data` of another
+    /// shape, a `certId` that is not a short token, other fields without one.
+    Unreadable,
+}
+
+/// Whether `id` can be a certId: a short token (NicSRS's look like `260113vghhracpaw`), never
+/// text that could smuggle line breaks or formulas into the ledger.
+fn plausible_cert_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn cert_id_value(v: &Value) -> CertId {
+    match v {
+        Value::Null => CertId::Absent,
+        Value::String(s) if s.trim().is_empty() => CertId::Absent,
+        Value::String(s) if plausible_cert_id(s.trim()) => CertId::Present(s.trim().to_owned()),
+        Value::Number(n) if plausible_cert_id(&n.to_string()) => CertId::Present(n.to_string()),
+        _ => CertId::Unreadable,
+    }
+}
+
+/// The certId of a reply that creates an order or a certificate (place, renew, reissue,
+/// replace) or finds one (certIdByrefId): `data.certId` (also in a `data` sent as a JSON
+/// string), or a `certId` beside `code`.
+pub fn cert_id_of(reply: &Reply) -> CertId {
+    let parsed;
+    let data = match reply.data.as_ref() {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.trim().is_empty() => None,
+        Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
+            Ok(v @ Value::Object(_)) => {
+                parsed = v;
+                Some(&parsed)
+            }
+            _ => return CertId::Unreadable,
+        },
+        Some(v @ Value::Object(_)) => Some(v),
+        Some(_) => return CertId::Unreadable,
+    };
+    let in_data = match data {
+        Some(Value::Object(m)) => match m.get("certId") {
+            Some(v) => cert_id_value(v),
+            None if m.is_empty() => CertId::Absent,
+            // Other fields and no certId: a shape nobody documents.
+            None => CertId::Unreadable,
+        },
+        _ => CertId::Absent,
+    };
+    match (in_data, reply.cert_id.as_ref()) {
+        (CertId::Absent, Some(top)) => cert_id_value(top),
+        (found, _) => found,
+    }
+}
+
+/// The certId of a reply, when it has a readable one.
 pub fn cert_id(reply: &Reply) -> Option<String> {
-    text(reply.data.as_ref()?, "certId")
+    match cert_id_of(reply) {
+        CertId::Present(id) => Some(id),
+        _ => None,
+    }
 }
 
 /// What a paid call's reply (place, renew, reissue, replace) means for money.
@@ -98,11 +172,13 @@ pub enum Lookup {
     Unclear,
 }
 
-/// Reads a `/ssl/certIdByrefId` reply.
+/// Reads a `/ssl/certIdByrefId` reply. Only a success without any certId (no `data`, an
+/// empty one, an empty `certId`) or -1 is "not found": a reply of another shape is unclear,
+/// never a reason to buy.
 pub fn lookup(reply: &Reply) -> Lookup {
-    match (reply.known_code(), cert_id(reply)) {
-        (Some(Code::Success), Some(id)) => Lookup::Found(id),
-        (Some(Code::Success | Code::Invalid), _) => Lookup::NotFound,
+    match (reply.known_code(), cert_id_of(reply)) {
+        (Some(Code::Success), CertId::Present(id)) => Lookup::Found(id),
+        (Some(Code::Success), CertId::Absent) | (Some(Code::Invalid), _) => Lookup::NotFound,
         (Some(Code::Denied), _) => Lookup::Denied,
         _ => Lookup::Unclear,
     }
@@ -142,6 +218,8 @@ pub struct Collected {
     /// The CSR NicSRS holds for the order (`data.applyParams.csr`): for an order whose key
     /// NicSRS generated, what a renewal is sent with.
     pub apply_csr: Option<String>,
+    /// `applyParams.domainInfo`: the names and methods NicSRS holds for the order.
+    pub apply_domain_info: Option<Value>,
     /// Each name's validation state.
     pub dcv: Vec<DcvState>,
 }
@@ -162,6 +240,7 @@ impl std::fmt::Debug for Collected {
                 &shown(&self.private_key).map(|_| "<redacted>"),
             )
             .field("apply_csr", &shown(&self.apply_csr))
+            .field("apply_domain_info", &self.apply_domain_info)
             .field("dcv", &self.dcv)
             .finish()
     }
@@ -211,19 +290,29 @@ pub fn collected(reply: &Reply) -> Option<Collected> {
         certificate: text(data, "certificate"),
         chain: text(data, "caCertificate"),
         private_key: text(data, "rsaPrivateKey").or_else(|| text(data, "privateKey")),
-        apply_csr: data.get("applyParams").and_then(apply_params_csr),
+        apply_csr: data
+            .get("applyParams")
+            .and_then(|p| apply_params(p, "csr"))
+            .and_then(|v| match v {
+                Value::String(s) if !s.is_empty() => Some(s),
+                _ => None,
+            }),
+        apply_domain_info: data
+            .get("applyParams")
+            .and_then(|p| apply_params(p, "domainInfo"))
+            .filter(Value::is_array),
         dcv,
     })
 }
 
-/// `applyParams.csr`: `applyParams` is an object, or (as some replies have it) the same
+/// A field of `applyParams`, which is an object, or (as some replies have it) the same
 /// object as a JSON string.
-fn apply_params_csr(params: &Value) -> Option<String> {
+fn apply_params(params: &Value, field: &str) -> Option<Value> {
     match params {
-        Value::Object(_) => text(params, "csr"),
+        Value::Object(m) => m.get(field).cloned(),
         Value::String(s) => serde_json::from_str::<Value>(s)
             .ok()
-            .and_then(|v| text(&v, "csr")),
+            .and_then(|v| v.get(field).cloned()),
         _ => None,
     }
 }
@@ -366,6 +455,38 @@ mod tests {
         assert_eq!(lookup(&reply(json!({"code": -1}))), Lookup::NotFound);
         assert_eq!(lookup(&reply(json!({"code": -2}))), Lookup::Unclear);
         assert_eq!(lookup(&reply(json!({"code": 400}))), Lookup::Denied);
+    }
+
+    #[test]
+    fn a_lookup_of_an_unknown_shape_is_unclear_never_not_found() {
+        let found = |v: Value| lookup(&reply(v));
+        let abc = Lookup::Found("ABC".into());
+        assert_eq!(
+            found(json!({"code": 1, "data": "{\"certId\":\"ABC\"}"})),
+            abc
+        );
+        assert_eq!(found(json!({"code": 1, "certId": "ABC"})), abc);
+        assert_eq!(
+            found(json!({"code": "1", "data": {"certId": 260113}})),
+            Lookup::Found("260113".into())
+        );
+        for odd in [
+            json!({"code": 1, "data": {"data": {"certId": "ABC"}}}),
+            json!({"code": 1, "data": {"certid": "ABC"}}),
+            json!({"code": 1, "data": {"certId": ["ABC"]}}),
+            json!({"code": 1, "data": {"certId": true}}),
+            json!({"code": 1, "data": "not json"}),
+            json!({"code": 1, "data": [1]}),
+            json!({"code": 1, "data": {"certId": "A\r\n=cmd|x"}}),
+            json!({"code": 1, "data": {"certId": "x".repeat(100)}}),
+        ] {
+            assert_eq!(found(odd.clone()), Lookup::Unclear, "{odd}");
+        }
+        assert_eq!(
+            found(json!({"code": 1, "data": {"certId": "  "}})),
+            Lookup::NotFound
+        );
+        assert_eq!(found(json!({"code": 1, "data": null})), Lookup::NotFound);
     }
 
     #[test]

@@ -43,6 +43,25 @@ impl Server {
         })
     }
 
+    /// `POST /ssl/{endpoint}` with `fields` and the sandbox's token, as another client of
+    /// the account would (the portal, a script): its JSON reply.
+    pub fn call(&self, endpoint: &str, fields: &[(&str, &str)]) -> Value {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut form = vec![("api_token", "sandbox")];
+        form.extend_from_slice(fields);
+        self.rt.block_on(async {
+            reqwest::Client::new()
+                .post(format!("{}/ssl/{endpoint}", self.url))
+                .form(&form)
+                .send()
+                .await
+                .expect("reply")
+                .json()
+                .await
+                .expect("JSON")
+        })
+    }
+
     pub fn stats(&self) -> Value {
         let _ = rustls::crypto::ring::default_provider().install_default();
         self.rt.block_on(async {
