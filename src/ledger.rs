@@ -320,6 +320,8 @@ pub struct Contents {
     /// The file's columns: for each, its index in [`COLUMNS`] (`None`: unknown to this
     /// version). Empty for a new file.
     layout: Vec<Option<usize>>,
+    /// Byte offset just past the header line.
+    header_end: u64,
 }
 
 impl Contents {
@@ -512,6 +514,11 @@ fn parse(path: &Path, bytes: &[u8], api: Api) -> Result<Contents, LedgerError> {
         .iter()
         .map(|n| COLUMNS.iter().position(|c| c == n))
         .collect();
+    contents.header_end = text
+        .get(header.offset..)
+        .and_then(|t| t.find('\n'))
+        .map_or(bytes.len(), |n| header.offset + n + 1) as u64
+        + bom;
     for record in records {
         if !record.complete {
             contents.torn_at = Some(record.offset as u64 + bom);
@@ -530,7 +537,12 @@ fn parse(path: &Path, bytes: &[u8], api: Api) -> Result<Contents, LedgerError> {
                 .map_or("", |s| decode(s))
         };
         let parsed = (|| {
-            if record.cells.len() != names.len() {
+            // Rows written before a column was added to the header lack only that column.
+            let short_of_added = record.cells.len() < names.len()
+                && contents.layout[record.cells.len()..]
+                    .iter()
+                    .all(|c| c.is_some_and(|i| i >= REQUIRED_COLUMNS));
+            if record.cells.len() != names.len() && !short_of_added {
                 return Err(format!(
                     "{} cells where the header has {}",
                     record.cells.len(),
@@ -584,6 +596,42 @@ fn parse(path: &Path, bytes: &[u8], api: Api) -> Result<Contents, LedgerError> {
     Ok(contents)
 }
 
+/// Writes `bytes` as the new content of the ledger at `path` while holding `locked` (the
+/// open, locked ledger): to a file beside it, synced, renamed over it, and the new file
+/// opened and locked before the old one is let go. Returns the new file.
+fn replace_locked(path: &Path, locked: File, bytes: &[u8]) -> std::io::Result<File> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("ledger");
+    let tmp = dir.join(format!(".{name}.upgrade"));
+    {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    let file = OpenOptions::new().read(true).append(true).open(path)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(std::io::Error::other(
+                "another nicsrs-batch process took the upgraded ledger",
+            ));
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(e),
+    }
+    drop(locked);
+    Ok(file)
+}
+
 /// The one writer of a ledger: holds its lock for as long as it lives.
 #[derive(Debug)]
 pub struct Writer {
@@ -625,6 +673,39 @@ impl Writer {
             file.sync_data().map_err(io)?;
         }
         let fresh = contents.torn_at == Some(0) || contents.layout.is_empty();
+        let missing: Vec<&str> = (REQUIRED_COLUMNS..COLUMNS.len())
+            .filter(|i| !contents.layout.contains(&Some(*i)))
+            .map(|i| COLUMNS[i])
+            .collect();
+        if !fresh && !missing.is_empty() {
+            // A ledger from before a column was added: its header gains the column, and its
+            // rows stay as they are (read as lacking only that column).
+            let mut header: Vec<String> = records(&String::from_utf8_lossy(
+                &bytes[..usize::try_from(contents.header_end).unwrap_or(bytes.len())],
+            ))
+            .next()
+            .map(|h| h.cells)
+            .unwrap_or_default();
+            header.extend(missing.iter().map(|m| (*m).to_owned()));
+            let at = usize::try_from(contents.torn_at.unwrap_or(bytes.len() as u64))
+                .unwrap_or(bytes.len());
+            let rest = bytes
+                .get(usize::try_from(contents.header_end).unwrap_or(at)..at)
+                .unwrap_or_default();
+            let upgraded = [line(header.iter().map(String::as_str)).as_bytes(), rest].concat();
+            file = replace_locked(path, file, &upgraded).map_err(io)?;
+            let mut contents = contents;
+            contents
+                .layout
+                .extend(missing.iter().map(|m| COLUMNS.iter().position(|c| c == m)));
+            contents.torn_at = None;
+            let writer = Writer {
+                file,
+                path: path.to_owned(),
+                layout: contents.layout.clone(),
+            };
+            return Ok((writer, contents));
+        }
         let mut writer = Writer {
             file,
             path: path.to_owned(),
@@ -731,6 +812,44 @@ mod tests {
             Writer::open(&path, Api::Sandbox),
             Err(LedgerError::Locked(_))
         ));
+    }
+
+    #[test]
+    fn a_ledger_from_before_request_fields_gains_the_column_and_keeps_its_rows() {
+        let dir = std::env::temp_dir().join(format!("nicsrs-ledger-old-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("ledger.csv");
+        let old_header = line(COLUMNS[..REQUIRED_COLUMNS].iter().copied());
+        let old_row = |key: &str| {
+            let cells = row(key, Event::Placed, "").cells();
+            line(cells[..REQUIRED_COLUMNS].iter().map(String::as_str))
+        };
+        let text = format!("\u{feff}{old_header}{}{}", old_row("a"), old_row("b"));
+        std::fs::write(&path, &text).expect("old ledger");
+        let (mut w, c) = Writer::open(&path, Api::Sandbox).expect("open");
+        assert_eq!(c.rows.len(), 2);
+        let mut new = row("c", Event::Placed, "");
+        new.request_fields = "csr=0badc0de".into();
+        w.append(&new).expect("append");
+        drop(w);
+        let upgraded = std::fs::read_to_string(&path).expect("read");
+        assert!(
+            upgraded
+                .lines()
+                .next()
+                .is_some_and(|h| h.ends_with(",due_date,request_fields"))
+        );
+        assert!(upgraded.contains(&old_row("a")), "old rows as they were");
+        let c = read(&path, Api::Sandbox).expect("read");
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        assert_eq!(
+            c.rows.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
+            ["a", "b", "c"]
+        );
+        assert_eq!(c.rows[2].request_fields, "csr=0badc0de");
+        // A row short of a required column is still refused.
+        std::fs::write(&path, format!("{upgraded}a,b,c\r\n")).expect("write");
+        assert_eq!(read(&path, Api::Sandbox).expect("read").ignored, 1);
     }
 
     #[test]
