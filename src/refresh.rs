@@ -322,6 +322,8 @@ pub fn status_row(job: &Job, result: &Result<(i64, Collected), String>) -> Row {
     let mut row = job.row.clone();
     row.time = ledger::now_rfc3339();
     row.event = Event::Status;
+    // What collect says is the status; the request is on the rows of the call.
+    row.request_fields.clear();
     match result {
         Ok((code, c)) => {
             row.code = Some(*code);

@@ -73,6 +73,8 @@ pub struct Job {
     pub request_fields: String,
     /// The `request_fields` of the call as an earlier run sent it (reconcile).
     pub sent_fields: String,
+    /// What a renewal's or replacement's `request_fields` are worked out from.
+    pub fields_basis: Option<crate::plan::FieldsBasis>,
     /// Whether it may be sent again when its refId is not found (not after NicSRS answered
     /// success without a certId).
     pub resend: bool,
@@ -108,6 +110,7 @@ impl Job {
                 request_fields: s.request_fields.clone(),
                 resend: s.resend,
                 sent_fields: s.sent_fields.clone(),
+                fields_basis: s.fields_basis.clone(),
                 domains: s.order.domains.join(" "),
                 manifest: sources.get(s.order.file).display.clone(),
             })
@@ -180,7 +183,12 @@ impl Job {
             not_before: String::new(),
             not_after: String::new(),
             due_date: String::new(),
-            request_fields: self.request_fields.clone(),
+            // Only the rows that say what was sent or what exists carry the fields.
+            request_fields: if event.is_write_ahead() || event.is_success() {
+                self.request_fields.clone()
+            } else {
+                String::new()
+            },
         }
     }
 }
@@ -523,7 +531,11 @@ fn write_rows(
 /// the run stopped before the job started (it wrote nothing).
 async fn carry_out(ctx: &Ctx, mut job: Job) -> bool {
     let api = ctx.options.api;
-    if job.op == Op::Place
+    // The `request_fields` of its rows, worked out here rather than in the plan: off the
+    // path to the first call.
+    if let Some(basis) = job.fields_basis.take() {
+        job.request_fields = basis.cell();
+    } else if job.op == Op::Place
         && job.request_fields.is_empty()
         && let Some(params) = &job.params
     {

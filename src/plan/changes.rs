@@ -90,11 +90,12 @@ fn name_set<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
     v
 }
 
-/// The changes of `order` since `made` (the row of the call that made the certificate
-/// in force), in [`expand::HASHED_FIELDS`] order.
-pub fn since(order: &ExpandedOrder, made: &Row) -> Vec<Change> {
+/// The changes of `order` (whose placement request hashes to `request_sha256`) since
+/// `made` (the row of the call that made the certificate in force), in
+/// [`expand::HASHED_FIELDS`] order.
+pub fn since(order: &ExpandedOrder, request_sha256: &str, made: &Row) -> Vec<Change> {
     let mut out = Vec::new();
-    if made.event == crate::ledger::Event::Placed && made.request_sha256 == order.request_sha256() {
+    if made.event == crate::ledger::Event::Placed && made.request_sha256 == request_sha256 {
         return out; // the very request that placed it
     }
     let then = expand::parse_fields_cell(&made.request_fields);
@@ -152,7 +153,7 @@ pub fn since(order: &ExpandedOrder, made: &Row) -> Vec<Change> {
         // Rows written before per-field records: only the whole request can be compared.
         if out.is_empty()
             && made.event == crate::ledger::Event::Placed
-            && made.request_sha256 != order.request_sha256()
+            && made.request_sha256 != request_sha256
         {
             out.push(Change {
                 field: "request",
@@ -199,30 +200,63 @@ fn push(out: &mut Vec<Change>, field: &'static str, from: &str, to: &str) {
     });
 }
 
-/// The `request_fields` cell of a call that carries `carried` of the order's fields: those
-/// from the order now, the rest as the certificate in force was made (`made`), so that the
-/// ledger always says what NicSRS holds.
-pub fn fields_after(order: &ExpandedOrder, made: Option<&Row>, carried: &[&str]) -> String {
-    let now = order.field_hashes();
-    let then = made.map_or_else(Vec::new, |m| expand::parse_fields_cell(&m.request_fields));
-    let fields: Vec<(&str, String)> = expand::HASHED_FIELDS
-        .iter()
-        .filter_map(|&field| {
-            let from_order = now
-                .iter()
-                .find(|(n, _)| *n == field)
-                .map(|(_, h)| h.clone());
-            let from_then = then
-                .iter()
-                .find(|(n, _)| *n == field)
-                .map(|(_, h)| (*h).to_owned());
-            let value = if carried.contains(&field) || then.is_empty() {
-                from_order
-            } else {
-                from_then
-            };
-            Some((field, value?))
-        })
-        .collect();
-    expand::fields_cell(&fields)
+/// What the `request_fields` of a renewal or replacement are made of, worked out by the
+/// runner when the call is carried out (off the path to the first call): the order's fields
+/// for what the call carries, the rest as the certificate in force was made.
+#[derive(Clone, Debug)]
+pub struct FieldsBasis {
+    /// The order's `params` (canonical JSON, as placed).
+    pub params: std::sync::Arc<str>,
+    /// The order's `productCode`.
+    pub product_code: String,
+    /// The order's `years`.
+    pub years: u32,
+    /// The `request_fields` of the call that made the certificate in force.
+    pub made: String,
+    /// The fields the call carries.
+    pub carried: &'static [&'static str],
+}
+
+impl FieldsBasis {
+    /// The basis of a call carrying `carried` of `order` after `made`.
+    pub fn new(
+        order: &ExpandedOrder,
+        made: Option<&Row>,
+        carried: &'static [&'static str],
+    ) -> Self {
+        FieldsBasis {
+            params: order.params.clone(),
+            product_code: order.product_code.clone(),
+            years: order.years,
+            made: made.map_or(String::new(), |m| m.request_fields.clone()),
+            carried,
+        }
+    }
+
+    /// The `request_fields` cell: the order's fields that the call carries, the rest as the
+    /// certificate in force was made, so that the ledger always says what NicSRS holds.
+    pub fn cell(&self) -> String {
+        let now = expand::field_hashes(&self.params, &self.product_code, self.years);
+        let then = expand::parse_fields_cell(&self.made);
+        let fields: Vec<(&str, String)> = expand::HASHED_FIELDS
+            .iter()
+            .filter_map(|&field| {
+                let from_order = now
+                    .iter()
+                    .find(|(n, _)| *n == field)
+                    .map(|(_, h)| h.clone());
+                let from_then = then
+                    .iter()
+                    .find(|(n, _)| *n == field)
+                    .map(|(_, h)| (*h).to_owned());
+                let value = if self.carried.contains(&field) || then.is_empty() {
+                    from_order
+                } else {
+                    from_then
+                };
+                Some((field, value?))
+            })
+            .collect();
+        expand::fields_cell(&fields)
+    }
 }

@@ -43,6 +43,7 @@ fn prepare(step: &mut Step, op: Op, of: &str, ref_id: String, reason: String, ma
     step.of_cert = of.to_owned();
     step.reason = reason;
     step.unique_value = None;
+    step.fields_basis = None;
     // Renewals and replacements keep the product; a replacement keeps the term too.
     let kept_product = made.map_or(order.product_code.as_str(), |m| m.product_code.as_str());
     let years = order.years.to_string();
@@ -67,7 +68,8 @@ fn prepare(step: &mut Step, op: Op, of: &str, ref_id: String, reason: String, ma
                     ("years", &years),
                 ],
             );
-            step.request_fields = changes::fields_after(order, made, &RENEW_CARRIES);
+            step.request_fields = String::new();
+            step.fields_basis = Some(changes::FieldsBasis::new(order, made, &RENEW_CARRIES));
         }
         Op::Reissue => {
             step.params = None;
@@ -96,7 +98,8 @@ fn prepare(step: &mut Step, op: Op, of: &str, ref_id: String, reason: String, ma
                 "replace",
                 &[("certId", of), ("params", params), ("refId", &step.ref_id)],
             );
-            step.request_fields = changes::fields_after(order, made, &REPLACE_CARRIES);
+            step.request_fields = String::new();
+            step.fields_basis = Some(changes::FieldsBasis::new(order, made, &REPLACE_CARRIES));
         }
     }
 }
@@ -236,9 +239,10 @@ pub(super) fn in_force(step: &mut Step, state: &KeyState, current: &Row, now: i6
     step.action = Action::Nothing;
     step.cert_id = current.cert_id.clone();
     step.ref_id = current.ref_id.clone();
+    // The step holds the placement's request hash until a call is prepared.
     step.changes = state
         .made
-        .map(|m| changes::since(order, m))
+        .map(|m| changes::since(order, &step.request_sha256, m))
         .unwrap_or_default();
     step.changed = !step.changes.is_empty();
     let replace_due = step.changes.iter().any(|c| c.carrier == Carrier::Replace);

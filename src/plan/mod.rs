@@ -14,7 +14,7 @@ use crate::expand::ExpandedOrder;
 use crate::ledger::{Contents, Event};
 use crate::lifecycle;
 
-pub use changes::{Carrier, Change};
+pub use changes::{Carrier, Change, FieldsBasis};
 pub use decide::NO_CSR_HELD;
 use decide::{adopt, in_force, unfinished};
 pub use render::{render, to_json};
@@ -177,6 +177,9 @@ pub struct Step<'o> {
     pub reason: String,
     /// The ledger's `request_fields` for the call's rows (see [`changes::fields_after`]).
     pub request_fields: String,
+    /// For a renewal or replacement: what its `request_fields` are worked out from, when it
+    /// is carried out.
+    pub fields_basis: Option<FieldsBasis>,
     /// For a call with history: the `request_fields` of the call as it was sent, recorded
     /// if it is found to have gone through.
     pub sent_fields: String,
@@ -308,6 +311,7 @@ pub fn make_at<'o>(orders: &'o [ExpandedOrder], ledger: &Contents, now: i64) -> 
             reason: String::new(),
             request_fields: String::new(),
             sent_fields: String::new(),
+            fields_basis: None,
             changes: Vec::new(),
             window_clamped: false,
             resend: true,
