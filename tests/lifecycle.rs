@@ -26,6 +26,22 @@ struct Site {
     pair: rcgen::KeyPair,
 }
 
+/// A key pair and a CSR (PEM) for `name`.
+fn new_csr(name: &str) -> (rcgen::KeyPair, String) {
+    let pair = rcgen::KeyPair::generate().expect("key pair");
+    let mut params = rcgen::CertificateParams::new(vec![name.to_owned()]).expect("params");
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    let csr = params
+        .serialize_request(&pair)
+        .expect("CSR")
+        .pem()
+        .expect("PEM");
+    (pair, csr)
+}
+
 /// Writes `orders.yaml` (or `file`) in `dir`: for each `(key, extra)` a DV order with a CSR
 /// of its own (written under `csr/`), `extra` added to the order as written.
 fn manifest_with_csrs(dir: &Path, file: &str, orders: &[(String, String)]) -> Vec<Site> {
@@ -36,17 +52,7 @@ fn manifest_with_csrs(dir: &Path, file: &str, orders: &[(String, String)]) -> Ve
     let mut sites = Vec::new();
     for (key, extra) in orders {
         let name = format!("www.{key}.example");
-        let pair = rcgen::KeyPair::generate().expect("key pair");
-        let mut params = rcgen::CertificateParams::new(vec![name.clone()]).expect("params");
-        params.distinguished_name = rcgen::DistinguishedName::new();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, name.clone());
-        let csr = params
-            .serialize_request(&pair)
-            .expect("CSR")
-            .pem()
-            .expect("PEM");
+        let (pair, csr) = new_csr(&name);
         std::fs::write(dir.join(format!("csr/{key}.csr")), csr).expect("write CSR");
         s.push_str(&format!(
             "  - key: {key}\n{extra}    params:\n      csr: {{ file: csr/{key}.csr }}\n      domainInfo:\n        - {{ domainName: {name}, dcvMethod: HTTP_CSR_HASH }}\n"
@@ -362,18 +368,7 @@ fn a_renewal_wave_is_planned_applied_once_through_faults_and_then_there_is_nothi
     );
 
     // A new key for one order: one replacement, free, and then nothing to do.
-    let pair = rcgen::KeyPair::generate().expect("key pair");
-    let mut params =
-        rcgen::CertificateParams::new(vec!["www.reissue-0000.example".to_owned()]).expect("params");
-    params.distinguished_name = rcgen::DistinguishedName::new();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "www.reissue-0000.example");
-    let csr = params
-        .serialize_request(&pair)
-        .expect("CSR")
-        .pem()
-        .expect("PEM");
+    let (pair, csr) = new_csr("www.reissue-0000.example");
     std::fs::write(dir.join("csr/reissue-0000.csr"), csr).expect("new CSR");
     let (code, plan) = plan_text(&dir, &server);
     assert_eq!(code, Some(4), "{plan}");
@@ -766,18 +761,7 @@ fn a_deleted_ledger_finds_every_call_and_a_refusal_for_state_is_collected_again(
 
     // The ledger is lost, and one order gets a new key meanwhile.
     std::fs::remove_file(dir.join("ledger.csv")).expect("delete");
-    let pair = rcgen::KeyPair::generate().expect("key pair");
-    let mut params =
-        rcgen::CertificateParams::new(vec!["www.a.example".to_owned()]).expect("params");
-    params.distinguished_name = rcgen::DistinguishedName::new();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "www.a.example");
-    let csr = params
-        .serialize_request(&pair)
-        .expect("CSR")
-        .pem()
-        .expect("PEM");
+    let (_, csr) = new_csr("www.a.example");
     std::fs::write(dir.join("csr/a.csr"), csr).expect("new CSR");
     let out = apply(&dir, &server, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -812,18 +796,7 @@ fn a_deleted_ledger_finds_every_call_and_a_refusal_for_state_is_collected_again(
         .clone();
     let cancelled = server.call("cancel", &[("certId", &b), ("reason", "test")]);
     assert_eq!(cancelled["code"], 1, "{cancelled}");
-    let pair = rcgen::KeyPair::generate().expect("key pair");
-    let mut params =
-        rcgen::CertificateParams::new(vec!["www.b.example".to_owned()]).expect("params");
-    params.distinguished_name = rcgen::DistinguishedName::new();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "www.b.example");
-    let csr = params
-        .serialize_request(&pair)
-        .expect("CSR")
-        .pem()
-        .expect("PEM");
+    let (_, csr) = new_csr("www.b.example");
     std::fs::write(dir.join("csr/b.csr"), csr).expect("new CSR");
     let out = apply(&dir, &server, &[]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));

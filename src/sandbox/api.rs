@@ -498,6 +498,32 @@ fn kept_key(old: &StoredOrder, params: &Map<String, Value>) -> Option<String> {
     old.private_key.clone().filter(|_| same_csr)
 }
 
+/// A new certificate for `old` in the same subscription (a reissue or a replacement) with
+/// `params`: pending, under the refId sent, keeping the key NicSRS generated when the CSR
+/// is the same.
+fn successor(
+    old: &StoredOrder,
+    form: &Form,
+    origin: Origin,
+    params: Map<String, Value>,
+) -> StoredOrder {
+    StoredOrder {
+        cert_id: String::new(),
+        ref_id: form.get("refId").filter(|r| !r.is_empty()).cloned(),
+        private_key: kept_key(old, &params),
+        params: Value::Object(params),
+        placed_at: now(),
+        status: Status::Pending,
+        origin,
+        previous: Some(old.cert_id.clone()),
+        aged: 0,
+        begin: None,
+        end: None,
+        certificate: None,
+        ..old.clone()
+    }
+}
+
 /// The issued order named by `certId` for reissue and replace: -7 (certificate status
 /// error) while it is not issued.
 fn issued_order(form: &Form, inner: &super::store::Inner) -> Result<usize, Refusal> {
@@ -533,21 +559,7 @@ fn reissue(app: &App, form: &Form) -> Handled {
     if let Some(u) = form.get("uniqueValue").filter(|u| !u.is_empty()) {
         params.insert("uniqueValue".into(), json!(u));
     }
-    let old = inner.orders[i].clone();
-    let order = StoredOrder {
-        cert_id: String::new(),
-        ref_id: form.get("refId").filter(|r| !r.is_empty()).cloned(),
-        params: Value::Object(params),
-        placed_at: now(),
-        status: Status::Pending,
-        origin: Origin::Reissue,
-        previous: Some(old.cert_id.clone()),
-        aged: 0,
-        begin: None,
-        end: None,
-        certificate: None,
-        ..old
-    };
+    let order = successor(&inner.orders[i], form, Origin::Reissue, params);
     inner.orders[i].status = Status::Reissued;
     let cert_id = inner.insert(order);
     let generation = inner.touch();
@@ -584,22 +596,7 @@ fn replace(app: &App, form: &Form) -> Handled {
         Ok(v) => v,
         Err(h) => return *h,
     };
-    let old = inner.orders[i].clone();
-    let order = StoredOrder {
-        cert_id: String::new(),
-        ref_id: form.get("refId").filter(|r| !r.is_empty()).cloned(),
-        private_key: kept_key(&old, &params),
-        params: Value::Object(params),
-        placed_at: now(),
-        status: Status::Pending,
-        origin: Origin::Replace,
-        previous: Some(old.cert_id.clone()),
-        aged: 0,
-        begin: None,
-        end: None,
-        certificate: None,
-        ..old
-    };
+    let order = successor(&inner.orders[i], form, Origin::Replace, params);
     inner.orders[i].status = Status::Reissued;
     created(app, &mut inner, order)
 }

@@ -64,8 +64,8 @@ fn dcv_fields(order: &StoredOrder, family: Family, name: &str, method: &str) -> 
     m
 }
 
-/// The order's names with their methods.
-fn names(order: &StoredOrder) -> Vec<(String, String)> {
+/// The order's `domainInfo` entries as (domainName, dcvMethod, dcvEmail).
+fn entries(order: &StoredOrder) -> Vec<(&str, &str, &str)> {
     order
         .params
         .get("domainInfo")
@@ -74,7 +74,7 @@ fn names(order: &StoredOrder) -> Vec<(String, String)> {
         .flatten()
         .map(|d| {
             let text = |k: &str| d.get(k).and_then(Value::as_str).unwrap_or_default();
-            (text("domainName").to_owned(), text("dcvMethod").to_owned())
+            (text("domainName"), text("dcvMethod"), text("dcvEmail"))
         })
         .collect()
 }
@@ -97,10 +97,9 @@ pub fn order_data(order: &StoredOrder, family: Family) -> Map<String, Value> {
 /// The DCV fields alone: `DCV*` of the first name that has any, and `dcvInfo` for several.
 pub fn dcv_summary(order: &StoredOrder, family: Family) -> Map<String, Value> {
     let mut data = Map::new();
-    let names = names(order);
-    let per_name: Vec<(String, Map<String, Value>)> = names
-        .iter()
-        .map(|(n, m)| (n.clone(), dcv_fields(order, family, n, m)))
+    let per_name: Vec<(String, Map<String, Value>)> = entries(order)
+        .into_iter()
+        .map(|(n, m, _)| (n.to_owned(), dcv_fields(order, family, n, m)))
         .collect();
     if let Some((_, first)) = per_name.iter().find(|(_, f)| !f.is_empty()) {
         data.extend(first.clone());
@@ -133,18 +132,13 @@ pub fn collect_data(order: &StoredOrder, family: Family, chain: &str) -> Map<Str
     }
     data.insert("dueDate".into(), json!(format_date(order.due)));
     data.extend(dcv_summary(order, family));
-    let list: Vec<Value> = order
-        .params
-        .get("domainInfo")
-        .and_then(Value::as_array)
+    let list: Vec<Value> = entries(order)
         .into_iter()
-        .flatten()
-        .map(|d| {
-            let text = |k: &str| d.get(k).and_then(Value::as_str).unwrap_or_default();
+        .map(|(name, method, email)| {
             json!({
-                "domainName": text("domainName"),
-                "dcvMethod": text("dcvMethod"),
-                "dcvEmail": text("dcvEmail"),
+                "domainName": name,
+                "dcvMethod": method,
+                "dcvEmail": email,
                 "is_verify": if issued { "verified" } else { "" },
             })
         })
