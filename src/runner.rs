@@ -727,9 +727,14 @@ async fn read_held_csr(ctx: &Ctx, cert_id: &str, order: &ExpandedOrder) -> Resul
             "{NO_CSR_HELD} {cert_id} (collect's applyParams has none), and the order has none"
         ));
     };
-    let names = crate::csr::inspect(&csr)
-        .map_err(|e| format!("{NO_CSR_HELD} {cert_id}: the one it returned is unusable ({e})"))?
-        .names();
+    let info = crate::csr::inspect(&csr)
+        .map_err(|e| format!("{NO_CSR_HELD} {cert_id}: the one it returned is unusable ({e})"))?;
+    if let Some(problem) = crate::csr::key_problem(&info.key) {
+        return Err(format!(
+            "{NO_CSR_HELD} {cert_id}: the one it returned is unusable ({problem})"
+        ));
+    }
+    let names = info.names();
     let mut wanted: Vec<String> = order
         .domains
         .iter()
@@ -836,7 +841,18 @@ async fn lookup(ctx: &Ctx, ref_id: &str) -> Lookup {
                     ctx.stop_because(format!("stopped: {}", reply.message()));
                     return Lookup::Unclear(reply.message());
                 }
-                read::Lookup::Unclear => last = reply.message(),
+                read::Lookup::Unclear if reply.known_code() == Some(Code::Success) => {
+                    // A success of a shape nobody documents: asking again will not change it.
+                    return Lookup::Unclear(
+                        "the API answered success in a shape that does not tell whether the order exists".into(),
+                    );
+                }
+                read::Lookup::Unclear => {
+                    last = reply.message();
+                    if last.is_empty() {
+                        last = format!("code {}", reply.code);
+                    }
+                }
             },
             Outcome::Throttled(wait) => {
                 ctx.pacer.pause(wait.unwrap_or(Duration::from_secs(1)));

@@ -72,7 +72,11 @@ pub fn render(plan: &Plan, sources: &crate::source::Sources) -> String {
     }
     // Changes that no call of this plan carries: each field, and what becomes of it.
     for s in plan.steps.iter().filter(|s| {
-        s.changed && !matches!(s.action, Action::Replace | Action::Renew | Action::Retry)
+        s.changed
+            && !matches!(
+                s.action,
+                Action::Replace | Action::Renew | Action::Retry | Action::Cancelled
+            )
     }) {
         let file = sources.get(s.order.file);
         let (line, col) = file.line_col(s.order.span.start);
