@@ -403,9 +403,16 @@ pub fn fields_with_held(cell: &str, csr: Option<&str>, domain_info: Option<&Json
 }
 
 /// A `request_fields` cell read back as `(name, hex)` pairs.
+/// The cell comes from a ledger anyone can edit: only known fields with short hex hashes are
+/// taken, so nothing else it holds is ever repeated in a plan.
 pub fn parse_fields_cell(cell: &str) -> Vec<(&str, &str)> {
     cell.split_whitespace()
         .filter_map(|pair| pair.split_once('='))
+        .filter(|(name, hash)| {
+            HASHED_FIELDS.contains(name)
+                && (1..=16).contains(&hash.len())
+                && hash.bytes().all(|b| b.is_ascii_hexdigit())
+        })
         .collect()
 }
 
@@ -514,6 +521,18 @@ mod tests {
     fn canonical_json_sorts_keys_at_every_level() {
         let v = serde_json::json!({"b": [{"z": 1, "a": "x\"y"}], "a": null});
         assert_eq!(canonical_json(&v), r#"{"a":null,"b":[{"a":"x\"y","z":1}]}"#);
+    }
+
+    #[test]
+    fn a_fields_cell_from_the_ledger_yields_only_known_fields_with_hex_hashes() {
+        let cell = format!(
+            "csr=0badc0de server=\u{1b}[31mred years={} bogus=12345678 domainInfo=5e6f7a8b",
+            "a".repeat(10_000)
+        );
+        assert_eq!(
+            parse_fields_cell(&cell),
+            [("csr", "0badc0de"), ("domainInfo", "5e6f7a8b")]
+        );
     }
 
     #[test]

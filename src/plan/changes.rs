@@ -82,9 +82,20 @@ fn advice(field: &str) -> (Carrier, &'static str) {
     }
 }
 
-/// The names of a `domains` cell or list, lower-cased and sorted, for comparing.
+/// The names of a `domains` cell or list, lower-cased and sorted, for comparing. A name
+/// read from the ledger (which anyone can edit) that no domain could be is shown as such,
+/// never repeated.
 fn name_set<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
-    let mut v: Vec<String> = names.map(str::to_ascii_lowercase).collect();
+    let readable = |n: &str| n.len() <= 253 && n.chars().all(|c| c.is_ascii_graphic());
+    let mut v: Vec<String> = names
+        .map(|n| {
+            if readable(n) {
+                n.to_ascii_lowercase()
+            } else {
+                "<unreadable name>".to_owned()
+            }
+        })
+        .collect();
     v.sort();
     v.dedup();
     v
