@@ -251,6 +251,9 @@ pub struct Catalog {
     by_code: HashMap<String, usize>,
 }
 
+/// Largest catalogue file read (NicSRS's whole product list is tens of KiB).
+pub const MAX_CATALOG_BYTES: u64 = 16 << 20;
+
 impl Catalog {
     /// The catalogue built into the binary.
     pub fn builtin() -> Self {
@@ -259,13 +262,16 @@ impl Catalog {
         })
     }
 
-    /// Reads a catalogue: a JSON array of products, or a `/ssl/productList` reply
+    /// Reads a catalogue (a regular file of at most [`MAX_CATALOG_BYTES`]): a JSON array of products, or a `/ssl/productList` reply
     /// (`{"code": 1, "data": [...]}`).
     pub fn from_file(path: &Path) -> Result<Self, CatalogError> {
-        let text = std::fs::read_to_string(path).map_err(|source| CatalogError::Read {
+        let read_err = |source| CatalogError::Read {
             path: path.to_owned(),
             source,
-        })?;
+        };
+        let read = crate::bounded::read_regular(path, MAX_CATALOG_BYTES).map_err(read_err)?;
+        let text = String::from_utf8(read.bytes)
+            .map_err(|_| read_err(std::io::Error::other("it is not UTF-8 text")))?;
         Self::from_json(&text).map_err(|message| CatalogError::Parse {
             path: path.to_owned(),
             message,

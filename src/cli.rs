@@ -102,13 +102,13 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         token_file: Option<PathBuf>,
         /// Time allowed to connect.
-        #[arg(long, default_value = "10s", value_parser = parse_duration)]
+        #[arg(long, default_value = "10s", value_parser = parse_connect_timeout)]
         connect_timeout: std::time::Duration,
-        /// Time allowed for a whole request, reply included.
-        #[arg(long, default_value = "60s", value_parser = parse_duration)]
+        /// Time allowed for a whole request, reply included (1s to 30m).
+        #[arg(long, default_value = "60s", value_parser = parse_request_timeout)]
         request_timeout: std::time::Duration,
         /// Wait before asking the API about an unknown outcome.
-        #[arg(long, default_value = "1s", value_parser = parse_duration, hide = true)]
+        #[arg(long, default_value = "1s", value_parser = parse_reconcile_delay, hide = true)]
         reconcile_delay: std::time::Duration,
         #[command(flatten)]
         api: ApiArgs,
@@ -185,9 +185,14 @@ pub enum Command {
 /// Options of `sandbox`.
 #[derive(Debug, Args)]
 pub struct SandboxArgs {
-    /// Address to listen on; port 0 picks a free one (printed on the first line).
+    /// Address to listen on; port 0 picks a free one (printed on the first line). Only a
+    /// loopback address, unless --allow-remote is given.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: std::net::SocketAddr,
+    /// Allow a non-loopback --listen address: anyone who can reach it can use the sandbox,
+    /// over plain HTTP.
+    #[arg(long)]
+    pub allow_remote: bool,
     /// The `api_token` the sandbox accepts (a sandbox token, never a real one).
     #[arg(long, default_value = crate::sandbox::DEFAULT_TOKEN)]
     pub token: String,
@@ -263,9 +268,52 @@ impl ApiArgs {
 fn parse_per_second(s: &str) -> Result<f64, String> {
     let n = s.trim().trim_end_matches("/s");
     match n.parse::<f64>() {
-        Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
+        Ok(r) if (0.01..=10_000.0).contains(&r) => Ok(r),
+        Ok(r) if r.is_finite() => Err(format!("`{s}`: a rate must be between 0.01/s and 10000/s")),
         _ => Err(format!("`{s}` is not a rate like 5/s")),
     }
+}
+
+/// A duration between `min` and `max`: zero or absurd values are refused (a zero timeout
+/// makes every paid call's outcome unknown).
+fn bounded_duration(
+    s: &str,
+    min: std::time::Duration,
+    max: std::time::Duration,
+) -> Result<std::time::Duration, String> {
+    let d = parse_duration(s)?;
+    if d < min || d > max {
+        return Err(format!(
+            "`{s}` is out of bounds: give between {} and {}",
+            humane(min),
+            humane(max)
+        ));
+    }
+    Ok(d)
+}
+
+fn humane(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    match ms {
+        ms if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
+        ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
+        ms => format!("{ms}ms"),
+    }
+}
+
+fn parse_connect_timeout(s: &str) -> Result<std::time::Duration, String> {
+    use std::time::Duration;
+    bounded_duration(s, Duration::from_millis(100), Duration::from_secs(300))
+}
+
+fn parse_request_timeout(s: &str) -> Result<std::time::Duration, String> {
+    use std::time::Duration;
+    bounded_duration(s, Duration::from_secs(1), Duration::from_secs(1800))
+}
+
+fn parse_reconcile_delay(s: &str) -> Result<std::time::Duration, String> {
+    use std::time::Duration;
+    bounded_duration(s, Duration::ZERO, Duration::from_secs(600))
 }
 
 /// Options shared by the commands that read manifests.
@@ -584,6 +632,12 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 
 /// Runs the sandbox until Ctrl-C; the first line on stdout says where it listens.
 fn run_sandbox(args: SandboxArgs) -> Result<Exit, Error> {
+    if !args.listen.ip().is_loopback() && !args.allow_remote {
+        return Err(Error::Usage(format!(
+            "--listen {}: the sandbox listens on loopback only (127.0.0.1, ::1); add --allow-remote to serve other hosts over plain HTTP",
+            args.listen
+        )));
+    }
     let catalog = match &args.catalog {
         Some(path) => Catalog::from_file(path)?,
         None => Catalog::builtin(),

@@ -6,12 +6,19 @@ use std::path::Path;
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use reqwest::header::RETRY_AFTER;
+use reqwest::header::{LOCATION, RETRY_AFTER};
 
 use crate::wire::Reply;
 
 /// The live API.
 pub const LIVE_ENDPOINT: &str = "https://portal.nicsrs.com";
+
+/// Largest reply read (a collect with a certificate, its chain and a PKCS#12 is tens of
+/// KiB): a longer one is not NicSRS's, and is not read to the end.
+pub const MAX_REPLY_BYTES: usize = 4 << 20;
+
+/// Largest token file read: a token is tens of bytes.
+pub const MAX_TOKEN_FILE_BYTES: u64 = 4096;
 
 /// The API token. Its `Debug` never shows it, and it is only ever put in a request body.
 #[derive(Clone)]
@@ -23,15 +30,22 @@ impl Token {
         Token(token.into())
     }
 
-    /// Reads the token from `NICSRS_API_TOKEN`, or from `file` when one is given.
-    pub fn from_env_or_file(file: Option<&Path>) -> Result<Token, ClientError> {
+    /// Reads the token from `NICSRS_API_TOKEN`, or from `file` when one is given: a
+    /// regular file of at most [`MAX_TOKEN_FILE_BYTES`] (never a FIFO or a device, which
+    /// could block or never end). Returns a warning to show when the file can be read by
+    /// others than its owner (as ssh refuses such keys).
+    pub fn from_env_or_file(file: Option<&Path>) -> Result<(Token, Option<String>), ClientError> {
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|e| {
+            let cannot = |e: &dyn std::fmt::Display| {
                 ClientError::Token(format!(
                     "cannot read the token file {}: {e}",
                     path.display()
                 ))
-            })?;
+            };
+            let read =
+                crate::bounded::read_regular(path, MAX_TOKEN_FILE_BYTES).map_err(|e| cannot(&e))?;
+            let text =
+                String::from_utf8(read.bytes).map_err(|_| cannot(&"it is not UTF-8 text"))?;
             let token = text.trim();
             if token.is_empty() {
                 return Err(ClientError::Token(format!(
@@ -39,10 +53,21 @@ impl Token {
                     path.display()
                 )));
             }
-            return Ok(Token(token.to_owned()));
+            if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(cannot(&"it holds more than one word; a token is one line"));
+            }
+            let warning = read.others_can_read.then(|| {
+                format!(
+                    "the token file {} can be read by other users (mode {:o}); `chmod 600 {}`",
+                    path.display(),
+                    read.mode & 0o777,
+                    path.display()
+                )
+            });
+            return Ok((Token(token.to_owned()), warning));
         }
         match std::env::var("NICSRS_API_TOKEN") {
-            Ok(t) if !t.trim().is_empty() => Ok(Token(t.trim().to_owned())),
+            Ok(t) if !t.trim().is_empty() => Ok((Token(t.trim().to_owned()), None)),
             _ => Err(ClientError::Token(
                 "no API token: set NICSRS_API_TOKEN or pass --token-file FILE (or use --sandbox)"
                     .into(),
@@ -161,6 +186,8 @@ impl Client {
             .timeout(timeouts.request)
             .pool_idle_timeout(Duration::from_secs(30))
             .user_agent(concat!("nicsrs-batch/", env!("CARGO_PKG_VERSION")))
+            // The token is in the body: a redirect would carry it to wherever it points.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ClientError::Http(e.to_string()))?;
         Ok(Client {
@@ -187,8 +214,29 @@ impl Client {
                 .get(RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
+                .map(|s| Duration::from_secs(s.min(300)));
             return Outcome::Throttled(wait);
+        }
+        if status.is_redirection() {
+            let to = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| reqwest::Url::parse(&url).ok()?.join(v).ok())
+                .map_or_else(
+                    || "nowhere readable".to_owned(),
+                    |u| {
+                        let host = u.host_str().unwrap_or("no host");
+                        let host = crate::shown::bounded(host, 80);
+                        match u.port() {
+                            Some(p) => format!("{}://{host}:{p}", u.scheme()),
+                            None => format!("{}://{host}", u.scheme()),
+                        }
+                    },
+                );
+            return Outcome::Rejected(format!(
+                "HTTP {status}: the API redirected to {to}; redirects are never followed (the token would go with the request): check --endpoint"
+            ));
         }
         if status.is_server_error() {
             return Outcome::Ambiguous(format!("HTTP {status} from the API"));
@@ -196,16 +244,59 @@ impl Client {
         if !status.is_success() {
             return Outcome::Rejected(format!("HTTP {status} from {url}"));
         }
-        match response.bytes().await {
-            Ok(body) => match serde_json::from_slice::<Reply>(&body) {
-                Ok(reply) => Outcome::Reply(Box::new(reply)),
-                Err(_) => Outcome::Ambiguous(format!(
-                    "the reply is not NicSRS JSON ({} bytes)",
-                    body.len()
-                )),
-            },
-            Err(e) => classify_send_error(&e),
+        let mut response = response;
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > MAX_REPLY_BYTES {
+                        return Outcome::Ambiguous(format!(
+                            "the reply is longer than {} MiB: not NicSRS's",
+                            MAX_REPLY_BYTES >> 20
+                        ));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => return classify_send_error(&e),
+            }
         }
+        let parsed = serde_json::from_slice::<serde_json::Value>(&body).and_then(|mut value| {
+            redact_value(&mut value, self.token.expose());
+            serde_json::from_value::<Reply>(value)
+        });
+        match parsed {
+            Ok(reply) => Outcome::Reply(Box::new(reply)),
+            Err(_) => Outcome::Ambiguous(format!(
+                "the reply is not NicSRS JSON ({} bytes)",
+                body.len()
+            )),
+        }
+    }
+}
+
+/// Replaces the token wherever a reply repeats it (an `errors` that echoes the request,
+/// say): nothing the API says is printed or recorded with the token in it.
+fn redact_value(value: &mut serde_json::Value, token: &str) {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => {
+            let redacted = crate::shown::redact(s, token);
+            if redacted != *s {
+                *s = redacted;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| redact_value(v, token)),
+        Value::Object(map) => {
+            let keys: Vec<String> = map.keys().filter(|k| k.contains(token)).cloned().collect();
+            for k in keys {
+                if let Some(v) = map.shift_remove(&k) {
+                    map.insert(crate::shown::redact(&k, token), v);
+                }
+            }
+            map.values_mut().for_each(|v| redact_value(v, token));
+        }
+        _ => {}
     }
 }
 

@@ -244,7 +244,13 @@ fn confirm(plan: &plan::Plan, target: &Target) -> Result<(), Error> {
 /// sandbox, which has its own.
 fn token_for(target: &Target, token_file: Option<&Path>) -> Result<Option<Token>, Error> {
     match target.endpoint {
-        Some(_) => Ok(Some(Token::from_env_or_file(token_file)?)),
+        Some(_) => {
+            let (token, warning) = Token::from_env_or_file(token_file)?;
+            if let Some(w) = warning {
+                eprintln!("warning: {w}");
+            }
+            Ok(Some(token))
+        }
         None => Ok(None),
     }
 }

@@ -35,6 +35,9 @@ pub struct CsrInfo {
     pub key: KeyKind,
     /// Whether the self-signature was verified (it is not for keys too weak to verify).
     pub signature_verified: bool,
+    /// The public key as its SubjectPublicKeyInfo holds it (an RSAPublicKey's DER, an EC
+    /// point), to hold a `privateKey` against.
+    pub public_key: Vec<u8>,
 }
 
 impl CsrInfo {
@@ -148,6 +151,7 @@ pub fn inspect(pem: &str) -> Result<CsrInfo, CsrError> {
         alt_names,
         key,
         signature_verified,
+        public_key: spki.subject_public_key.data.to_vec(),
     })
 }
 

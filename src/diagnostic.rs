@@ -3,7 +3,11 @@
 use annotate_snippets::{AnnotationKind, Group, Level, Origin, Renderer, Snippet};
 use serde::Serialize;
 
+use crate::shown;
 use crate::source::{FileId, Sources, Span};
+
+/// Most characters of a source line shown under a diagnostic.
+const SNIPPET_CHARS: usize = 160;
 
 /// How bad a problem is: errors make a run invalid, warnings do not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -55,7 +59,7 @@ impl Diagnostic {
         Diagnostic {
             severity: Severity::Error,
             code: code.into(),
-            message: message.into(),
+            message: shown::bounded_lines(&message.into(), shown::MESSAGE_CHARS),
             place: None,
             label: None,
             pointer: String::new(),
@@ -94,27 +98,28 @@ impl Diagnostic {
 
     /// Adds a label under the caret.
     pub fn label(mut self, label: impl Into<String>) -> Self {
-        self.label = Some(label.into());
+        self.label = Some(shown::bounded(&label.into(), shown::QUOTE_CHARS));
         self
     }
 
     /// Adds a hint.
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
+        self.hint = Some(shown::bounded_lines(&hint.into(), shown::MESSAGE_CHARS));
         self
     }
 
     /// Adds a hint when there is one.
     pub fn maybe_hint(mut self, hint: Option<String>) -> Self {
-        if hint.is_some() {
-            self.hint = hint;
+        if let Some(hint) = hint {
+            self = self.hint(hint);
         }
         self
     }
 
     /// Adds a note.
     pub fn note(mut self, note: impl Into<String>) -> Self {
-        self.notes.push(note.into());
+        self.notes
+            .push(shown::bounded_lines(&note.into(), shown::MESSAGE_CHARS));
         self
     }
 
@@ -253,6 +258,8 @@ impl<'s> TextRenderer<'s> {
         }
         let end = end.min(text.len());
         let start = start.min(end);
+        // However long the line, only a window around the value is shown, escaped.
+        let (text, start, end) = shown::window(&text, start, end, SNIPPET_CHARS);
         let kind = if primary {
             AnnotationKind::Primary
         } else {

@@ -462,7 +462,10 @@ impl KeyState<'_> {
 /// Reads the ledger at `path` (a missing file is an empty ledger) and checks that it
 /// records `api` orders.
 pub fn read(path: &Path, api: Api) -> Result<Contents, LedgerError> {
-    let text = match std::fs::read(path) {
+    let text = match crate::bounded::open_regular(path).and_then(|mut f| {
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes).map(|_| bytes)
+    }) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Contents::default()),
         Err(source) => {
@@ -655,6 +658,11 @@ impl Writer {
             .create(true)
             .open(path)
             .map_err(io)?;
+        if !file.metadata().map_err(io)?.is_file() {
+            return Err(io(std::io::Error::other(
+                "it is not a regular file; only regular files are read",
+            )));
+        }
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {

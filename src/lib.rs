@@ -8,6 +8,7 @@
 //! [`sandbox`] is the NicSRS-compatible API on loopback. Problems in manifests are
 //! [`diagnostic::Diagnostic`]s; [`error::Error`] is for the program's own failures.
 
+pub mod bounded;
 pub mod catalog;
 pub mod cli;
 pub mod client;
@@ -25,6 +26,7 @@ pub mod manifest;
 pub mod pacer;
 pub mod plan;
 pub mod pointer;
+pub mod private_key;
 pub mod products;
 pub mod references;
 pub mod refresh;
@@ -33,6 +35,7 @@ pub mod rules;
 pub mod runner;
 pub mod sandbox;
 pub mod schema;
+pub mod shown;
 pub mod source;
 pub mod validate;
 pub mod wire;

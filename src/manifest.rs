@@ -85,7 +85,7 @@ pub fn load(
             path: path.clone(),
             source,
         };
-        let file = fs::File::open(path).map_err(read_err)?;
+        let file = crate::bounded::open_regular(path).map_err(read_err)?;
         let declared = file.metadata().map_err(read_err)?.len();
         let mut bytes = Vec::new();
         if declared <= MAX_FILE_BYTES {

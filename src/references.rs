@@ -1,6 +1,5 @@
 //! `{file: PATH}` and `{env: NAME}` references of `csr` and `privateKey`, resolved.
 
-use std::io::Read;
 use std::path::Path;
 
 use crate::source::Span;
@@ -89,16 +88,22 @@ pub fn resolve(node: &Node, base: &Path) -> Resolution {
     }
 }
 
+/// How a reference is written, for messages: `{file: PATH}` or `{env: NAME}` (bounded and
+/// escaped); `None` for an inline value.
+pub fn written(node: &Node) -> Option<String> {
+    let (via, value) = match (node.get("file"), node.get("env")) {
+        (Some(p), None) => ("file", p.as_str()?),
+        (None, Some(v)) => ("env", v.as_str()?),
+        _ => return None,
+    };
+    Some(format!(
+        "`{{{via}: {}}}`",
+        crate::shown::bounded(value, 120)
+    ))
+}
+
 fn read_small(path: &Path) -> std::io::Result<String> {
-    let file = std::fs::File::open(path)?;
-    if file.metadata()?.len() > MAX_REFERENCED_FILE_BYTES {
-        return Err(std::io::Error::other(format!(
-            "larger than {} KiB",
-            MAX_REFERENCED_FILE_BYTES >> 10
-        )));
-    }
-    let mut text = String::new();
-    file.take(MAX_REFERENCED_FILE_BYTES)
-        .read_to_string(&mut text)?;
-    Ok(text)
+    let read = crate::bounded::read_regular(path, MAX_REFERENCED_FILE_BYTES)?;
+    // Never quote what was read: it may be anything the path named.
+    String::from_utf8(read.bytes).map_err(|_| std::io::Error::other("it is not UTF-8 text"))
 }

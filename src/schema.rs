@@ -166,8 +166,22 @@ fn last_segment(pointer: &str) -> &str {
 
 fn show(v: &Value) -> String {
     match v {
-        Value::String(s) => format!("`{s}`"),
-        other => format!("`{other}`"),
+        Value::String(s) => crate::shown::quote(s),
+        other => crate::shown::quote(&other.to_string()),
+    }
+}
+
+/// Fields whose values are never quoted in a message: keys and CSRs are long, and a key
+/// (or whatever a `{file:}`/`{env:}` reference read in their place) may be a secret.
+pub const UNQUOTED_FIELDS: [&str; 2] = ["csr", "privateKey"];
+
+/// The value as a message names it: quoted, or for an [`UNQUOTED_FIELDS`] field, "the
+/// value".
+fn show_value(field: &str, v: &Value) -> String {
+    if UNQUOTED_FIELDS.contains(&field) {
+        "the value".into()
+    } else {
+        show(v)
     }
 }
 
@@ -280,7 +294,7 @@ fn describe(
             });
             vec![issue(
                 code("invalid-value"),
-                format!("{} is not a valid `{field}`", show(instance)),
+                format!("{} is not a valid `{field}`", show_value(&field, instance)),
                 Target::Value,
                 hint,
             )]
@@ -290,14 +304,14 @@ fn describe(
             format!(
                 "`{field}` must be {}, found {}",
                 show(expected_value),
-                show(instance)
+                show_value(&field, instance)
             ),
             Target::Value,
             hint,
         )],
         ValidationErrorKind::Pattern { .. } => vec![issue(
             code("invalid-format"),
-            format!("{} is not a valid `{field}`", show(instance)),
+            format!("{} is not a valid `{field}`", show_value(&field, instance)),
             Target::Value,
             hint,
         )],

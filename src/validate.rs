@@ -11,8 +11,10 @@ use crate::error::Error;
 use crate::expand::{self, ExpandedOrder};
 use crate::manifest::{self, Manifest};
 use crate::pointer::{self, locate};
+use crate::private_key;
 use crate::references::{self, Resolution};
 use crate::schema::{Issue, Schema, Target};
+use crate::shown;
 use crate::source::{FileId, Sources, Span};
 use crate::yaml::{self, Node, Origin, Value};
 use crate::{lifecycle, rules};
@@ -189,7 +191,10 @@ impl<'a> Run<'a> {
             self.diagnostics.push(
                 Diagnostic::error(
                     "duplicate-yaml-key",
-                    format!("`{}` is written twice in the same mapping", d.key),
+                    format!(
+                        "{} is written twice in the same mapping",
+                        shown::quote(&d.key)
+                    ),
                 )
                 .at(file, Some(d.again))
                 .label("written again here")
@@ -376,6 +381,9 @@ impl<'a> Run<'a> {
             found.extend(self.resolve(&mut tree, field, &ctx, &mut checked.secrets));
         }
         let csr_info = self.csr(&tree, &ctx, found);
+        if let Some(issue) = key_mismatch(&tree, csr_info.as_ref()) {
+            found.push(self.order_diag(&ctx, &tree, Severity::Error, issue));
+        }
         let product = self.product(&tree, &ctx, key_entry.value.span, found);
 
         let renew_before = tree
@@ -508,7 +516,7 @@ impl<'a> Run<'a> {
             });
             let issue = Issue {
                 code: "unknown-product".into(),
-                message: format!("unknown product code `{code}`"),
+                message: format!("unknown product code {}", shown::quote(code)),
                 pointer: "/productCode".into(),
                 target: Target::Value,
                 hint,
@@ -549,7 +557,10 @@ impl<'a> Run<'a> {
         };
         let mut d = Diagnostic::error(
             code,
-            format!("{what} `{value}` is used by more than one order"),
+            format!(
+                "{what} {} is used by more than one order",
+                shown::quote(value)
+            ),
         )
         .at(file, Some(span))
         .pointer(pointer)
@@ -598,8 +609,31 @@ impl<'a> Run<'a> {
                 };
                 Some(self.order_diag(ctx, tree, severity, issue))
             }
+            Resolution::Inline if field == "csr" => {
+                let text = node.as_str().unwrap_or("");
+                if !private_key::is_private_key(text) {
+                    return None;
+                }
+                secrets.push((ctx.file, node.span));
+                let issue = private_key_as_csr("`csr`".into(), pointer);
+                let d = self.order_diag(ctx, tree, Severity::Error, issue);
+                remove_param(tree, field);
+                Some(d)
+            }
             Resolution::Inline | Resolution::Malformed => None,
             Resolution::Resolved { text, span } => {
+                let written = references::written(node).unwrap_or_default();
+                let via = if node.get("file").is_some() {
+                    "file"
+                } else {
+                    "env"
+                };
+                let at = format!("{pointer}/{via}");
+                if let Some(issue) = referenced_problem(field, &written, &text, &at) {
+                    let d = self.order_diag(ctx, tree, Severity::Error, issue);
+                    remove_param(tree, field);
+                    return Some(d);
+                }
                 if let Some(target) = params_field_mut(tree, field) {
                     target.value = Value::Str(text);
                     target.span = span;
@@ -620,9 +654,7 @@ impl<'a> Run<'a> {
                     hint: hint.map(str::to_owned),
                 };
                 let d = self.order_diag(ctx, tree, Severity::Error, issue);
-                if let Some(Value::Map(params)) = tree.get_mut("params").map(|p| &mut p.value) {
-                    params.retain(|e| e.key != field);
-                }
+                remove_param(tree, field);
                 Some(d)
             }
         }
@@ -717,6 +749,106 @@ impl<'a> Run<'a> {
         } else if d.order.as_deref() != Some(key) {
             *self.more_orders.entry(index).or_default() += 1;
         }
+    }
+}
+
+/// A `privateKey` that is not the key of the order's CSR, or is no key at all (an inline
+/// one; a referenced one is checked when it is read).
+fn key_mismatch(tree: &Node, csr: Option<&crate::csr::CsrInfo>) -> Option<Issue> {
+    let pem = tree.get("params")?.get("privateKey")?.as_str()?;
+    let issue = |code: &str, message: String| Issue {
+        code: code.into(),
+        message,
+        pointer: "/params/privateKey".into(),
+        target: Target::Value,
+        hint: Some("give the PEM key the CSR was made from".into()),
+    };
+    match private_key::public_key_of(pem) {
+        Ok(public) => csr.filter(|c| c.public_key != public).map(|_| {
+            issue(
+                "private-key-mismatch",
+                "`privateKey` does not belong to the CSR: their public keys differ".into(),
+            )
+        }),
+        Err(private_key::KeyError::Encrypted) => None,
+        Err(e) if pem.contains("-----BEGIN") => {
+            Some(issue("private-key-invalid", format!("`privateKey`: {e}")))
+        }
+        // Not PEM at all: the schema reports it.
+        Err(_) => None,
+    }
+}
+
+/// Takes `params.<field>` out of an order tree (a value already reported as unusable).
+fn remove_param(tree: &mut Node, field: &str) {
+    if let Some(Value::Map(params)) = tree.get_mut("params").map(|p| &mut p.value) {
+        params.retain(|e| e.key != field);
+    }
+}
+
+/// A private key where the CSR belongs: its own diagnostic, never quoting it.
+fn private_key_as_csr(what: String, pointer: String) -> Issue {
+    Issue {
+        code: "private-key-as-csr".into(),
+        message: format!("{what} holds a private key, not a certificate request"),
+        pointer,
+        target: Target::Value,
+        hint: Some(
+            "give the CSR made from the key (`openssl req -new -key KEY -out NAME.csr`); a key that was committed or shared should be replaced"
+                .into(),
+        ),
+    }
+}
+
+/// What is wrong with what a `{file:}`/`{env:}` reference of `field` read, said without
+/// ever quoting it (it may be a secret: a token, a key, `/proc/self/environ`).
+fn referenced_problem(field: &str, written: &str, text: &str, pointer: &str) -> Option<Issue> {
+    let issue = |code: &str, message: String, hint: &str| Issue {
+        code: code.into(),
+        message,
+        pointer: pointer.to_owned(),
+        target: Target::Value,
+        hint: Some(hint.into()),
+    };
+    match field {
+        "csr" if private_key::is_private_key(text) => Some(private_key_as_csr(
+            format!("`csr` {written}"),
+            pointer.to_owned(),
+        )),
+        "csr" => {
+            let label = private_key::pem_label(text);
+            let is_csr = matches!(
+                label.as_deref(),
+                Some("CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST")
+            );
+            (!is_csr).then(|| {
+                issue(
+                    "csr-invalid",
+                    format!(
+                        "`csr` {written} does not hold a certificate request: {}",
+                        private_key::describe_content(text)
+                    ),
+                    "point it at a PEM file starting with `-----BEGIN CERTIFICATE REQUEST-----`",
+                )
+            })
+        }
+        "privateKey" => match private_key::public_key_of(text) {
+            Ok(_) | Err(private_key::KeyError::Encrypted) => None,
+            Err(private_key::KeyError::NotAKey(_)) => Some(issue(
+                "private-key-invalid",
+                format!(
+                    "`privateKey` {written} does not hold a private key: {}",
+                    private_key::describe_content(text)
+                ),
+                "point it at the PEM key the CSR was made from",
+            )),
+            Err(e) => Some(issue(
+                "private-key-invalid",
+                format!("`privateKey` {written}: {e}"),
+                "point it at the PEM key the CSR was made from",
+            )),
+        },
+        _ => None,
     }
 }
 

@@ -221,10 +221,12 @@ impl Store {
         let mut inner = Inner::default();
         let mut ca = None;
         if let Some(p) = path.filter(|p| p.exists()) {
-            let text = std::fs::read(p).map_err(|source| StoreError::Io {
-                path: p.to_owned(),
-                source,
-            })?;
+            let text = crate::bounded::read_regular(p, 1 << 30)
+                .map_err(|source| StoreError::Io {
+                    path: p.to_owned(),
+                    source,
+                })?
+                .bytes;
             let saved: Saved = serde_json::from_slice(&text).map_err(|e| StoreError::Corrupt {
                 path: p.to_owned(),
                 message: e.to_string(),

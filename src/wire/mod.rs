@@ -142,8 +142,13 @@ impl Reply {
         }
     }
 
-    /// One readable message from `msg` and `errors`, whatever shape `errors` has.
+    /// One readable message from `msg` and `errors`, whatever shape `errors` has: one
+    /// line, bounded, escaped (it is printed and recorded in the ledger).
     pub fn message(&self) -> String {
+        crate::shown::bounded(&self.full_message(), crate::shown::REPLY_TEXT_CHARS)
+    }
+
+    fn full_message(&self) -> String {
         match self.errors.as_ref().map(errors_text) {
             Some(detail) if !detail.is_empty() => {
                 if self.msg.is_empty() {

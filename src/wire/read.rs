@@ -45,7 +45,9 @@ fn text(data: &Value, field: &str) -> Option<String> {
 /// A `status` beside `code`: text, or nothing (another type is no status).
 pub fn lenient_status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(match Value::deserialize(d)? {
-        Value::String(s) => Some(s),
+        // A status is one short word (PENDING, COMPLETE, ...): anything else is kept only
+        // bounded and escaped, as it is printed and recorded.
+        Value::String(s) => Some(crate::shown::bounded(&s, 40)),
         _ => None,
     })
 }
