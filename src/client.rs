@@ -199,6 +199,13 @@ impl Client {
 
     /// `POST /ssl/{endpoint}` with `fields` and the token.
     pub async fn call(&self, endpoint: &str, fields: &[(&str, &str)]) -> Outcome {
+        if fields
+            .iter()
+            .any(|(name, value)| *name == "refId" && value.trim().is_empty())
+        {
+            // A refId is how an unknown outcome is found again: never sent without one.
+            return Outcome::Rejected("not sent: the call has an empty refId".into());
+        }
         let mut form: Vec<(&str, &str)> = Vec::with_capacity(fields.len() + 1);
         form.push(("api_token", self.token.expose()));
         form.extend_from_slice(fields);

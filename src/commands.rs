@@ -126,13 +126,6 @@ pub async fn apply(outcome: &Outcome, args: ApplyArgs) -> Result<Exit, Error> {
     let token = token_for(target, args.token_file.as_deref())?;
     let (writer, contents) = ledger::Writer::open(&target.ledger, target.api)?;
     warn_ledger(&target.ledger, &contents.warnings);
-    if args.trust_ledger && contents.ignored > 0 {
-        return Err(Error::Usage(format!(
-            "--trust-ledger needs a complete ledger, and {} row(s) of {} could not be read; run without it (every new call is then looked up by its refId first)",
-            contents.ignored,
-            target.ledger.display()
-        )));
-    }
     let plan = plan::make(&outcome.orders, &contents);
     // A cancelled order is as stuck as a refused one: the manifest asks for what cannot be.
     let (already, blocked) = (

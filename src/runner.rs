@@ -78,6 +78,9 @@ pub struct Job {
     /// Whether it may be sent again when its refId is not found (not after NicSRS answered
     /// success without a certId).
     pub resend: bool,
+    /// The ledger's rows for the key disagree: looked up by refId even with
+    /// `--trust-ledger`.
+    pub must_look_up: bool,
     /// For the ledger, space-separated.
     pub domains: String,
     /// For the ledger.
@@ -109,6 +112,7 @@ impl Job {
                 request_sha256: s.request_sha256.clone(),
                 request_fields: s.request_fields.clone(),
                 resend: s.resend,
+                must_look_up: s.must_look_up,
                 sent_fields: s.sent_fields.clone(),
                 fields_basis: s.fields_basis.clone(),
                 domains: s.order.domains.join(" "),
@@ -546,7 +550,8 @@ async fn carry_out(ctx: &Ctx, mut job: Job) -> bool {
     // Every new call is first looked up by its refId: the ledger lives in Git and can lose
     // rows (a push that was rejected), and a call it does not record may have gone through.
     // Asking costs one free call. An unknown outcome is always looked up.
-    let mut reconcile = job.action == Action::Reconcile || !ctx.options.trust_ledger;
+    let mut reconcile =
+        job.action == Action::Reconcile || !ctx.options.trust_ledger || job.must_look_up;
     // Whether the ledger already has this call's write-ahead row: every `failed` or
     // `unknown` row must follow one, which is how `plan` knows what call it was about.
     let mut opened = job.action == Action::Reconcile;

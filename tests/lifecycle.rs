@@ -139,9 +139,8 @@ fn refresh(dir: &Path, server: &Server, extra: &[&str]) -> String {
 
 /// Every key's rows of `event`.
 fn rows_of(dir: &Path, event: Event) -> Vec<ledger::Row> {
-    ledger::read(&dir.join("ledger.csv"), Api::Sandbox)
+    ledger::all_rows(&dir.join("ledger.csv"), Api::Sandbox)
         .expect("ledger")
-        .rows
         .into_iter()
         .filter(|r| r.event == event)
         .collect()

@@ -1,5 +1,6 @@
 //! What the end-to-end benchmarks share: a sandbox process, timing the release binary with
 //! its peak RSS, and the summary line with medians and the ratio to the latency floor.
+#![allow(dead_code)] // each benchmark uses a part of it
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

@@ -191,6 +191,9 @@ pub struct Step<'o> {
     /// Whether the call may be sent again when its refId is not found: not after NicSRS
     /// answered it with success but no certId.
     pub resend: bool,
+    /// The ledger's rows for the key disagree (see [`crate::ledger::KeyState::disordered`]):
+    /// the call is looked up by refId before it is sent, even with `--trust-ledger`.
+    pub must_look_up: bool,
     /// Why, in a few words (with the dates for renewals and reissues).
     pub detail: String,
     /// The request differs from the one that was placed or refused.
@@ -315,6 +318,7 @@ pub fn make_at<'o>(orders: &'o [ExpandedOrder], ledger: &Contents, now: i64) -> 
             changes: Vec::new(),
             window_clamped: false,
             resend: true,
+            must_look_up: false,
             detail: "new order".into(),
             changed: false,
             price: order.price,
@@ -328,6 +332,7 @@ pub fn make_at<'o>(orders: &'o [ExpandedOrder], ledger: &Contents, now: i64) -> 
             }
             Some(state) => {
                 step.attempts = state.attempts;
+                step.must_look_up = state.disordered;
                 match (state.open_call(), state.current, &order.renewal_of) {
                     // Refused placements at most, and the order now adopts a certificate:
                     // nothing was bought under this key, so nothing is placed.
@@ -347,6 +352,16 @@ pub fn make_at<'o>(orders: &'o [ExpandedOrder], ledger: &Contents, now: i64) -> 
                     (None, None, _) => {}
                 }
             }
+        }
+        if step.must_look_up
+            && !matches!(
+                step.action,
+                Action::Nothing | Action::Blocked | Action::Cancelled
+            )
+        {
+            step.detail.push_str(
+                "; the ledger's rows for this key disagree (merged out of order?): looked up by refId before anything is sent",
+            );
         }
         steps.push(step);
     }

@@ -3,12 +3,17 @@
 //! last row. One process writes at a time; a torn last line from a crash is reported and
 //! dropped, never a reason to refuse the file.
 
-use std::collections::HashMap;
+mod read;
+mod state;
+
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::csv::{decode, line, records};
+use crate::csv::{line, records};
+
+pub use read::{Contents, all_rows, read};
+pub use state::KeyState;
 
 /// The columns, in the order a new ledger is written. Each row of an existing ledger is
 /// written in the order of that file's own header; the first [`REQUIRED_COLUMNS`] must be
@@ -106,7 +111,7 @@ impl Event {
         )
     }
 
-    fn parse(s: &str) -> Option<Event> {
+    pub(crate) fn parse(s: &str) -> Option<Event> {
         Some(match s {
             "submitting" => Event::Submitting,
             "placed" => Event::Placed,
@@ -142,7 +147,7 @@ impl Api {
         }
     }
 
-    fn parse(s: &str) -> Option<Api> {
+    pub(crate) fn parse(s: &str) -> Option<Api> {
         match s {
             "live" => Some(Api::Live),
             "sandbox" => Some(Api::Sandbox),
@@ -291,6 +296,19 @@ pub enum LedgerError {
         /// What is wrong.
         message: String,
     },
+    /// Rows that cannot be read: nothing is decided from a ledger with such rows.
+    #[error(
+        "ledger {path}: {} row(s) cannot be read, so nothing is planned or sent:\n  {}\nfix or remove these rows (`git log -p -- {}` shows who wrote them); a row is never skipped, since it could record an order that was paid for",
+        problems.len(),
+        problems.join("\n  "),
+        path.display()
+    )]
+    BadRows {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, line by line.
+        problems: Vec<String>,
+    },
     /// The ledger holds rows of the other API.
     #[error(
         "ledger {path} records {found} orders; this run uses the {wanted} API, and the two never share a ledger (use --ledger to pick another file)"
@@ -305,298 +323,11 @@ pub enum LedgerError {
     },
 }
 
-/// What reading a ledger found.
-#[derive(Debug, Default)]
-pub struct Contents {
-    /// Every complete row, in file order.
-    pub rows: Vec<Row>,
-    /// Problems that did not stop the read (a torn last line, a malformed row).
-    pub warnings: Vec<String>,
-    /// Complete rows that could not be read and were left out (a torn last line is not
-    /// one): the ledger is known to be incomplete.
-    pub ignored: usize,
-    /// Byte offset where a torn last line starts, if there is one.
-    torn_at: Option<u64>,
-    /// The file's columns: for each, its index in [`COLUMNS`] (`None`: unknown to this
-    /// version). Empty for a new file.
-    layout: Vec<Option<usize>>,
-    /// Byte offset just past the header line.
-    header_end: u64,
-}
-
-impl Contents {
-    /// A ledger holding `rows` (as a test or a tool builds one).
-    pub fn from_rows(rows: Vec<Row>) -> Contents {
-        Contents {
-            rows,
-            ..Contents::default()
-        }
-    }
-
-    /// Where each key stands: its rows folded in file order.
-    pub fn states(&self) -> HashMap<&str, KeyState<'_>> {
-        let mut states: HashMap<&str, KeyState<'_>> = HashMap::new();
-        for row in &self.rows {
-            let s = states.entry(row.key.as_str()).or_insert(KeyState {
-                last: row,
-                last_op: None,
-                opened: None,
-                attempts: 0,
-                placed: None,
-                current: None,
-                made: None,
-                status: None,
-                renewals: 0,
-                reissues: 0,
-                replacements: 0,
-            });
-            s.last = row;
-            s.attempts = s.attempts.max(row.attempt);
-            match row.event {
-                // A collect that failed says nothing about the certificate.
-                Event::Status if !row.status.is_empty() => {
-                    s.status = Some(row);
-                    // A renewal, reissue or replacement refused because of the state of
-                    // the order or certificate (-5, -7, -8) is decided again from what
-                    // `refresh` found since: the state it was refused for has changed or
-                    // is now known.
-                    if s.last_op.is_some_and(|l| {
-                        l.event == Event::Failed && l.code.is_some_and(is_state_refusal)
-                    }) && s.opened.is_some_and(|o| o.event != Event::Submitting)
-                    {
-                        s.opened = None;
-                    }
-                }
-                Event::Status => {}
-                event => {
-                    s.last_op = Some(row);
-                    if event.is_write_ahead() {
-                        s.opened = Some(row);
-                    }
-                    if event.is_success() {
-                        s.current = Some(row);
-                        s.opened = None;
-                    }
-                    match event {
-                        Event::Placed => s.placed = Some(row),
-                        Event::Renewed => s.renewals += 1,
-                        Event::Reissued => s.reissues += 1,
-                        Event::Replaced => s.replacements += 1,
-                        _ => {}
-                    }
-                    if matches!(event, Event::Placed | Event::Renewed | Event::Replaced) {
-                        s.made = Some(row);
-                    }
-                }
-            }
-        }
-        for s in states.values_mut() {
-            match (s.current, s.status) {
-                // What collect said of an earlier certificate is not this one's status.
-                (Some(c), Some(st)) if st.cert_id != c.cert_id => s.status = None,
-                // Known only by its status: a certificate adopted with `renewalOf`.
-                (None, Some(st)) if !st.cert_id.is_empty() => s.current = Some(st),
-                _ => {}
-            }
-        }
-        states
-    }
-}
-
-/// Where a key stands according to the ledger.
-#[derive(Clone, Copy, Debug)]
-pub struct KeyState<'r> {
-    /// Its last row.
-    pub last: &'r Row,
-    /// Its last row about a call (anything but `status`).
-    pub last_op: Option<&'r Row>,
-    /// Its last write-ahead row (`submitting`, `renewing`, `reissuing`) since its last
-    /// success.
-    pub opened: Option<&'r Row>,
-    /// The highest attempt number recorded.
-    pub attempts: u32,
-    /// Its `placed` row, if it has one.
-    pub placed: Option<&'r Row>,
-    /// The row naming the certificate in force: the last `placed`, `renewed` or
-    /// `reissued` row, or for an adopted certificate its `status` row.
-    pub current: Option<&'r Row>,
-    /// The row of the call that made the certificate in force what it is (its key and
-    /// names): the last `placed`, `renewed` or `replaced` row. A reissue keeps them.
-    pub made: Option<&'r Row>,
-    /// What collect last said of the certificate in force, if it was collected.
-    pub status: Option<&'r Row>,
-    /// Renewals recorded.
-    pub renewals: u32,
-    /// Reissues recorded.
-    pub reissues: u32,
-    /// Replacements recorded.
-    pub replacements: u32,
-}
-
 /// Codes by which NicSRS refuses a call because of the order's or certificate's state
 /// (-5 order status, -7 certificate status, -8 already cancelled): nothing was done, and
 /// the call is decided again once `refresh` has recorded the state.
 pub fn is_state_refusal(code: i64) -> bool {
     matches!(code, -5 | -7 | -8)
-}
-
-impl KeyState<'_> {
-    /// The call in progress: its write-ahead row, when no success has followed it (the
-    /// call's outcome is unknown, or it failed).
-    pub fn open_call(&self) -> Option<&Row> {
-        let last = self.last_op?;
-        (!last.event.is_success()).then_some(self.opened).flatten()
-    }
-
-    /// Whether the key holds no order at NicSRS as far as anyone can know: no certificate
-    /// in force, and no call that might have placed one (at most refused placements).
-    pub fn holds_no_order(&self) -> bool {
-        self.current.is_none()
-            && self.open_call().is_none_or(|open| {
-                open.event == Event::Submitting
-                    && self.last_op.is_some_and(|l| l.event == Event::Failed)
-            })
-    }
-}
-
-/// Reads the ledger at `path` (a missing file is an empty ledger) and checks that it
-/// records `api` orders.
-pub fn read(path: &Path, api: Api) -> Result<Contents, LedgerError> {
-    let text = match crate::bounded::open_regular(path).and_then(|mut f| {
-        let mut bytes = Vec::new();
-        f.read_to_end(&mut bytes).map(|_| bytes)
-    }) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Contents::default()),
-        Err(source) => {
-            return Err(LedgerError::Io {
-                path: path.to_owned(),
-                source,
-            });
-        }
-    };
-    parse(path, &text, api)
-}
-
-fn parse(path: &Path, bytes: &[u8], api: Api) -> Result<Contents, LedgerError> {
-    let not_a_ledger = |message: String| LedgerError::NotALedger {
-        path: path.to_owned(),
-        message,
-    };
-    // A byte-order mark, as some editors and spreadsheets save one, is not part of the
-    // header.
-    let (bytes, bom) = match bytes.strip_prefix(b"\xef\xbb\xbf") {
-        Some(rest) => (rest, 3),
-        None => (bytes, 0),
-    };
-    let text = String::from_utf8_lossy(bytes);
-    let mut contents = Contents::default();
-    let mut records = records(&text);
-    let Some(header) = records.next() else {
-        return Ok(contents);
-    };
-    if !header.complete {
-        contents.torn_at = Some(0);
-        contents
-            .warnings
-            .push("the header line is torn; it will be written again".into());
-        return Ok(contents);
-    }
-    let names: Vec<&str> = header.cells.iter().map(|c| decode(c)).collect();
-    // Where each of our columns is in this file (by name, so a file whose columns were
-    // reordered is read right), and what each of its columns is (so rows are written in
-    // its order).
-    let mut index = [None; COLUMNS.len()];
-    for (i, column) in COLUMNS.iter().enumerate() {
-        index[i] = names.iter().position(|n| n == column);
-        if index[i].is_none() && i < REQUIRED_COLUMNS {
-            return Err(not_a_ledger(format!("the header has no `{column}` column")));
-        }
-    }
-    contents.layout = names
-        .iter()
-        .map(|n| COLUMNS.iter().position(|c| c == n))
-        .collect();
-    contents.header_end = text
-        .get(header.offset..)
-        .and_then(|t| t.find('\n'))
-        .map_or(bytes.len(), |n| header.offset + n + 1) as u64
-        + bom;
-    for record in records {
-        if !record.complete {
-            contents.torn_at = Some(record.offset as u64 + bom);
-            contents.warnings.push(format!(
-                "line {}: the last line is incomplete (a crash while writing it); it is ignored",
-                record.line
-            ));
-            break;
-        }
-        if record.cells.len() == 1 && record.cells[0].is_empty() {
-            continue; // a blank line
-        }
-        let cell = |c: usize| {
-            index[c]
-                .and_then(|i| record.cells.get(i))
-                .map_or("", |s| decode(s))
-        };
-        let parsed = (|| {
-            // Rows written before a column was added to the header lack only that column.
-            let short_of_added = record.cells.len() < names.len()
-                && contents.layout[record.cells.len()..]
-                    .iter()
-                    .all(|c| c.is_some_and(|i| i >= REQUIRED_COLUMNS));
-            if record.cells.len() != names.len() && !short_of_added {
-                return Err(format!(
-                    "{} cells where the header has {}",
-                    record.cells.len(),
-                    names.len()
-                ));
-            }
-            let row_api =
-                Api::parse(cell(1)).ok_or_else(|| format!("unknown api `{}`", cell(1)))?;
-            Ok(Row {
-                time: cell(0).into(),
-                api: row_api,
-                event: Event::parse(cell(2))
-                    .ok_or_else(|| format!("unknown event `{}`", cell(2)))?,
-                key: cell(3).into(),
-                ref_id: cell(4).into(),
-                cert_id: cell(5).into(),
-                product_code: cell(6).into(),
-                years: cell(7).parse().unwrap_or(0),
-                domains: cell(8).into(),
-                request_sha256: cell(9).into(),
-                attempt: cell(10).parse().unwrap_or(0),
-                code: cell(11).parse().ok(),
-                message: cell(12).into(),
-                manifest: cell(13).into(),
-                status: cell(14).into(),
-                not_before: cell(15).into(),
-                not_after: cell(16).into(),
-                due_date: cell(17).into(),
-                request_fields: cell(18).into(),
-            })
-        })();
-        match parsed {
-            Ok(row) => {
-                if row.api != api {
-                    return Err(LedgerError::OtherApi {
-                        path: path.to_owned(),
-                        found: row.api.as_str(),
-                        wanted: api.as_str(),
-                    });
-                }
-                contents.rows.push(row);
-            }
-            Err(e) => {
-                contents.ignored += 1;
-                contents
-                    .warnings
-                    .push(format!("line {}: row ignored: {e}", record.line));
-            }
-        }
-    }
-    Ok(contents)
 }
 
 /// Writes `bytes` as the new content of the ledger at `path` while holding `locked` (the
@@ -670,10 +401,8 @@ impl Writer {
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
         }
-        let mut bytes = Vec::new();
         file.seek(SeekFrom::Start(0)).map_err(io)?;
-        file.read_to_end(&mut bytes).map_err(io)?;
-        let contents = parse(path, &bytes, api)?;
+        let contents = read::parse(path, std::io::BufReader::with_capacity(1 << 16, &file), api)?;
         if let Some(at) = contents.torn_at {
             // The torn row was never complete: its call either never happened (a
             // `submitting` row) or is recovered by reconciliation (an outcome row).
@@ -688,6 +417,8 @@ impl Writer {
         if !fresh && !missing.is_empty() {
             // A ledger from before a column was added: its header gains the column, and its
             // rows stay as they are (read as lacking only that column).
+            file.seek(SeekFrom::Start(0)).map_err(io)?;
+            let bytes = read::all_bytes(&file).map_err(io)?;
             let mut header: Vec<String> = records(&String::from_utf8_lossy(
                 &bytes[..usize::try_from(contents.header_end).unwrap_or(bytes.len())],
             ))
@@ -778,15 +509,27 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_torn_last_line_is_reported_and_dropped_by_the_writer() {
-        let dir = std::env::temp_dir().join(format!("nicsrs-ledger-test-{}", std::process::id()));
+    fn at(mut r: Row, time: &str, ref_id: &str, cert_id: &str) -> Row {
+        r.time = time.into();
+        r.ref_id = ref_id.into();
+        r.cert_id = cert_id.into();
+        r
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("nicsrs-ledger-{name}-{}", std::process::id()));
         let _ = std::fs::create_dir_all(&dir);
         let path = dir.join("ledger.csv");
         let _ = std::fs::remove_file(&path);
+        path
+    }
+
+    #[test]
+    fn a_torn_last_line_is_reported_and_dropped_by_the_writer() {
+        let path = scratch("torn");
         {
             let (mut w, c) = Writer::open(&path, Api::Sandbox).expect("open");
-            assert!(c.rows.is_empty());
+            assert!(c.is_empty());
             w.append(&row("a", Event::Submitting, "")).expect("append");
             w.append(&row("a", Event::Failed, "=HYPERLINK(\"x\")"))
                 .expect("append");
@@ -796,19 +539,21 @@ mod tests {
         let torn = row("b", Event::Submitting, "").to_line();
         std::fs::write(&path, [whole.as_slice(), &torn.as_bytes()[..40]].concat()).expect("tear");
         let c = read(&path, Api::Sandbox).expect("read");
-        assert_eq!(c.rows.len(), 2);
-        assert_eq!(c.rows[1].message, "=HYPERLINK(\"x\")");
-        assert_eq!(c.rows[1].code, Some(-1));
+        assert_eq!(c.rows, 2);
+        let last = c.states()["a"].last.clone();
+        assert_eq!(last.message, "=HYPERLINK(\"x\")");
+        assert_eq!(last.code, Some(-1));
         assert!(c.warnings[0].contains("incomplete"), "{:?}", c.warnings);
         let (mut w, c) = Writer::open(&path, Api::Sandbox).expect("reopen");
-        assert_eq!(c.rows.len(), 2);
-        w.append(&row("c", Event::Placed, "")).expect("append");
+        assert_eq!(c.rows, 2);
+        let mut placed = row("c", Event::Placed, "");
+        placed.cert_id = "C1".into();
+        w.append(&placed).expect("append");
         drop(w);
         let c = read(&path, Api::Sandbox).expect("read");
-        assert_eq!(
-            c.rows.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
-            ["a", "a", "c"]
-        );
+        let mut keys: Vec<&str> = c.states().keys().copied().collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["a", "c"]);
         assert!(c.warnings.is_empty());
         assert_eq!(c.states()["a"].last.event, Event::Failed);
         assert!(matches!(
@@ -824,19 +569,28 @@ mod tests {
 
     #[test]
     fn a_ledger_from_before_request_fields_gains_the_column_and_keeps_its_rows() {
-        let dir = std::env::temp_dir().join(format!("nicsrs-ledger-old-{}", std::process::id()));
-        let _ = std::fs::create_dir_all(&dir);
-        let path = dir.join("ledger.csv");
+        let path = scratch("old");
         let old_header = line(COLUMNS[..REQUIRED_COLUMNS].iter().copied());
         let old_row = |key: &str| {
-            let cells = row(key, Event::Placed, "").cells();
+            let cells = at(
+                row(key, Event::Placed, ""),
+                "2026-01-01T00:00:00Z",
+                "r",
+                "C",
+            )
+            .cells();
             line(cells[..REQUIRED_COLUMNS].iter().map(String::as_str))
         };
         let text = format!("\u{feff}{old_header}{}{}", old_row("a"), old_row("b"));
         std::fs::write(&path, &text).expect("old ledger");
         let (mut w, c) = Writer::open(&path, Api::Sandbox).expect("open");
-        assert_eq!(c.rows.len(), 2);
-        let mut new = row("c", Event::Placed, "");
+        assert_eq!(c.rows, 2);
+        let mut new = at(
+            row("c", Event::Placed, ""),
+            "2026-01-01T00:00:01Z",
+            "r",
+            "C",
+        );
         new.request_fields = "csr=0badc0de".into();
         w.append(&new).expect("append");
         drop(w);
@@ -850,35 +604,147 @@ mod tests {
         assert!(upgraded.contains(&old_row("a")), "old rows as they were");
         let c = read(&path, Api::Sandbox).expect("read");
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
-        assert_eq!(
-            c.rows.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
-            ["a", "b", "c"]
-        );
-        assert_eq!(c.rows[2].request_fields, "csr=0badc0de");
-        // A row short of a required column is still refused.
+        assert_eq!(c.rows, 3);
+        assert_eq!(c.states()["c"].last.request_fields, "csr=0badc0de");
+        // A row short of a required column is refused, with its line.
         std::fs::write(&path, format!("{upgraded}a,b,c\r\n")).expect("write");
-        assert_eq!(read(&path, Api::Sandbox).expect("read").ignored, 1);
+        let e = read(&path, Api::Sandbox).expect_err("bad row").to_string();
+        assert!(e.contains("line 5: 3 cells where the header has 19"), "{e}");
+    }
+
+    #[test]
+    fn rows_that_do_not_parse_stop_the_read_with_their_lines() {
+        let path = scratch("strict");
+        let good = at(
+            row("a", Event::Submitting, ""),
+            "2026-01-01T00:00:00Z",
+            "r-a",
+            "",
+        );
+        let mut empty_ref = good.clone();
+        empty_ref.ref_id.clear();
+        let mut bad_time = good.clone();
+        bad_time.time = "2026-01-01T25:99:99Z".into();
+        let text = [
+            line(COLUMNS.iter().copied()),
+            good.to_line(),
+            empty_ref.to_line(),
+            bad_time.to_line(),
+            good.to_line().replace(",submitting,", ",bought,"),
+        ]
+        .concat();
+        std::fs::write(&path, &text).expect("write");
+        let e = read(&path, Api::Sandbox).expect_err("bad rows").to_string();
+        for expected in [
+            "3 row(s) cannot be read",
+            "line 3: the `ref_id` cell of a `submitting` row is empty",
+            "line 4: the `time` cell is `2026-01-01T25:99:99Z`",
+            "line 5: the `event` cell is `bought`",
+        ] {
+            assert!(e.contains(expected), "{expected}: {e}");
+        }
+        // A header whose names were swapped is refused before any row is read into a
+        // decision.
+        let swapped = text.replacen("time,api,event", "time,event,api", 1);
+        std::fs::write(&path, swapped).expect("write");
+        let e = read(&path, Api::Sandbox).expect_err("swapped").to_string();
+        assert!(e.contains("line 2: the `api` cell is `submitting`"), "{e}");
+        std::fs::write(&path, text.replacen("time,", "when,", 1)).expect("write");
+        let e = read(&path, Api::Sandbox)
+            .expect_err("unknown column")
+            .to_string();
+        assert!(e.contains("a column `when`"), "{e}");
     }
 
     #[test]
     fn a_failed_or_unknown_row_belongs_to_the_call_opened_before_it() {
-        let mut placed = row("a", Event::Placed, "");
-        placed.cert_id = "C1".into();
-        let mut renewing = row("a", Event::Renewing, "");
-        renewing.cert_id = "C1".into();
+        let t = |s: u32| format!("2026-01-01T00:00:{s:02}Z");
         let rows = vec![
-            row("a", Event::Submitting, ""),
-            placed,
-            row("a", Event::Unknown, "a row no call opened"),
+            at(row("a", Event::Submitting, ""), &t(1), "r-a", ""),
+            at(row("a", Event::Placed, ""), &t(2), "r-a", "C1"),
+            at(
+                row("a", Event::Unknown, "a row no call opened"),
+                &t(3),
+                "r-a",
+                "",
+            ),
         ];
         let c = Contents::from_rows(rows.clone());
         let s = c.states()["a"];
         assert!(s.open_call().is_none(), "nothing open after the success");
         assert_eq!(s.current.map(|r| r.cert_id.as_str()), Some("C1"));
 
-        let c = Contents::from_rows([rows, vec![renewing, row("a", Event::Failed, "no")]].concat());
+        let more = vec![
+            at(row("a", Event::Renewing, ""), &t(4), "r-a-r1", "C1"),
+            at(row("a", Event::Failed, "no"), &t(5), "r-a-r1", "C1"),
+        ];
+        let c = Contents::from_rows([rows, more].concat());
         let s = c.states()["a"];
         assert_eq!(s.open_call().map(|r| r.event), Some(Event::Renewing));
         assert_eq!(s.current.map(|r| r.event), Some(Event::Placed));
+        assert!(s.disordered, "an outcome recorded after the call's success");
+    }
+
+    /// Every order of a key's rows gives the same decision-relevant state; rows that
+    /// contradict each other mark the key so that the API is asked first.
+    #[test]
+    fn a_key_state_does_not_depend_on_the_order_of_its_rows() {
+        let t = |s: u32| format!("2026-01-01T00:00:{s:02}Z");
+        // Branch A placed the order; branch B's run found the API down (not sent). A
+        // union merge can interleave them any way.
+        let rows = vec![
+            at(row("a", Event::Submitting, ""), &t(1), "r-a", ""),
+            at(row("a", Event::Placed, ""), &t(2), "r-a", "C1"),
+            at(row("a", Event::Submitting, ""), &t(3), "r-a", ""),
+            at(
+                row("a", Event::Failed, "not sent: refused"),
+                &t(4),
+                "r-a",
+                "",
+            ),
+        ];
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        let mut seen = 0;
+        // Every permutation (Heap's algorithm, iteratively).
+        let mut c = vec![0; order.len()];
+        let mut check = |order: &[usize]| {
+            let c = Contents::from_rows(order.iter().map(|&i| rows[i].clone()).collect());
+            let s = c.states()["a"];
+            assert!(s.open_call().is_none(), "{order:?}");
+            assert_eq!(
+                s.current.map(|r| r.cert_id.as_str()),
+                Some("C1"),
+                "{order:?}"
+            );
+            assert!(!s.holds_no_order());
+            seen += 1;
+        };
+        check(&order);
+        let mut i = 0;
+        while i < order.len() {
+            if c[i] < i {
+                if i % 2 == 0 {
+                    order.swap(0, i);
+                } else {
+                    order.swap(c[i], i);
+                }
+                check(&order);
+                c[i] += 1;
+                i = 0;
+            } else {
+                c[i] = 0;
+                i += 1;
+            }
+        }
+        assert_eq!(seen, 24);
+        // Out of time order, or one call with two certIds: marked.
+        let swapped = Contents::from_rows(vec![rows[1].clone(), rows[0].clone()]);
+        assert!(swapped.states()["a"].disordered);
+        let mut other = rows[1].clone();
+        other.cert_id = "C2".into();
+        let two = Contents::from_rows(vec![rows[0].clone(), rows[1].clone(), other]);
+        assert!(two.states()["a"].disordered);
+        let fine = Contents::from_rows(rows[..2].to_vec());
+        assert!(!fine.states()["a"].disordered);
     }
 }

@@ -1,0 +1,427 @@
+//! Reading a ledger: streamed record by record (a ledger of a million rows is never held
+//! whole), every row checked, and folded into key states as it is read. A row that does
+//! not parse is an error that names its line, never a warning that drops it: a dropped row
+//! could be an order that was paid for. Only a torn last line (a crash while writing it)
+//! is tolerated, as it never was a complete row.
+
+use std::collections::HashMap;
+use std::io::{BufRead, Read};
+use std::path::Path;
+
+use super::state::{Fold, KeyState};
+use super::{Api, COLUMNS, Event, LedgerError, REQUIRED_COLUMNS, Row};
+use crate::csv::{decode, records};
+
+/// Most problems listed in one error: enough to see the pattern.
+const MAX_PROBLEMS: usize = 10;
+
+/// What reading a ledger found.
+#[derive(Debug, Default)]
+pub struct Contents {
+    /// Each key's rows, folded.
+    keys: HashMap<Box<str>, Fold>,
+    /// How many complete rows were read.
+    pub rows: u64,
+    /// Problems that did not stop the read (a torn last line).
+    pub warnings: Vec<String>,
+    /// Byte offset where a torn last line starts, if there is one.
+    pub(super) torn_at: Option<u64>,
+    /// The file's columns: for each, its index in [`COLUMNS`]. Empty for a new file.
+    pub(super) layout: Vec<Option<usize>>,
+    /// Byte offset just past the header line.
+    pub(super) header_end: u64,
+}
+
+impl Contents {
+    /// A ledger holding `rows` in this order (as a test or a tool builds one).
+    pub fn from_rows(rows: Vec<Row>) -> Contents {
+        let mut contents = Contents::default();
+        for row in rows {
+            contents.add(row);
+        }
+        contents
+    }
+
+    fn add(&mut self, row: Row) {
+        let position = self.rows;
+        self.rows += 1;
+        match self.keys.get_mut(row.key.as_str()) {
+            Some(fold) => fold.add(row, position),
+            None => {
+                let key: Box<str> = row.key.as_str().into();
+                let mut fold = Fold::default();
+                fold.add(row, position);
+                self.keys.insert(key, fold);
+            }
+        }
+    }
+
+    /// Where each key stands.
+    pub fn states(&self) -> HashMap<&str, KeyState<'_>> {
+        self.keys
+            .iter()
+            .filter(|(_, f)| !f.is_empty())
+            .map(|(k, f)| (&**k, f.state()))
+            .collect()
+    }
+
+    /// Whether the ledger holds no row.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+}
+
+/// Reads the ledger at `path` (a missing file is an empty ledger; only a regular file is
+/// read) and checks that it records `api` orders.
+pub fn read(path: &Path, api: Api) -> Result<Contents, LedgerError> {
+    let io = |source| LedgerError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let file = match crate::bounded::open_regular(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Contents::default()),
+        Err(e) => return Err(io(e)),
+    };
+    parse(path, std::io::BufReader::with_capacity(1 << 16, file), api)
+}
+
+/// One record's raw bytes, read line by line until its quotes balance.
+struct RawRecord {
+    bytes: Vec<u8>,
+    /// Byte offset of its start in the file.
+    offset: u64,
+    /// 1-based line of its start.
+    line: u64,
+    /// Whether it ended with a line break.
+    complete: bool,
+}
+
+/// Reads the next record into `raw` (reusing its buffer); `false` at the end.
+fn next_record(
+    reader: &mut impl BufRead,
+    raw: &mut RawRecord,
+    offset: &mut u64,
+    line: &mut u64,
+) -> std::io::Result<bool> {
+    raw.bytes.clear();
+    raw.offset = *offset;
+    raw.line = *line;
+    let mut quotes = 0usize;
+    loop {
+        let start = raw.bytes.len();
+        let n = reader.read_until(b'\n', &mut raw.bytes)?;
+        *offset += n as u64;
+        if n == 0 {
+            raw.complete = false;
+            return Ok(!raw.bytes.is_empty());
+        }
+        *line += 1;
+        quotes += raw.bytes[start..].iter().filter(|&&b| b == b'"').count();
+        if raw.bytes.last() != Some(&b'\n') {
+            raw.complete = false;
+            return Ok(true);
+        }
+        if quotes % 2 == 0 {
+            raw.complete = true;
+            return Ok(true);
+        }
+    }
+}
+
+/// Every row of the ledger at `path`, in file order (for tests and tools; a run reads
+/// [`read`]'s folded states).
+pub fn all_rows(path: &Path, api: Api) -> Result<Vec<Row>, LedgerError> {
+    let file = crate::bounded::open_regular(path).map_err(|source| LedgerError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut rows = Vec::new();
+    parse_each(path, std::io::BufReader::new(file), api, |r| rows.push(r))?;
+    Ok(rows)
+}
+
+pub(super) fn parse(path: &Path, reader: impl BufRead, api: Api) -> Result<Contents, LedgerError> {
+    let mut folded = Contents::default();
+    let mut meta = parse_each(path, reader, api, |row| folded.add(row))?;
+    meta.keys = folded.keys;
+    meta.rows = folded.rows;
+    Ok(meta)
+}
+
+/// Reads the ledger, handing each row to `each`; returns what was found besides the rows.
+fn parse_each(
+    path: &Path,
+    mut reader: impl BufRead,
+    api: Api,
+    mut each: impl FnMut(Row),
+) -> Result<Contents, LedgerError> {
+    let io = |source| LedgerError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let not_a_ledger = |message: String| LedgerError::NotALedger {
+        path: path.to_owned(),
+        message,
+    };
+    let mut contents = Contents::default();
+    let (mut offset, mut line) = (0u64, 1u64);
+    let mut raw = RawRecord {
+        bytes: Vec::with_capacity(512),
+        offset: 0,
+        line: 1,
+        complete: false,
+    };
+    if !next_record(&mut reader, &mut raw, &mut offset, &mut line).map_err(io)? {
+        return Ok(contents);
+    }
+    // A byte-order mark, as some editors and spreadsheets save one, is not part of the
+    // header.
+    let header_bytes = raw
+        .bytes
+        .strip_prefix(b"\xef\xbb\xbf")
+        .unwrap_or(&raw.bytes);
+    if !raw.complete {
+        contents.torn_at = Some(0);
+        contents
+            .warnings
+            .push("the header line is torn; it will be written again".into());
+        return Ok(contents);
+    }
+    let header_text = String::from_utf8_lossy(header_bytes);
+    let names: Vec<String> = records(&header_text)
+        .next()
+        .map(|r| r.cells.iter().map(|c| decode(c).to_owned()).collect())
+        .unwrap_or_default();
+    // Where each of our columns is in this file (by name, so a file whose columns were
+    // reordered is read right), and what each of its columns is (so rows are written in
+    // its order). A column this version does not know, or one named twice, means the
+    // header does not describe the rows: nothing is read into a decision.
+    for (i, name) in names.iter().enumerate() {
+        if !COLUMNS.contains(&name.as_str()) {
+            return Err(not_a_ledger(format!(
+                "line 1: the header has a column `{}` that nicsrs-batch does not write (edited, or written by a newer version?); restore the header from Git",
+                crate::shown::bounded(name, 60)
+            )));
+        }
+        if names[..i].contains(name) {
+            return Err(not_a_ledger(format!(
+                "line 1: the header names the column `{name}` twice; restore the header from Git"
+            )));
+        }
+    }
+    let mut index = [None; COLUMNS.len()];
+    for (i, column) in COLUMNS.iter().enumerate() {
+        index[i] = names.iter().position(|n| n == column);
+        if index[i].is_none() && i < REQUIRED_COLUMNS {
+            return Err(not_a_ledger(format!(
+                "line 1: the header has no `{column}` column"
+            )));
+        }
+    }
+    contents.layout = names
+        .iter()
+        .map(|n| COLUMNS.iter().position(|c| c == n))
+        .collect();
+    contents.header_end = offset;
+    let mut problems = Vec::new();
+    let mut other_api = None;
+    while next_record(&mut reader, &mut raw, &mut offset, &mut line).map_err(io)? {
+        if !raw.complete {
+            contents.torn_at = Some(raw.offset);
+            contents.warnings.push(format!(
+                "line {}: the last line is incomplete (a crash while writing it); it is ignored",
+                raw.line
+            ));
+            break;
+        }
+        if raw.bytes == b"\n" || raw.bytes == b"\r\n" {
+            continue; // a blank line
+        }
+        let text = match std::str::from_utf8(&raw.bytes) {
+            Ok(t) => std::borrow::Cow::Borrowed(t),
+            Err(_) => {
+                problems.push(format!("line {}: the row is not UTF-8 text", raw.line));
+                if problems.len() >= MAX_PROBLEMS {
+                    break;
+                }
+                continue;
+            }
+        };
+        let Some(record) = records(&text).next() else {
+            continue;
+        };
+        match row_of(&record.cells, &index, &contents.layout) {
+            Ok(row) if row.api != api => {
+                other_api = Some(row.api);
+                break;
+            }
+            Ok(row) => each(row),
+            Err(e) => {
+                problems.push(format!("line {}: {e}", raw.line));
+                if problems.len() >= MAX_PROBLEMS {
+                    break;
+                }
+            }
+        }
+    }
+    if let Some(found) = other_api {
+        return Err(LedgerError::OtherApi {
+            path: path.to_owned(),
+            found: found.as_str(),
+            wanted: api.as_str(),
+        });
+    }
+    if !problems.is_empty() {
+        return Err(LedgerError::BadRows {
+            path: path.to_owned(),
+            problems,
+        });
+    }
+    Ok(contents)
+}
+
+/// One row, checked: every cell that decisions rest on must be what the writer writes.
+fn row_of(
+    cells: &[String],
+    index: &[Option<usize>; COLUMNS.len()],
+    layout: &[Option<usize>],
+) -> Result<Row, String> {
+    // Rows written before a column was added to the header lack only that column.
+    let short_of_added = cells.len() < layout.len()
+        && layout[cells.len()..]
+            .iter()
+            .all(|c| c.is_some_and(|i| i >= REQUIRED_COLUMNS));
+    if cells.len() != layout.len() && !short_of_added {
+        return Err(format!(
+            "{} cells where the header has {} (a cell lost or added: the row's values are not in their columns)",
+            cells.len(),
+            layout.len()
+        ));
+    }
+    let cell = |c: usize| {
+        index[c]
+            .and_then(|i| cells.get(i))
+            .map_or("", |s| decode(s))
+    };
+    let shown = |c: usize| crate::shown::quote(cell(c));
+    let api = Api::parse(cell(1))
+        .ok_or_else(|| format!("the `api` cell is {}, not `live` or `sandbox`", shown(1)))?;
+    let event = Event::parse(cell(2)).ok_or_else(|| {
+        format!(
+            "the `event` cell is {}, not an event nicsrs-batch writes",
+            shown(2)
+        )
+    })?;
+    let time = cell(0);
+    if !is_rfc3339_utc(time) {
+        return Err(format!(
+            "the `time` cell is {}, not a time like 2026-01-31T12:00:00Z",
+            shown(0)
+        ));
+    }
+    let key = cell(3);
+    if key.is_empty() {
+        return Err("the `key` cell is empty".into());
+    }
+    let ref_id = cell(4);
+    if event != Event::Status && ref_id.is_empty() {
+        return Err(format!(
+            "the `ref_id` cell of a `{}` row is empty",
+            event.as_str()
+        ));
+    }
+    let cert_id = cell(5);
+    if event.is_success() && cert_id.is_empty() {
+        return Err(format!(
+            "the `cert_id` cell of a `{}` row is empty",
+            event.as_str()
+        ));
+    }
+    for (c, what) in [(4, "ref_id"), (5, "cert_id"), (3, "key")] {
+        if cell(c).chars().any(|ch| ch.is_control() || ch == ' ') || cell(c).len() > 200 {
+            return Err(format!(
+                "the `{what}` cell {} is not an identifier",
+                shown(c)
+            ));
+        }
+    }
+    let number = |c: usize, what: &str| -> Result<Option<i64>, String> {
+        match cell(c) {
+            "" => Ok(None),
+            s => s
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| format!("the `{what}` cell is {}, not a number", shown(c))),
+        }
+    };
+    let small = |c: usize, what: &str| -> Result<u32, String> {
+        number(c, what)?.map_or(Ok(0), |n| {
+            u32::try_from(n).map_err(|_| format!("the `{what}` cell {} is out of range", shown(c)))
+        })
+    };
+    Ok(Row {
+        time: time.into(),
+        api,
+        event,
+        key: key.into(),
+        ref_id: ref_id.into(),
+        cert_id: cert_id.into(),
+        product_code: cell(6).into(),
+        years: small(7, "years")?,
+        domains: cell(8).into(),
+        request_sha256: cell(9).into(),
+        attempt: small(10, "attempt")?,
+        code: number(11, "code")?,
+        message: cell(12).into(),
+        manifest: cell(13).into(),
+        status: cell(14).into(),
+        not_before: cell(15).into(),
+        not_after: cell(16).into(),
+        due_date: cell(17).into(),
+        request_fields: cell(18).into(),
+    })
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` with every field in range, as the writer stamps rows: the
+/// order of rows is decided by it.
+fn is_rfc3339_utc(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' {
+        return false;
+    }
+    if b[16] != b':' || b[19] != b'Z' {
+        return false;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        let s = std::str::from_utf8(&b[r]).ok()?;
+        s.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| s.parse().ok())?
+    };
+    matches!(
+        (
+            num(0..4),
+            num(5..7),
+            num(8..10),
+            num(11..13),
+            num(14..16),
+            num(17..19)
+        ),
+        (
+            Some(_),
+            Some(1..=12),
+            Some(1..=31),
+            Some(0..=23),
+            Some(0..=59),
+            Some(0..=60)
+        )
+    )
+}
+
+/// Reads what `reader` holds to the end (the rare upgrade of an old ledger's header).
+pub(super) fn all_bytes(mut reader: impl Read) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    reader.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}

@@ -1,0 +1,334 @@
+//! Where each key stands, folded from its rows so that the result does not depend on the
+//! order the rows are in: the ledger lives in Git, where `merge=union` interleaves two
+//! branches' rows and a lost push drops some. Rows are ranked by their `time` (then their
+//! place in the file, which breaks ties as the one writer wrote them); a call that
+//! succeeded (a `placed`, `renewed`, `reissued` or `replaced` row with a certId) is never
+//! outweighed by another row of the same refId, wherever that row is; and a key whose rows
+//! disagree is marked `disordered`, so that the API is asked by refId before anything is
+//! sent for it. Only the rows a decision can need are kept: memory grows with the keys,
+//! not with the rows.
+
+use std::collections::HashMap;
+
+use super::{Event, Row};
+
+/// A row's rank: its time, then its position in the file.
+type Rank = (Box<str>, u64);
+
+/// A success of a call: its refId and certId, kept for every call of the key (a handful).
+#[derive(Debug)]
+struct Success {
+    ref_id: Box<str>,
+    cert_id: Box<str>,
+    event: Event,
+    rank: Rank,
+}
+
+/// One key's rows, folded as they are read.
+#[derive(Debug, Default)]
+pub(super) struct Fold {
+    /// The rows kept; the slots below index into it.
+    rows: Vec<Row>,
+    last: Option<(Rank, usize)>,
+    current: Option<(Rank, usize)>,
+    placed: Option<(Rank, usize)>,
+    made: Option<(Rank, usize)>,
+    status: Option<(Rank, usize)>,
+    /// Rows of calls (not `status`) ranked after the latest success and not superseded by
+    /// a success of their refId: the call in progress, if any.
+    pending: Vec<(Rank, usize)>,
+    successes: Vec<Success>,
+    attempts: u32,
+    /// The latest time read so far in file order.
+    latest_time: Box<str>,
+    disordered: bool,
+}
+
+impl Fold {
+    /// Folds in `row`, the `position`th row of the file.
+    pub(super) fn add(&mut self, row: Row, position: u64) {
+        self.attempts = self.attempts.max(row.attempt);
+        if *row.time < *self.latest_time {
+            // Written out of time order: rows of two runs interleaved by a merge, or a
+            // clock that went back. Either way the API is asked before anything is sent.
+            self.disordered = true;
+        } else {
+            self.latest_time = row.time.as_str().into();
+        }
+        let rank: Rank = (row.time.as_str().into(), position);
+        let event = row.event;
+        if event.is_success() {
+            self.add_success(row, rank);
+            return;
+        }
+        if event == Event::Status {
+            if row.status.is_empty() {
+                // A collect that failed says nothing about the certificate; it is the
+                // key's last row all the same (its message is shown).
+                if newer(&self.last, &rank) {
+                    let i = self.keep(row);
+                    self.last = Some((rank, i));
+                }
+                return;
+            }
+            if newer(&self.status, &rank) || newer(&self.last, &rank) {
+                let take_status = newer(&self.status, &rank);
+                let take_last = newer(&self.last, &rank);
+                let i = self.keep(row);
+                if take_status {
+                    self.status = Some((rank.clone(), i));
+                }
+                if take_last {
+                    self.last = Some((rank, i));
+                }
+            }
+            return;
+        }
+        // A write-ahead, failed or unknown row.
+        if let Some(s) = self.successes.iter().find(|s| *s.ref_id == *row.ref_id) {
+            if rank > s.rank {
+                self.disordered = true;
+            }
+            return;
+        }
+        if self.current.as_ref().is_some_and(|(r, _)| *r > rank) {
+            // Older than the key's latest success: a call that was closed since.
+            return;
+        }
+        let take_last = newer(&self.last, &rank);
+        let i = self.keep(row);
+        if take_last {
+            self.last = Some((rank.clone(), i));
+        }
+        self.pending.push((rank, i));
+    }
+
+    fn add_success(&mut self, row: Row, rank: Rank) {
+        if let Some(s) = self.successes.iter().find(|s| *s.ref_id == *row.ref_id) {
+            if *s.cert_id != *row.cert_id {
+                // One call, two certificates: the ledger contradicts itself.
+                self.disordered = true;
+            } else if s.event == row.event && s.rank <= rank {
+                // The same success again (a row repeated by a merge): nothing new, except
+                // that it may be the key's last row.
+                if newer(&self.last, &rank) {
+                    let i = self.keep(row);
+                    self.last = Some((rank, i));
+                }
+                return;
+            }
+        }
+        // Rows of this refId read before it are superseded by it.
+        let ref_id = row.ref_id.clone();
+        self.pending.retain(|(r, i)| {
+            let same = self.rows[*i].ref_id == ref_id;
+            if same && *r > rank {
+                self.disordered = true;
+            }
+            !same
+        });
+        self.successes.push(Success {
+            ref_id: row.ref_id.as_str().into(),
+            cert_id: row.cert_id.as_str().into(),
+            event: row.event,
+            rank: rank.clone(),
+        });
+        let event = row.event;
+        let take_current = newer(&self.current, &rank);
+        let take_last = newer(&self.last, &rank);
+        let take_placed = event == Event::Placed && newer(&self.placed, &rank);
+        let take_made = matches!(event, Event::Placed | Event::Renewed | Event::Replaced)
+            && newer(&self.made, &rank);
+        if !(take_current || take_last || take_placed || take_made) {
+            return;
+        }
+        let i = self.keep(row);
+        if take_current {
+            self.current = Some((rank.clone(), i));
+            // Calls ranked before the latest success are closed.
+            self.pending.retain(|(r, _)| *r > rank);
+        }
+        if take_last {
+            self.last = Some((rank.clone(), i));
+        }
+        if take_placed {
+            self.placed = Some((rank.clone(), i));
+        }
+        if take_made {
+            self.made = Some((rank, i));
+        }
+    }
+
+    /// Keeps `row`, dropping rows no slot refers to any more when there are many.
+    fn keep(&mut self, row: Row) -> usize {
+        if self.rows.len() >= 16 {
+            self.compact();
+        }
+        self.rows.push(row);
+        self.rows.len() - 1
+    }
+
+    fn compact(&mut self) {
+        let mut used: Vec<usize> = [
+            &self.last,
+            &self.current,
+            &self.placed,
+            &self.made,
+            &self.status,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|(_, i)| *i)
+        .chain(self.pending.iter().map(|(_, i)| *i))
+        .collect();
+        used.sort_unstable();
+        used.dedup();
+        let mut moved = HashMap::with_capacity(used.len());
+        let old = std::mem::take(&mut self.rows);
+        for (old_i, row) in old.into_iter().enumerate() {
+            if used.binary_search(&old_i).is_ok() {
+                moved.insert(old_i, self.rows.len());
+                self.rows.push(row);
+            }
+        }
+        let fix = |slot: &mut Option<(Rank, usize)>| {
+            if let Some((_, i)) = slot {
+                *i = moved[i];
+            }
+        };
+        fix(&mut self.last);
+        fix(&mut self.current);
+        fix(&mut self.placed);
+        fix(&mut self.made);
+        fix(&mut self.status);
+        for (_, i) in &mut self.pending {
+            *i = moved[i];
+        }
+    }
+
+    /// The key's state.
+    pub(super) fn state(&self) -> KeyState<'_> {
+        let row = |slot: &Option<(Rank, usize)>| slot.as_ref().map(|(_, i)| &self.rows[*i]);
+        let latest_pending = self.pending.iter().max_by(|a, b| a.0.cmp(&b.0));
+        let last_op = match (latest_pending, &self.current) {
+            (Some((p, i)), Some((c, _))) if p > c => Some(&self.rows[*i]),
+            (Some((_, i)), None) => Some(&self.rows[*i]),
+            (_, current) => row(current),
+        };
+        let mut opened = self
+            .pending
+            .iter()
+            .filter(|(_, i)| self.rows[*i].event.is_write_ahead())
+            .max_by(|a, b| a.0.cmp(&b.0));
+        // A renewal, reissue or replacement refused because of the state of the order or
+        // certificate (-5, -7, -8) is decided again from what `refresh` found since.
+        if let (Some((lr, li)), Some((sr, _)), Some((_, oi))) =
+            (latest_pending, &self.status, opened)
+        {
+            let last = &self.rows[*li];
+            if last.event == Event::Failed
+                && last.code.is_some_and(super::is_state_refusal)
+                && sr > lr
+                && self.rows[*oi].event != Event::Submitting
+            {
+                opened = None;
+            }
+        }
+        let count = |event: Event| {
+            let mut refs: Vec<&str> = self
+                .successes
+                .iter()
+                .filter(|s| s.event == event)
+                .map(|s| &*s.ref_id)
+                .collect();
+            refs.sort_unstable();
+            refs.dedup();
+            u32::try_from(refs.len()).unwrap_or(u32::MAX)
+        };
+        let mut state = KeyState {
+            last: row(&self.last).unwrap_or(&self.rows[0]),
+            last_op,
+            opened: opened.map(|(_, i)| &self.rows[*i]),
+            attempts: self.attempts,
+            placed: row(&self.placed),
+            current: row(&self.current),
+            made: row(&self.made),
+            status: row(&self.status),
+            renewals: count(Event::Renewed),
+            reissues: count(Event::Reissued),
+            replacements: count(Event::Replaced),
+            disordered: self.disordered,
+        };
+        match (state.current, state.status) {
+            // What collect said of an earlier certificate is not this one's status.
+            (Some(c), Some(st)) if st.cert_id != c.cert_id => state.status = None,
+            // Known only by its status: a certificate adopted with `renewalOf`.
+            (None, Some(st)) if !st.cert_id.is_empty() => state.current = Some(st),
+            _ => {}
+        }
+        state
+    }
+
+    /// Whether any row was folded in.
+    pub(super) fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+}
+
+/// Whether `rank` is after the slot's (or the slot is empty).
+fn newer(slot: &Option<(Rank, usize)>, rank: &Rank) -> bool {
+    slot.as_ref().is_none_or(|(r, _)| rank > r)
+}
+
+/// Where a key stands according to the ledger.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyState<'r> {
+    /// Its last row.
+    pub last: &'r Row,
+    /// Its last row about a call (anything but `status`).
+    pub last_op: Option<&'r Row>,
+    /// Its last write-ahead row (`submitting`, `renewing`, `reissuing`, `replacing`)
+    /// since its last success.
+    pub opened: Option<&'r Row>,
+    /// The highest attempt number recorded.
+    pub attempts: u32,
+    /// Its `placed` row, if it has one.
+    pub placed: Option<&'r Row>,
+    /// The row naming the certificate in force: the last `placed`, `renewed`, `reissued`
+    /// or `replaced` row, or for an adopted certificate its `status` row.
+    pub current: Option<&'r Row>,
+    /// The row of the call that made the certificate in force what it is (its key and
+    /// names): the last `placed`, `renewed` or `replaced` row. A reissue keeps them.
+    pub made: Option<&'r Row>,
+    /// What collect last said of the certificate in force, if it was collected.
+    pub status: Option<&'r Row>,
+    /// Renewals recorded (distinct refIds).
+    pub renewals: u32,
+    /// Reissues recorded.
+    pub reissues: u32,
+    /// Replacements recorded.
+    pub replacements: u32,
+    /// The key's rows disagree (out of time order, a call recorded after its success, one
+    /// call with two certIds): the API is asked by refId before anything is sent for it,
+    /// even with `--trust-ledger`.
+    pub disordered: bool,
+}
+
+impl KeyState<'_> {
+    /// The call in progress: its write-ahead row, when no success has followed it (the
+    /// call's outcome is unknown, or it failed).
+    pub fn open_call(&self) -> Option<&Row> {
+        let last = self.last_op?;
+        (!last.event.is_success()).then_some(self.opened).flatten()
+    }
+
+    /// Whether the key holds no order at NicSRS as far as anyone can know: no certificate
+    /// in force, and no call that might have placed one (at most refused placements).
+    pub fn holds_no_order(&self) -> bool {
+        self.current.is_none()
+            && self.open_call().is_none_or(|open| {
+                open.event == Event::Submitting
+                    && self.last_op.is_some_and(|l| l.event == Event::Failed)
+            })
+    }
+}
