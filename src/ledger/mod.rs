@@ -692,7 +692,7 @@ mod tests {
         let t = |s: u32| format!("2026-01-01T00:00:{s:02}Z");
         // Branch A placed the order; branch B's run found the API down (not sent). A
         // union merge can interleave them any way.
-        let rows = vec![
+        let rows = [
             at(row("a", Event::Submitting, ""), &t(1), "r-a", ""),
             at(row("a", Event::Placed, ""), &t(2), "r-a", "C1"),
             at(row("a", Event::Submitting, ""), &t(3), "r-a", ""),

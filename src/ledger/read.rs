@@ -122,7 +122,7 @@ fn next_record(
             raw.complete = false;
             return Ok(true);
         }
-        if quotes % 2 == 0 {
+        if quotes.is_multiple_of(2) {
             raw.complete = true;
             return Ok(true);
         }
