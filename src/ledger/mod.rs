@@ -613,6 +613,15 @@ mod tests {
     }
 
     #[test]
+    fn row_times_are_read_as_unix_seconds() {
+        assert_eq!(read::unix_time("2026-01-01T00:00:00Z"), Some(1_767_225_600));
+        assert_eq!(read::unix_time("2024-02-29T23:59:59Z"), Some(1_709_251_199));
+        assert_eq!(read::unix_time("2026-01-01T25:00:00Z"), None);
+        assert_eq!(read::unix_time("2026-01-01 00:00:00Z"), None);
+        assert_eq!(read::unix_time("2026-01-01T00:00:00+01:00"), None);
+    }
+
+    #[test]
     fn rows_that_do_not_parse_stop_the_read_with_their_lines() {
         let path = scratch("strict");
         let good = at(

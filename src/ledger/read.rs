@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, Read};
 use std::path::Path;
 
-use super::state::{Fold, KeyState};
+use super::state::{Fold, KeyState, View};
 use super::{Api, COLUMNS, Event, LedgerError, REQUIRED_COLUMNS, Row};
 use crate::csv::{decode, records};
 
@@ -43,15 +43,21 @@ impl Contents {
     }
 
     fn add(&mut self, row: Row) {
+        let view = View::of(&row);
+        let key = row.key.clone();
+        self.fold(&key, view, || row.clone());
+    }
+
+    /// Folds one row of `key`, seen as `view`, into its key's state.
+    fn fold(&mut self, key: &str, view: View<'_>, build: impl FnOnce() -> Row) {
         let position = self.rows;
         self.rows += 1;
-        match self.keys.get_mut(row.key.as_str()) {
-            Some(fold) => fold.add(row, position),
+        match self.keys.get_mut(key) {
+            Some(fold) => fold.add(view, build, position),
             None => {
-                let key: Box<str> = row.key.as_str().into();
                 let mut fold = Fold::default();
-                fold.add(row, position);
-                self.keys.insert(key, fold);
+                fold.add(view, build, position);
+                self.keys.insert(key.into(), fold);
             }
         }
     }
@@ -137,13 +143,17 @@ pub fn all_rows(path: &Path, api: Api) -> Result<Vec<Row>, LedgerError> {
         source,
     })?;
     let mut rows = Vec::new();
-    parse_each(path, std::io::BufReader::new(file), api, |r| rows.push(r))?;
+    parse_each(path, std::io::BufReader::new(file), api, |_, _, build| {
+        rows.push(build());
+    })?;
     Ok(rows)
 }
 
 pub(super) fn parse(path: &Path, reader: impl BufRead, api: Api) -> Result<Contents, LedgerError> {
     let mut folded = Contents::default();
-    let mut meta = parse_each(path, reader, api, |row| folded.add(row))?;
+    let mut meta = parse_each(path, reader, api, |key, view, build| {
+        folded.fold(key, view, build);
+    })?;
     meta.keys = folded.keys;
     meta.rows = folded.rows;
     Ok(meta)
@@ -154,7 +164,7 @@ fn parse_each(
     path: &Path,
     mut reader: impl BufRead,
     api: Api,
-    mut each: impl FnMut(Row),
+    mut each: impl FnMut(&str, View<'_>, &dyn Fn() -> Row),
 ) -> Result<Contents, LedgerError> {
     let io = |source| LedgerError::Io {
         path: path.to_owned(),
@@ -248,15 +258,27 @@ fn parse_each(
                 continue;
             }
         };
-        let Some(record) = records(&text).next() else {
-            continue;
+        let line_text = text.trim_end_matches(['\n', '\r']);
+        let quoted: Vec<String>;
+        let cells: Vec<&str> = if line_text.contains('"') {
+            let Some(record) = records(&text).next() else {
+                continue;
+            };
+            quoted = record.cells;
+            quoted.iter().map(String::as_str).collect()
+        } else {
+            // The common case: no quoting, the cells are slices of the line.
+            line_text.split(',').collect()
         };
-        match row_of(&record.cells, &index, &contents.layout) {
-            Ok(row) if row.api != api => {
-                other_api = Some(row.api);
+        match view_of(&cells, &index, &contents.layout) {
+            Ok((row_api, _)) if row_api != api => {
+                other_api = Some(row_api);
                 break;
             }
-            Ok(row) => each(row),
+            Ok((row_api, view)) => {
+                let key = cell_at(&cells, &index, 3);
+                each(key, view, &|| build_row(&cells, &index, row_api, &view));
+            }
             Err(e) => {
                 problems.push(format!("line {}: {e}", raw.line));
                 if problems.len() >= MAX_PROBLEMS {
@@ -281,12 +303,20 @@ fn parse_each(
     Ok(contents)
 }
 
-/// One row, checked: every cell that decisions rest on must be what the writer writes.
-fn row_of(
-    cells: &[String],
+/// Cell `c` of [`super::COLUMNS`] in a row, formula escape removed ("" when absent).
+fn cell_at<'a>(cells: &[&'a str], index: &[Option<usize>; COLUMNS.len()], c: usize) -> &'a str {
+    index[c]
+        .and_then(|i| cells.get(i))
+        .map_or("", |s| decode(s))
+}
+
+/// One row, checked (every cell that decisions rest on must be what the writer writes),
+/// and seen as the fold sees it.
+fn view_of<'a>(
+    cells: &[&'a str],
     index: &[Option<usize>; COLUMNS.len()],
     layout: &[Option<usize>],
-) -> Result<Row, String> {
+) -> Result<(Api, View<'a>), String> {
     // Rows written before a column was added to the header lack only that column.
     let short_of_added = cells.len() < layout.len()
         && layout[cells.len()..]
@@ -299,11 +329,7 @@ fn row_of(
             layout.len()
         ));
     }
-    let cell = |c: usize| {
-        index[c]
-            .and_then(|i| cells.get(i))
-            .map_or("", |s| decode(s))
-    };
+    let cell = |c: usize| cell_at(cells, index, c);
     let shown = |c: usize| crate::shown::quote(cell(c));
     let api = Api::parse(cell(1))
         .ok_or_else(|| format!("the `api` cell is {}, not `live` or `sandbox`", shown(1)))?;
@@ -313,15 +339,13 @@ fn row_of(
             shown(2)
         )
     })?;
-    let time = cell(0);
-    if !is_rfc3339_utc(time) {
-        return Err(format!(
+    let time = unix_time(cell(0)).ok_or_else(|| {
+        format!(
             "the `time` cell is {}, not a time like 2026-01-31T12:00:00Z",
             shown(0)
-        ));
-    }
-    let key = cell(3);
-    if key.is_empty() {
+        )
+    })?;
+    if cell(3).is_empty() {
         return Err("the `key` cell is empty".into());
     }
     let ref_id = cell(4);
@@ -339,7 +363,7 @@ fn row_of(
         ));
     }
     for (c, what) in [(4, "ref_id"), (5, "cert_id"), (3, "key")] {
-        if cell(c).chars().any(|ch| ch.is_control() || ch == ' ') || cell(c).len() > 200 {
+        if cell(c).len() > 200 || cell(c).chars().any(|ch| ch.is_control() || ch == ' ') {
             return Err(format!(
                 "the `{what}` cell {} is not an identifier",
                 shown(c)
@@ -360,19 +384,42 @@ fn row_of(
             u32::try_from(n).map_err(|_| format!("the `{what}` cell {} is out of range", shown(c)))
         })
     };
-    Ok(Row {
-        time: time.into(),
+    small(7, "years")?;
+    Ok((
         api,
-        event,
-        key: key.into(),
-        ref_id: ref_id.into(),
-        cert_id: cert_id.into(),
+        View {
+            time,
+            event,
+            ref_id,
+            cert_id,
+            has_status: !cell(14).is_empty(),
+            attempt: small(10, "attempt")?,
+            code: number(11, "code")?,
+        },
+    ))
+}
+
+/// The row of checked cells (see [`view_of`]).
+fn build_row(
+    cells: &[&str],
+    index: &[Option<usize>; COLUMNS.len()],
+    api: Api,
+    view: &View<'_>,
+) -> Row {
+    let cell = |c: usize| cell_at(cells, index, c);
+    Row {
+        time: cell(0).into(),
+        api,
+        event: view.event,
+        key: cell(3).into(),
+        ref_id: view.ref_id.into(),
+        cert_id: view.cert_id.into(),
         product_code: cell(6).into(),
-        years: small(7, "years")?,
+        years: cell(7).parse().unwrap_or(0),
         domains: cell(8).into(),
         request_sha256: cell(9).into(),
-        attempt: small(10, "attempt")?,
-        code: number(11, "code")?,
+        attempt: view.attempt,
+        code: view.code,
         message: cell(12).into(),
         manifest: cell(13).into(),
         status: cell(14).into(),
@@ -380,43 +427,38 @@ fn row_of(
         not_after: cell(16).into(),
         due_date: cell(17).into(),
         request_fields: cell(18).into(),
-    })
+    }
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` with every field in range, as the writer stamps rows: the
-/// order of rows is decided by it.
-fn is_rfc3339_utc(s: &str) -> bool {
+/// The Unix time of `YYYY-MM-DDTHH:MM:SSZ` with every field in range, as the writer
+/// stamps rows (the order of rows is decided by it); `None` for anything else.
+pub(super) fn unix_time(s: &str) -> Option<u64> {
     let b = s.as_bytes();
     if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' {
-        return false;
+        return None;
     }
     if b[16] != b':' || b[19] != b'Z' {
-        return false;
+        return None;
     }
-    let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        let s = std::str::from_utf8(&b[r]).ok()?;
-        s.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| s.parse().ok())?
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        b[r].iter().try_fold(0i64, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+        })
     };
-    matches!(
-        (
-            num(0..4),
-            num(5..7),
-            num(8..10),
-            num(11..13),
-            num(14..16),
-            num(17..19)
-        ),
-        (
-            Some(_),
-            Some(1..=12),
-            Some(1..=31),
-            Some(0..=23),
-            Some(0..=59),
-            Some(0..=60)
-        )
-    )
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + h * 3600 + mi * 60 + sec).ok()
 }
 
 /// Reads what `reader` holds to the end (the rare upgrade of an old ledger's header).

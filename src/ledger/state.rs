@@ -8,12 +8,40 @@
 //! sent for it. Only the rows a decision can need are kept: memory grows with the keys,
 //! not with the rows.
 
-use std::collections::HashMap;
-
 use super::{Event, Row};
 
-/// A row's rank: its time, then its position in the file.
-type Rank = (Box<str>, u64);
+/// A row's rank: its time (Unix seconds), then its position in the file.
+type Rank = (u64, u64);
+
+/// What the fold decides on, read from a row's cells before the row is built: most rows of
+/// a long ledger are outweighed by later ones and never built at all.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct View<'a> {
+    /// The row's time, Unix seconds.
+    pub time: u64,
+    pub event: Event,
+    pub ref_id: &'a str,
+    pub cert_id: &'a str,
+    /// Whether the `status` cell is set.
+    pub has_status: bool,
+    pub attempt: u32,
+    pub code: Option<i64>,
+}
+
+impl<'a> View<'a> {
+    /// The view of a built row (tests and tools fold rows they hold).
+    pub(super) fn of(row: &'a Row) -> View<'a> {
+        View {
+            time: super::read::unix_time(&row.time).unwrap_or(0),
+            event: row.event,
+            ref_id: &row.ref_id,
+            cert_id: &row.cert_id,
+            has_status: !row.status.is_empty(),
+            attempt: row.attempt,
+            code: row.code,
+        }
+    }
+}
 
 /// A success of a call: its refId and certId, kept for every call of the key (a handful).
 #[derive(Debug)]
@@ -40,43 +68,36 @@ pub(super) struct Fold {
     successes: Vec<Success>,
     attempts: u32,
     /// The latest time read so far in file order.
-    latest_time: Box<str>,
+    latest_time: u64,
     disordered: bool,
 }
 
 impl Fold {
-    /// Folds in `row`, the `position`th row of the file.
-    pub(super) fn add(&mut self, row: Row, position: u64) {
-        self.attempts = self.attempts.max(row.attempt);
-        if *row.time < *self.latest_time {
+    /// Folds in the `position`th row of the file, seen as `v`; `build` makes the row, and
+    /// is called only if the row is kept.
+    pub(super) fn add(&mut self, v: View<'_>, build: impl FnOnce() -> Row, position: u64) {
+        self.attempts = self.attempts.max(v.attempt);
+        if v.time < self.latest_time {
             // Written out of time order: rows of two runs interleaved by a merge, or a
             // clock that went back. Either way the API is asked before anything is sent.
             self.disordered = true;
         } else {
-            self.latest_time = row.time.as_str().into();
+            self.latest_time = v.time;
         }
-        let rank: Rank = (row.time.as_str().into(), position);
-        let event = row.event;
-        if event.is_success() {
-            self.add_success(row, rank);
+        let rank: Rank = (v.time, position);
+        if v.event.is_success() {
+            self.add_success(v, build, rank);
             return;
         }
-        if event == Event::Status {
-            if row.status.is_empty() {
-                // A collect that failed says nothing about the certificate; it is the
-                // key's last row all the same (its message is shown).
-                if newer(&self.last, &rank) {
-                    let i = self.keep(row);
-                    self.last = Some((rank, i));
-                }
-                return;
-            }
-            if newer(&self.status, &rank) || newer(&self.last, &rank) {
-                let take_status = newer(&self.status, &rank);
-                let take_last = newer(&self.last, &rank);
-                let i = self.keep(row);
+        if v.event == Event::Status {
+            // A collect that failed says nothing about the certificate; it is the key's
+            // last row all the same (its message is shown).
+            let take_status = v.has_status && newer(&self.status, &rank);
+            let take_last = newer(&self.last, &rank);
+            if take_status || take_last {
+                let i = self.keep(build());
                 if take_status {
-                    self.status = Some((rank.clone(), i));
+                    self.status = Some((rank, i));
                 }
                 if take_last {
                     self.last = Some((rank, i));
@@ -85,7 +106,7 @@ impl Fold {
             return;
         }
         // A write-ahead, failed or unknown row.
-        if let Some(s) = self.successes.iter().find(|s| *s.ref_id == *row.ref_id) {
+        if let Some(s) = self.successes.iter().find(|s| *s.ref_id == *v.ref_id) {
             if rank > s.rank {
                 self.disordered = true;
             }
@@ -96,44 +117,46 @@ impl Fold {
             return;
         }
         let take_last = newer(&self.last, &rank);
-        let i = self.keep(row);
+        let i = self.keep(build());
         if take_last {
-            self.last = Some((rank.clone(), i));
+            self.last = Some((rank, i));
         }
         self.pending.push((rank, i));
     }
 
-    fn add_success(&mut self, row: Row, rank: Rank) {
-        if let Some(s) = self.successes.iter().find(|s| *s.ref_id == *row.ref_id) {
-            if *s.cert_id != *row.cert_id {
+    fn add_success(&mut self, v: View<'_>, build: impl FnOnce() -> Row, rank: Rank) {
+        if let Some(s) = self.successes.iter().find(|s| *s.ref_id == *v.ref_id) {
+            if *s.cert_id != *v.cert_id {
                 // One call, two certificates: the ledger contradicts itself.
                 self.disordered = true;
-            } else if s.event == row.event && s.rank <= rank {
+            } else if s.event == v.event && s.rank <= rank {
                 // The same success again (a row repeated by a merge): nothing new, except
                 // that it may be the key's last row.
                 if newer(&self.last, &rank) {
-                    let i = self.keep(row);
+                    let i = self.keep(build());
                     self.last = Some((rank, i));
                 }
                 return;
             }
         }
         // Rows of this refId read before it are superseded by it.
-        let ref_id = row.ref_id.clone();
+        let rows = &self.rows;
+        let mut disordered = false;
         self.pending.retain(|(r, i)| {
-            let same = self.rows[*i].ref_id == ref_id;
+            let same = rows[*i].ref_id == v.ref_id;
             if same && *r > rank {
-                self.disordered = true;
+                disordered = true;
             }
             !same
         });
+        self.disordered |= disordered;
         self.successes.push(Success {
-            ref_id: row.ref_id.as_str().into(),
-            cert_id: row.cert_id.as_str().into(),
-            event: row.event,
-            rank: rank.clone(),
+            ref_id: v.ref_id.into(),
+            cert_id: v.cert_id.into(),
+            event: v.event,
+            rank,
         });
-        let event = row.event;
+        let event = v.event;
         let take_current = newer(&self.current, &rank);
         let take_last = newer(&self.last, &rank);
         let take_placed = event == Event::Placed && newer(&self.placed, &rank);
@@ -142,67 +165,50 @@ impl Fold {
         if !(take_current || take_last || take_placed || take_made) {
             return;
         }
-        let i = self.keep(row);
         if take_current {
-            self.current = Some((rank.clone(), i));
             // Calls ranked before the latest success are closed.
             self.pending.retain(|(r, _)| *r > rank);
         }
+        let i = self.keep(build());
+        if take_current {
+            self.current = Some((rank, i));
+        }
         if take_last {
-            self.last = Some((rank.clone(), i));
+            self.last = Some((rank, i));
         }
         if take_placed {
-            self.placed = Some((rank.clone(), i));
+            self.placed = Some((rank, i));
         }
         if take_made {
             self.made = Some((rank, i));
         }
     }
 
-    /// Keeps `row`, dropping rows no slot refers to any more when there are many.
+    /// Keeps `row` in the place of a row no slot refers to any more, if there is one:
+    /// a key holds a handful of rows however many it has.
     fn keep(&mut self, row: Row) -> usize {
-        if self.rows.len() >= 16 {
-            self.compact();
-        }
-        self.rows.push(row);
-        self.rows.len() - 1
-    }
-
-    fn compact(&mut self) {
-        let mut used: Vec<usize> = [
-            &self.last,
-            &self.current,
-            &self.placed,
-            &self.made,
-            &self.status,
-        ]
-        .into_iter()
-        .flatten()
-        .map(|(_, i)| *i)
-        .chain(self.pending.iter().map(|(_, i)| *i))
-        .collect();
-        used.sort_unstable();
-        used.dedup();
-        let mut moved = HashMap::with_capacity(used.len());
-        let old = std::mem::take(&mut self.rows);
-        for (old_i, row) in old.into_iter().enumerate() {
-            if used.binary_search(&old_i).is_ok() {
-                moved.insert(old_i, self.rows.len());
-                self.rows.push(row);
-            }
-        }
-        let fix = |slot: &mut Option<(Rank, usize)>| {
-            if let Some((_, i)) = slot {
-                *i = moved[i];
-            }
+        let used = |i: usize| {
+            [
+                &self.last,
+                &self.current,
+                &self.placed,
+                &self.made,
+                &self.status,
+            ]
+            .into_iter()
+            .flatten()
+            .any(|(_, j)| *j == i)
+                || self.pending.iter().any(|(_, j)| *j == i)
         };
-        fix(&mut self.last);
-        fix(&mut self.current);
-        fix(&mut self.placed);
-        fix(&mut self.made);
-        fix(&mut self.status);
-        for (_, i) in &mut self.pending {
-            *i = moved[i];
+        match (0..self.rows.len()).find(|&i| !used(i)) {
+            Some(free) => {
+                self.rows[free] = row;
+                free
+            }
+            None => {
+                self.rows.push(row);
+                self.rows.len() - 1
+            }
         }
     }
 
