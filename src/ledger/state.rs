@@ -206,6 +206,8 @@ impl Fold {
                 free
             }
             None => {
+                // A key keeps a handful of rows: grown one at a time, not doubled.
+                self.rows.reserve_exact(1);
                 self.rows.push(row);
                 self.rows.len() - 1
             }
