@@ -97,8 +97,12 @@ pub struct ApplyArgs {
 
 /// `plan`: what apply would do. With `detailed`, exit 4 when there is work.
 pub fn plan(outcome: &Outcome, target: &Target, json: bool, detailed: bool) -> Result<Exit, Error> {
-    let contents = ledger::read(&target.ledger, target.api)?;
+    let mut contents = ledger::read_unbuilt(&target.ledger, target.api)?;
     warn_ledger(&target.ledger, &contents.warnings);
+    // Only the manifests' keys are decided: the rest of a large ledger is never built.
+    let wanted: std::collections::HashSet<&str> =
+        outcome.orders.iter().map(|o| o.key.as_str()).collect();
+    contents.build_only(|k| wanted.contains(k));
     let plan = plan::make(&outcome.orders, &contents);
     let mut out = std::io::stdout().lock();
     if json {
@@ -465,9 +469,15 @@ pub fn status(
     json: bool,
     expiring: Option<Duration>,
 ) -> Result<Exit, Error> {
-    let contents = ledger::read(&target.ledger, target.api)?;
+    // Each key is built, reported and dropped in turn: a ledger of a million rows is
+    // never held as rows all at once. The manifests' keys are built first, for the plan.
+    let mut contents = ledger::read_unbuilt(&target.ledger, target.api)?;
     warn_ledger(&target.ledger, &contents.warnings);
-    let states = contents.states();
+    let wanted: std::collections::HashSet<&str> = manifests
+        .iter()
+        .flat_map(|m| m.orders.iter().map(|o| o.key.as_str()))
+        .collect();
+    contents.build_only(|k| wanted.contains(k));
     let plan = manifests.map(|m| plan::make(&m.orders, &contents));
     let planned: std::collections::HashMap<&str, &plan::Step> = plan
         .iter()
@@ -475,12 +485,12 @@ pub fn status(
         .collect();
     let now = crate::lifecycle::now();
     let day = crate::lifecycle::format_day;
-    let mut keys: Vec<&&str> = states.keys().collect();
-    keys.sort();
+    let mut keys: Vec<String> = contents.keys().map(str::to_owned).collect();
+    keys.sort_unstable();
     let mut counts = std::collections::BTreeMap::<&str, usize>::new();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for key in &keys {
-        let s = &states[**key];
+        let shown = contents.take_state(key, |s| -> Result<(), Error> {
         // A status row does not change where the order stands; it adds the certificate.
         let state = match (s.last_op, s.current) {
             (Some(row), _) => row.event.as_str(),
@@ -497,10 +507,10 @@ pub fn status(
         if let Some(window) = expiring {
             let limit = i64::try_from(window.as_secs() / 86_400).unwrap_or(i64::MAX);
             if days.is_none_or(|d| d > limit) {
-                continue;
+                return Ok(());
             }
         }
-        let (next, why) = match (plan.as_ref(), planned.get(**key)) {
+        let (next, why) = match (plan.as_ref(), planned.get(key.as_str())) {
             // Nothing to do until the new certificate's status is known.
             (Some(_), Some(step))
                 if step.action == Action::Nothing && s.current.is_some() && s.status.is_none() =>
@@ -512,7 +522,7 @@ pub fn status(
                 None => (step.action.as_str().to_owned(), step.detail.clone()),
             },
             (Some(_), None) => ("nothing (in no manifest)".into(), String::new()),
-            (None, _) => next_from_ledger(s, now),
+            (None, _) => next_from_ledger(&s, now),
         };
         if json {
             let line = serde_json::json!({"key": key, "state": state, "cert_id": cert, "ref_id": s.last.ref_id,
@@ -536,6 +546,11 @@ pub fn status(
             writeln!(out, "{state:<10} {key:<32} {detail}").map_err(Error::Output)?;
         }
         *counts.entry(state).or_default() += 1;
+        Ok(())
+        });
+        if let Some(result) = shown {
+            result?;
+        }
     }
     if json {
         writeln!(

@@ -33,9 +33,14 @@ pub fn describe_content(text: &str) -> String {
     }
 }
 
-/// The label of the first PEM block in `text`, if its first line is one.
+/// The label of the first PEM block in `text` (text before it, as `openssl req -text`
+/// writes, is skipped).
 pub fn pem_label(text: &str) -> Option<String> {
-    let rest = text.trim_start().strip_prefix("-----BEGIN ")?;
+    let begin = text
+        .lines()
+        .map(str::trim_start)
+        .find(|l| l.starts_with("-----BEGIN "))?;
+    let rest = begin.strip_prefix("-----BEGIN ")?;
     let label = rest.split("-----").next()?;
     (label.len() <= 40 && label.chars().all(|c| c.is_ascii_uppercase() || c == ' '))
         .then(|| label.to_owned())
@@ -62,7 +67,8 @@ pub fn public_key_of(pem: &str) -> Result<Vec<u8>, KeyError> {
         }));
     }
     let malformed = || KeyError::Malformed(label.clone());
-    let (_, block) = parse_x509_pem(pem.trim_start().as_bytes()).map_err(|_| malformed())?;
+    let from = pem.find("-----BEGIN").unwrap_or(0);
+    let (_, block) = parse_x509_pem(pem[from..].as_bytes()).map_err(|_| malformed())?;
     let der = block.contents.as_slice();
     match label.as_str() {
         "PRIVATE KEY" => rcgen::KeyPair::try_from(der)
@@ -152,6 +158,11 @@ mod tests {
             Err(KeyError::Malformed(_))
         ));
         assert!(is_private_key("-----BEGIN RSA PRIVATE KEY-----\n"));
+        assert_eq!(
+            pem_label("Certificate Request:\n    Data: ...\n-----BEGIN CERTIFICATE REQUEST-----\n")
+                .as_deref(),
+            Some("CERTIFICATE REQUEST")
+        );
         assert!(!is_private_key("-----BEGIN CERTIFICATE REQUEST-----\n"));
     }
 

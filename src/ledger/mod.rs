@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::csv::{line, records};
 
-pub use read::{Contents, all_rows, read};
+pub use read::{Contents, all_rows, read, read_unbuilt};
 pub use state::KeyState;
 
 /// The columns, in the order a new ledger is written. Each row of an existing ledger is
@@ -402,7 +402,9 @@ impl Writer {
             Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
         }
         file.seek(SeekFrom::Start(0)).map_err(io)?;
-        let contents = read::parse(path, std::io::BufReader::with_capacity(1 << 16, &file), api)?;
+        let mut contents =
+            read::parse(path, std::io::BufReader::with_capacity(1 << 16, &file), api)?;
+        contents.build_only(|_| true);
         if let Some(at) = contents.torn_at {
             // The torn row was never complete: its call either never happened (a
             // `submitting` row) or is recovered by reconciliation (an outcome row).
@@ -610,6 +612,47 @@ mod tests {
         std::fs::write(&path, format!("{upgraded}a,b,c\r\n")).expect("write");
         let e = read(&path, Api::Sandbox).expect_err("bad row").to_string();
         assert!(e.contains("line 5: 3 cells where the header has 19"), "{e}");
+    }
+
+    #[test]
+    fn a_large_ledger_is_built_only_for_the_keys_asked_for() {
+        let path = scratch("unbuilt");
+        let t = |s: u32| format!("2026-01-01T00:00:{s:02}Z");
+        let text = [
+            line(COLUMNS.iter().copied()),
+            at(row("a", Event::Submitting, ""), &t(1), "r-a", "").to_line(),
+            at(row("a", Event::Placed, ""), &t(2), "r-a", "CA").to_line(),
+            at(row("b", Event::Submitting, ""), &t(3), "r-b", "").to_line(),
+            at(
+                row("b", Event::Placed, "a, quoted message"),
+                &t(4),
+                "r-b",
+                "CB",
+            )
+            .to_line(),
+        ]
+        .concat();
+        std::fs::write(&path, text).expect("write");
+        let mut c = read_unbuilt(&path, Api::Sandbox).expect("read");
+        c.build_only(|k| k == "a");
+        let states = c.states();
+        assert_eq!(states.len(), 1);
+        assert_eq!(states["a"].current.map(|r| r.cert_id.as_str()), Some("CA"));
+        assert_eq!(
+            states["a"].current.map(|r| r.domains.as_str()),
+            Some("a.example b.example")
+        );
+        drop(states);
+        let mut keys: Vec<&str> = c.keys().collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["a", "b"], "unbuilt keys stay known");
+        let mut c = read_unbuilt(&path, Api::Sandbox).expect("read");
+        let b = c.take_state("b", |s| {
+            s.current.map(|r| (r.cert_id.clone(), r.message.clone()))
+        });
+        assert_eq!(b.flatten(), Some(("CB".into(), "a, quoted message".into())));
+        let a = c.take_state("a", |s| s.current.map(|r| r.request_sha256.clone()));
+        assert_eq!(a.flatten(), Some("ab".repeat(32)));
     }
 
     #[test]

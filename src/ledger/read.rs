@@ -8,12 +8,14 @@ use std::collections::HashMap;
 use std::io::{BufRead, Read};
 use std::path::Path;
 
-use super::state::{Fold, KeyState, View};
+use super::state::{Fold, Kept, KeyState, View};
 use super::{Api, COLUMNS, Event, LedgerError, REQUIRED_COLUMNS, Row};
 use crate::csv::{decode, records};
 
 /// Most problems listed in one error: enough to see the pattern.
 const MAX_PROBLEMS: usize = 10;
+/// Most cells a row may have (the header has at most [`COLUMNS`]' 19).
+const MAX_CELLS: usize = 32;
 
 /// What reading a ledger found.
 #[derive(Debug, Default)]
@@ -30,6 +32,8 @@ pub struct Contents {
     pub(super) layout: Vec<Option<usize>>,
     /// Byte offset just past the header line.
     pub(super) header_end: u64,
+    /// For each of [`COLUMNS`], its position in this file's rows.
+    index: [Option<usize>; COLUMNS.len()],
 }
 
 impl Contents {
@@ -45,11 +49,11 @@ impl Contents {
     fn add(&mut self, row: Row) {
         let view = View::of(&row);
         let key = row.key.clone();
-        self.fold(&key, view, || row.clone());
+        self.fold(&key, view, || Kept::Row(Box::new(row.clone())));
     }
 
     /// Folds one row of `key`, seen as `view`, into its key's state.
-    fn fold(&mut self, key: &str, view: View<'_>, build: impl FnOnce() -> Row) {
+    fn fold(&mut self, key: &str, view: View<'_>, build: impl FnOnce() -> Kept) {
         let position = self.rows;
         self.rows += 1;
         match self.keys.get_mut(key) {
@@ -62,13 +66,51 @@ impl Contents {
         }
     }
 
-    /// Where each key stands.
+    /// Where each key stands (each key whose rows are built: all of them after [`read`];
+    /// after [`read_unbuilt`], those [`Contents::build_only`] built).
     pub fn states(&self) -> HashMap<&str, KeyState<'_>> {
         self.keys
             .iter()
-            .filter(|(_, f)| !f.is_empty())
+            .filter(|(_, f)| !f.is_empty() && f.is_built())
             .map(|(k, f)| (&**k, f.state()))
             .collect()
+    }
+
+    /// Every key of the ledger, built or not.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.keys
+            .iter()
+            .filter(|(_, f)| !f.is_empty())
+            .map(|(k, _)| &**k)
+    }
+
+    /// Builds the kept rows of the keys `wanted` says yes to, and drops the others' rows
+    /// (their keys stay known): what a plan of some orders needs of a large ledger.
+    pub fn build_only(&mut self, wanted: impl Fn(&str) -> bool) {
+        let index = self.index;
+        for (key, fold) in &mut self.keys {
+            if wanted(key) {
+                fold.finish(|line| line_row(line, &index));
+            } else if !fold.is_built() {
+                fold.forget_rows();
+            }
+        }
+    }
+
+    fn build_all(&mut self) {
+        self.build_only(|_| true);
+    }
+
+    /// Takes `key`'s fold out, builds it and hands its state to `f` (a report of every
+    /// key of a large ledger, one key at a time, holds one key's rows at a time).
+    pub fn take_state<R>(&mut self, key: &str, f: impl FnOnce(KeyState<'_>) -> R) -> Option<R> {
+        let mut fold = self.keys.remove(key)?;
+        if fold.is_empty() {
+            return None;
+        }
+        let index = self.index;
+        fold.finish(|line| line_row(line, &index));
+        Some(f(fold.state()))
     }
 
     /// Whether the ledger holds no row.
@@ -89,7 +131,37 @@ pub fn read(path: &Path, api: Api) -> Result<Contents, LedgerError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Contents::default()),
         Err(e) => return Err(io(e)),
     };
+    let mut contents = parse(path, std::io::BufReader::with_capacity(1 << 16, file), api)?;
+    contents.build_all();
+    Ok(contents)
+}
+
+/// Reads the ledger at `path` like [`read`], but leaves each key's kept rows as the lines
+/// they were read from, to be built by [`Contents::build_only`] or [`Contents::take_state`]:
+/// `plan` and `status` of a large ledger then never hold every key's rows at once.
+pub fn read_unbuilt(path: &Path, api: Api) -> Result<Contents, LedgerError> {
+    let file = match crate::bounded::open_regular(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Contents::default()),
+        Err(source) => {
+            return Err(LedgerError::Io {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
     parse(path, std::io::BufReader::with_capacity(1 << 16, file), api)
+}
+
+/// The row of an unquoted line whose cells [`view_of`] checked.
+fn line_row(line: &str, index: &[Option<usize>; COLUMNS.len()]) -> Row {
+    let mut cells = [""; MAX_CELLS];
+    let mut n = 0;
+    for cell in split_commas(line).take(MAX_CELLS) {
+        cells[n] = cell;
+        n += 1;
+    }
+    build_row(&cells[..n], index)
 }
 
 /// One record's raw bytes, read line by line until its quotes balance.
@@ -101,6 +173,8 @@ struct RawRecord {
     line: u64,
     /// Whether it ended with a line break.
     complete: bool,
+    /// How many `"` it holds (none: no cell is quoted).
+    quotes: usize,
 }
 
 /// Reads the next record into `raw` (reusing its buffer); `false` at the end.
@@ -114,6 +188,7 @@ fn next_record(
     raw.offset = *offset;
     raw.line = *line;
     let mut quotes = 0usize;
+    raw.quotes = 0;
     loop {
         let start = raw.bytes.len();
         let n = reader.read_until(b'\n', &mut raw.bytes)?;
@@ -124,6 +199,7 @@ fn next_record(
         }
         *line += 1;
         quotes += raw.bytes[start..].iter().filter(|&&b| b == b'"').count();
+        raw.quotes = quotes;
         if raw.bytes.last() != Some(&b'\n') {
             raw.complete = false;
             return Ok(true);
@@ -143,16 +219,16 @@ pub fn all_rows(path: &Path, api: Api) -> Result<Vec<Row>, LedgerError> {
         source,
     })?;
     let mut rows = Vec::new();
-    parse_each(path, std::io::BufReader::new(file), api, |_, _, build| {
-        rows.push(build());
+    parse_each(path, std::io::BufReader::new(file), api, |_, _, _, row| {
+        rows.push(row());
     })?;
     Ok(rows)
 }
 
 pub(super) fn parse(path: &Path, reader: impl BufRead, api: Api) -> Result<Contents, LedgerError> {
     let mut folded = Contents::default();
-    let mut meta = parse_each(path, reader, api, |key, view, build| {
-        folded.fold(key, view, build);
+    let mut meta = parse_each(path, reader, api, |key, view, kept, _| {
+        folded.fold(key, view, kept);
     })?;
     meta.keys = folded.keys;
     meta.rows = folded.rows;
@@ -164,7 +240,7 @@ fn parse_each(
     path: &Path,
     mut reader: impl BufRead,
     api: Api,
-    mut each: impl FnMut(&str, View<'_>, &dyn Fn() -> Row),
+    mut each: impl FnMut(&str, View<'_>, &dyn Fn() -> Kept, &dyn Fn() -> Row),
 ) -> Result<Contents, LedgerError> {
     let io = |source| LedgerError::Io {
         path: path.to_owned(),
@@ -181,6 +257,7 @@ fn parse_each(
         offset: 0,
         line: 1,
         complete: false,
+        quotes: 0,
     };
     if !next_record(&mut reader, &mut raw, &mut offset, &mut line).map_err(io)? {
         return Ok(contents);
@@ -234,8 +311,10 @@ fn parse_each(
         .map(|n| COLUMNS.iter().position(|c| c == n))
         .collect();
     contents.header_end = offset;
+    contents.index = index;
     let mut problems = Vec::new();
     let mut other_api = None;
+    let mut split_cells: Vec<&str>;
     while next_record(&mut reader, &mut raw, &mut offset, &mut line).map_err(io)? {
         if !raw.complete {
             contents.torn_at = Some(raw.offset);
@@ -259,25 +338,65 @@ fn parse_each(
             }
         };
         let line_text = text.trim_end_matches(['\n', '\r']);
+        let is_quoted = raw.quotes > 0;
         let quoted: Vec<String>;
-        let cells: Vec<&str> = if line_text.contains('"') {
+        let mut split = [""; MAX_CELLS];
+        let cells: &[&str] = if is_quoted {
             let Some(record) = records(&text).next() else {
                 continue;
             };
             quoted = record.cells;
-            quoted.iter().map(String::as_str).collect()
+            split_cells = quoted.iter().map(String::as_str).collect();
+            &split_cells
         } else {
             // The common case: no quoting, the cells are slices of the line.
-            line_text.split(',').collect()
+            let mut n = 0;
+            for cell in split_commas(line_text) {
+                if n == MAX_CELLS {
+                    n += 1;
+                    break;
+                }
+                split[n] = cell;
+                n += 1;
+            }
+            if n > MAX_CELLS {
+                problems.push(format!(
+                    "line {}: more than {MAX_CELLS} cells where the header has {}",
+                    raw.line,
+                    contents.layout.len()
+                ));
+                if problems.len() >= MAX_PROBLEMS {
+                    break;
+                }
+                continue;
+            }
+            &split[..n]
         };
-        match view_of(&cells, &index, &contents.layout) {
+        match view_of(cells, &index, &contents.layout) {
             Ok((row_api, _)) if row_api != api => {
                 other_api = Some(row_api);
                 break;
             }
-            Ok((row_api, view)) => {
-                let key = cell_at(&cells, &index, 3);
-                each(key, view, &|| build_row(&cells, &index, row_api, &view));
+            Ok((_, view)) => {
+                let key = cell_at(cells, &index, 3);
+                let row = || build_row(cells, &index);
+                let kept = || {
+                    if is_quoted {
+                        return Kept::Row(Box::new(row()));
+                    }
+                    // The ref_id cell is a slice of the line: where it is.
+                    let start =
+                        (view.ref_id.as_ptr() as usize).saturating_sub(line_text.as_ptr() as usize);
+                    let end = start + view.ref_id.len();
+                    Kept::Line {
+                        line: line_text.into(),
+                        ref_id: (
+                            u32::try_from(start).unwrap_or(0),
+                            u32::try_from(end).unwrap_or(0),
+                        ),
+                    }
+                };
+                each(key, view, &kept, &row);
             }
             Err(e) => {
                 problems.push(format!("line {}: {e}", raw.line));
@@ -301,6 +420,28 @@ fn parse_each(
         });
     }
     Ok(contents)
+}
+
+/// The comma-separated parts of an unquoted line, byte by byte (faster than `split`
+/// for short cells).
+fn split_commas(line: &str) -> impl Iterator<Item = &str> {
+    let mut start = 0;
+    let mut bytes = line.bytes().enumerate();
+    std::iter::from_fn(move || {
+        if start > line.len() {
+            return None;
+        }
+        for (i, b) in bytes.by_ref() {
+            if b == b',' {
+                let cell = &line[start..i];
+                start = i + 1;
+                return Some(cell);
+            }
+        }
+        let cell = &line[start..];
+        start = line.len() + 1;
+        Some(cell)
+    })
 }
 
 /// Cell `c` of [`super::COLUMNS`] in a row, formula escape removed ("" when absent).
@@ -385,6 +526,7 @@ fn view_of<'a>(
         })
     };
     small(7, "years")?;
+    number(11, "code")?;
     Ok((
         api,
         View {
@@ -394,32 +536,26 @@ fn view_of<'a>(
             cert_id,
             has_status: !cell(14).is_empty(),
             attempt: small(10, "attempt")?,
-            code: number(11, "code")?,
         },
     ))
 }
 
-/// The row of checked cells (see [`view_of`]).
-fn build_row(
-    cells: &[&str],
-    index: &[Option<usize>; COLUMNS.len()],
-    api: Api,
-    view: &View<'_>,
-) -> Row {
+/// The row of cells checked by [`view_of`] (so that nothing here can fail).
+fn build_row(cells: &[&str], index: &[Option<usize>; COLUMNS.len()]) -> Row {
     let cell = |c: usize| cell_at(cells, index, c);
     Row {
         time: cell(0).into(),
-        api,
-        event: view.event,
+        api: Api::parse(cell(1)).unwrap_or(Api::Live),
+        event: Event::parse(cell(2)).unwrap_or(Event::Status),
         key: cell(3).into(),
-        ref_id: view.ref_id.into(),
-        cert_id: view.cert_id.into(),
+        ref_id: cell(4).into(),
+        cert_id: cell(5).into(),
         product_code: cell(6).into(),
         years: cell(7).parse().unwrap_or(0),
         domains: cell(8).into(),
         request_sha256: cell(9).into(),
-        attempt: view.attempt,
-        code: view.code,
+        attempt: cell(10).parse().unwrap_or(0),
+        code: cell(11).parse().ok(),
         message: cell(12).into(),
         manifest: cell(13).into(),
         status: cell(14).into(),
@@ -466,4 +602,19 @@ pub(super) fn all_bytes(mut reader: impl Read) -> std::io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     reader.read_to_end(&mut bytes)?;
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unquoted_lines_split_at_every_comma() {
+        fn parts(s: &str) -> Vec<&str> {
+            split_commas(s).collect()
+        }
+        assert_eq!(parts("a,,b,"), ["a", "", "b", ""]);
+        assert_eq!(parts(""), [""]);
+        assert_eq!(parts("é,x"), ["é", "x"]);
+    }
 }

@@ -8,7 +8,34 @@
 //! sent for it. Only the rows a decision can need are kept: memory grows with the keys,
 //! not with the rows.
 
-use super::{Event, Row};
+use std::sync::LazyLock;
+
+use super::{Api, Event, Row};
+
+/// A row kept by the fold: the line as read (one allocation; most kept rows are outweighed
+/// by later ones before the read ends), built into a [`Row`] when the read ends.
+#[derive(Debug)]
+pub(super) enum Kept {
+    /// An unquoted line, and where its `ref_id` cell is in it.
+    Line { line: Box<str>, ref_id: (u32, u32) },
+    /// A built row (a quoted line, a row a test folds, or any row once the read ended),
+    /// boxed so that a kept line takes no more room than it needs.
+    Row(Box<Row>),
+}
+
+impl Kept {
+    fn ref_id(&self) -> &str {
+        match self {
+            Kept::Line { line, ref_id } => {
+                line.get(ref_id.0 as usize..ref_id.1 as usize).unwrap_or("")
+            }
+            Kept::Row(r) => &r.ref_id,
+        }
+    }
+}
+
+/// What a slot shows if a row was somehow left unbuilt (never, once the read ended).
+static UNBUILT: LazyLock<Row> = LazyLock::new(|| Row::about(Api::Live, Event::Status, ""));
 
 /// A row's rank: its time (Unix seconds), then its position in the file.
 type Rank = (u64, u64);
@@ -25,7 +52,6 @@ pub(super) struct View<'a> {
     /// Whether the `status` cell is set.
     pub has_status: bool,
     pub attempt: u32,
-    pub code: Option<i64>,
 }
 
 impl<'a> View<'a> {
@@ -38,7 +64,6 @@ impl<'a> View<'a> {
             cert_id: &row.cert_id,
             has_status: !row.status.is_empty(),
             attempt: row.attempt,
-            code: row.code,
         }
     }
 }
@@ -46,17 +71,29 @@ impl<'a> View<'a> {
 /// A success of a call: its refId and certId, kept for every call of the key (a handful).
 #[derive(Debug)]
 struct Success {
-    ref_id: Box<str>,
-    cert_id: Box<str>,
+    /// The refId, then the certId (one allocation).
+    ids: Box<str>,
+    /// Where the certId starts in `ids`.
+    split: u32,
     event: Event,
     rank: Rank,
+}
+
+impl Success {
+    fn ref_id(&self) -> &str {
+        self.ids.get(..self.split as usize).unwrap_or("")
+    }
+
+    fn cert_id(&self) -> &str {
+        self.ids.get(self.split as usize..).unwrap_or("")
+    }
 }
 
 /// One key's rows, folded as they are read.
 #[derive(Debug, Default)]
 pub(super) struct Fold {
     /// The rows kept; the slots below index into it.
-    rows: Vec<Row>,
+    rows: Vec<Kept>,
     last: Option<(Rank, usize)>,
     current: Option<(Rank, usize)>,
     placed: Option<(Rank, usize)>,
@@ -70,12 +107,14 @@ pub(super) struct Fold {
     /// The latest time read so far in file order.
     latest_time: u64,
     disordered: bool,
+    /// Its rows were dropped by [`Fold::forget_rows`].
+    forgotten: bool,
 }
 
 impl Fold {
     /// Folds in the `position`th row of the file, seen as `v`; `build` makes the row, and
     /// is called only if the row is kept.
-    pub(super) fn add(&mut self, v: View<'_>, build: impl FnOnce() -> Row, position: u64) {
+    pub(super) fn add(&mut self, v: View<'_>, build: impl FnOnce() -> Kept, position: u64) {
         self.attempts = self.attempts.max(v.attempt);
         if v.time < self.latest_time {
             // Written out of time order: rows of two runs interleaved by a merge, or a
@@ -106,7 +145,7 @@ impl Fold {
             return;
         }
         // A write-ahead, failed or unknown row.
-        if let Some(s) = self.successes.iter().find(|s| *s.ref_id == *v.ref_id) {
+        if let Some(s) = self.successes.iter().find(|s| s.ref_id() == v.ref_id) {
             if rank > s.rank {
                 self.disordered = true;
             }
@@ -124,9 +163,9 @@ impl Fold {
         self.pending.push((rank, i));
     }
 
-    fn add_success(&mut self, v: View<'_>, build: impl FnOnce() -> Row, rank: Rank) {
-        if let Some(s) = self.successes.iter().find(|s| *s.ref_id == *v.ref_id) {
-            if *s.cert_id != *v.cert_id {
+    fn add_success(&mut self, v: View<'_>, build: impl FnOnce() -> Kept, rank: Rank) {
+        if let Some(s) = self.successes.iter().find(|s| s.ref_id() == v.ref_id) {
+            if s.cert_id() != v.cert_id {
                 // One call, two certificates: the ledger contradicts itself.
                 self.disordered = true;
             } else if s.event == v.event && s.rank <= rank {
@@ -143,7 +182,7 @@ impl Fold {
         let rows = &self.rows;
         let mut disordered = false;
         self.pending.retain(|(r, i)| {
-            let same = rows[*i].ref_id == v.ref_id;
+            let same = rows[*i].ref_id() == v.ref_id;
             if same && *r > rank {
                 disordered = true;
             }
@@ -151,8 +190,8 @@ impl Fold {
         });
         self.disordered |= disordered;
         self.successes.push(Success {
-            ref_id: v.ref_id.into(),
-            cert_id: v.cert_id.into(),
+            ids: [v.ref_id, v.cert_id].concat().into(),
+            split: u32::try_from(v.ref_id.len()).unwrap_or(0),
             event: v.event,
             rank,
         });
@@ -186,21 +225,8 @@ impl Fold {
 
     /// Keeps `row` in the place of a row no slot refers to any more, if there is one:
     /// a key holds a handful of rows however many it has.
-    fn keep(&mut self, row: Row) -> usize {
-        let used = |i: usize| {
-            [
-                &self.last,
-                &self.current,
-                &self.placed,
-                &self.made,
-                &self.status,
-            ]
-            .into_iter()
-            .flatten()
-            .any(|(_, j)| *j == i)
-                || self.pending.iter().any(|(_, j)| *j == i)
-        };
-        match (0..self.rows.len()).find(|&i| !used(i)) {
+    fn keep(&mut self, row: Kept) -> usize {
+        match (0..self.rows.len()).find(|&i| !self.used(i)) {
             Some(free) => {
                 self.rows[free] = row;
                 free
@@ -214,30 +240,92 @@ impl Fold {
         }
     }
 
-    /// The key's state.
+    /// Drops the rows no slot refers to and builds the others (`build` makes the row of
+    /// a kept line). Called once the read ended, before [`Fold::state`].
+    pub(super) fn finish(&mut self, build: impl Fn(&str) -> Row) {
+        let mut i = 0;
+        while i < self.rows.len() {
+            if !self.used(i) {
+                // Swap the last row in, and point its slots here.
+                let last = self.rows.len() - 1;
+                self.rows.swap_remove(i);
+                if i != last {
+                    self.renumber(last, i);
+                }
+                continue;
+            }
+            if let Kept::Line { line, .. } = &self.rows[i] {
+                self.rows[i] = Kept::Row(Box::new(build(line)));
+            }
+            i += 1;
+        }
+        self.rows.shrink_to_fit();
+        self.successes.shrink_to_fit();
+        self.pending.shrink_to_fit();
+    }
+
+    fn renumber(&mut self, from: usize, to: usize) {
+        for (_, j) in [
+            &mut self.last,
+            &mut self.current,
+            &mut self.placed,
+            &mut self.made,
+            &mut self.status,
+        ]
+        .into_iter()
+        .flatten()
+        .chain(self.pending.iter_mut())
+        {
+            if *j == from {
+                *j = to;
+            }
+        }
+    }
+
+    fn used(&self, i: usize) -> bool {
+        [
+            &self.last,
+            &self.current,
+            &self.placed,
+            &self.made,
+            &self.status,
+        ]
+        .into_iter()
+        .flatten()
+        .any(|(_, j)| *j == i)
+            || self.pending.iter().any(|(_, j)| *j == i)
+    }
+
+    fn row(&self, i: usize) -> &Row {
+        match self.rows.get(i) {
+            Some(Kept::Row(r)) => r,
+            _ => &UNBUILT,
+        }
+    }
+
     pub(super) fn state(&self) -> KeyState<'_> {
-        let row = |slot: &Option<(Rank, usize)>| slot.as_ref().map(|(_, i)| &self.rows[*i]);
+        let row = |slot: &Option<(Rank, usize)>| slot.as_ref().map(|(_, i)| self.row(*i));
         let latest_pending = self.pending.iter().max_by(|a, b| a.0.cmp(&b.0));
         let last_op = match (latest_pending, &self.current) {
-            (Some((p, i)), Some((c, _))) if p > c => Some(&self.rows[*i]),
-            (Some((_, i)), None) => Some(&self.rows[*i]),
+            (Some((p, i)), Some((c, _))) if p > c => Some(self.row(*i)),
+            (Some((_, i)), None) => Some(self.row(*i)),
             (_, current) => row(current),
         };
         let mut opened = self
             .pending
             .iter()
-            .filter(|(_, i)| self.rows[*i].event.is_write_ahead())
+            .filter(|(_, i)| self.row(*i).event.is_write_ahead())
             .max_by(|a, b| a.0.cmp(&b.0));
         // A renewal, reissue or replacement refused because of the state of the order or
         // certificate (-5, -7, -8) is decided again from what `refresh` found since.
         if let (Some((lr, li)), Some((sr, _)), Some((_, oi))) =
             (latest_pending, &self.status, opened)
         {
-            let last = &self.rows[*li];
+            let last = self.row(*li);
             if last.event == Event::Failed
                 && last.code.is_some_and(super::is_state_refusal)
                 && sr > lr
-                && self.rows[*oi].event != Event::Submitting
+                && self.row(*oi).event != Event::Submitting
             {
                 opened = None;
             }
@@ -247,16 +335,16 @@ impl Fold {
                 .successes
                 .iter()
                 .filter(|s| s.event == event)
-                .map(|s| &*s.ref_id)
+                .map(Success::ref_id)
                 .collect();
             refs.sort_unstable();
             refs.dedup();
             u32::try_from(refs.len()).unwrap_or(u32::MAX)
         };
         let mut state = KeyState {
-            last: row(&self.last).unwrap_or(&self.rows[0]),
+            last: row(&self.last).unwrap_or(&UNBUILT),
             last_op,
-            opened: opened.map(|(_, i)| &self.rows[*i]),
+            opened: opened.map(|(_, i)| self.row(*i)),
             attempts: self.attempts,
             placed: row(&self.placed),
             current: row(&self.current),
@@ -277,9 +365,26 @@ impl Fold {
         state
     }
 
+    /// Whether every kept row is built (see [`Fold::finish`]).
+    pub(super) fn is_built(&self) -> bool {
+        !self.forgotten && self.rows.iter().all(|k| matches!(k, Kept::Row(_)))
+    }
+
+    /// Drops the kept rows (the key stays known; its state is not asked for).
+    pub(super) fn forget_rows(&mut self) {
+        self.rows = Vec::new();
+        self.pending = Vec::new();
+        self.last = None;
+        self.current = None;
+        self.placed = None;
+        self.made = None;
+        self.status = None;
+        self.forgotten = true;
+    }
+
     /// Whether any row was folded in.
     pub(super) fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.rows.is_empty() && !self.forgotten
     }
 }
 

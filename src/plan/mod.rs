@@ -366,10 +366,10 @@ pub fn make_at<'o>(orders: &'o [ExpandedOrder], ledger: &Contents, now: i64) -> 
         steps.push(step);
     }
     let known: HashSet<&str> = orders.iter().map(|o| o.key.as_str()).collect();
-    let mut gone: Vec<String> = states
+    let mut gone: Vec<String> = ledger
         .keys()
         .filter(|k| !known.contains(*k))
-        .map(|k| (*k).to_owned())
+        .map(str::to_owned)
         .collect();
     gone.sort();
     Plan { steps, gone }
