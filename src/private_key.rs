@@ -68,7 +68,7 @@ pub fn public_key_of(pem: &str) -> Result<Vec<u8>, KeyError> {
     }
     let malformed = || KeyError::Malformed(label.clone());
     let from = pem.find("-----BEGIN").unwrap_or(0);
-    let (_, block) = parse_x509_pem(pem[from..].as_bytes()).map_err(|_| malformed())?;
+    let (_, block) = parse_x509_pem(&pem.as_bytes()[from..]).map_err(|_| malformed())?;
     let der = block.contents.as_slice();
     match label.as_str() {
         "PRIVATE KEY" => rcgen::KeyPair::try_from(der)
