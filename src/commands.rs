@@ -103,6 +103,7 @@ pub fn plan(outcome: &Outcome, target: &Target, json: bool, detailed: bool) -> R
     let wanted: std::collections::HashSet<&str> =
         outcome.orders.iter().map(|o| o.key.as_str()).collect();
     contents.build_only(|k| wanted.contains(k));
+    contents.forget_unbuilt();
     let plan = plan::make(&outcome.orders, &contents);
     let mut out = std::io::stdout().lock();
     if json {

@@ -20,7 +20,7 @@ use nicsrs_batch::wire::{self, Reply};
 
 mod common;
 
-use common::{root, scratch};
+use common::{Dice as Rng, root, scratch};
 
 /// Longest a single case may take before it counts as a hang.
 const CASE_LIMIT: Duration = Duration::from_secs(20);
@@ -39,23 +39,6 @@ fn seed() -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0x5eed)
-}
-
-/// SplitMix64: small, fast, and the same sequence on every machine.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
 }
 
 /// `seed` mutated 1–8 times with bytes and tokens from `dictionary`.

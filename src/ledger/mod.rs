@@ -635,6 +635,15 @@ mod tests {
         std::fs::write(&path, text).expect("write");
         let mut c = read_unbuilt(&path, Api::Sandbox).expect("read");
         c.build_only(|k| k == "a");
+        assert_eq!(c.states().len(), 1);
+        assert_eq!(
+            c.take_state("b", |s| s.current.map(|r| r.cert_id.clone())).flatten(),
+            Some("CB".into()),
+            "a key left unbuilt is built when it is taken"
+        );
+        let mut c = read_unbuilt(&path, Api::Sandbox).expect("read");
+        c.build_only(|k| k == "a");
+        c.forget_unbuilt();
         let states = c.states();
         assert_eq!(states.len(), 1);
         assert_eq!(states["a"].current.map(|r| r.cert_id.as_str()), Some("CA"));

@@ -84,14 +84,21 @@ impl Contents {
             .map(|(k, _)| &**k)
     }
 
-    /// Builds the kept rows of the keys `wanted` says yes to, and drops the others' rows
-    /// (their keys stay known): what a plan of some orders needs of a large ledger.
+    /// Builds the kept rows of the keys `wanted` says yes to; the others stay as lines.
     pub fn build_only(&mut self, wanted: impl Fn(&str) -> bool) {
         let index = self.index;
         for (key, fold) in &mut self.keys {
             if wanted(key) {
                 fold.finish(|line| line_row(line, &index));
-            } else if !fold.is_built() {
+            }
+        }
+    }
+
+    /// Drops the rows of every key not built (their keys stay known): what a plan of some
+    /// orders needs of a large ledger.
+    pub fn forget_unbuilt(&mut self) {
+        for fold in self.keys.values_mut() {
+            if !fold.is_built() {
                 fold.forget_rows();
             }
         }
