@@ -80,6 +80,29 @@ pub fn der(pem: &str) -> Option<Vec<u8>> {
     .then_some(block.contents)
 }
 
+/// The one PEM block of a `csr` value, from its `-----BEGIN` line to the end of its
+/// `-----END` line: what is sent. Text before it (as `openssl req -text` writes) is left
+/// out; another PEM block, or anything after the block, is refused, so that nothing else
+/// (a private key saved in the same file, say) is ever sent.
+pub fn sole_block(pem: &str) -> Result<&str, &'static str> {
+    let begin = pem.find("-----BEGIN ").ok_or("it holds no PEM block")?;
+    if pem[begin + 1..].contains("-----BEGIN ") {
+        return Err("it holds more than one PEM block; give the CSR alone");
+    }
+    let end = pem[begin..]
+        .find("-----END ")
+        .map(|i| begin + i)
+        .ok_or("its PEM block has no `-----END` line")?;
+    let close = pem[end + 9..]
+        .find("-----")
+        .map(|i| end + 9 + i + 5)
+        .ok_or("its PEM block's `-----END` line is not closed")?;
+    if !pem[close..].trim().is_empty() {
+        return Err("it holds text after the CSR's `-----END` line; give the CSR alone");
+    }
+    Ok(&pem[begin..close])
+}
+
 /// Parses a PEM CSR and verifies its self-signature.
 pub fn inspect(pem: &str) -> Result<CsrInfo, CsrError> {
     let (_, block) = x509_parser::pem::parse_x509_pem(pem.trim_start().as_bytes())

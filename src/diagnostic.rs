@@ -200,7 +200,7 @@ impl<'s> TextRenderer<'s> {
             group = group.element(self.snippet(*place, Some(label), false));
         }
         if let Some(order) = &d.order {
-            group = group.element(Level::NOTE.message(format!("in order `{order}`")));
+            group = group.element(Level::NOTE.message(format!("in order {}", shown::quote(order))));
         }
         for note in &d.notes {
             group = group.element(Level::NOTE.message(note.as_str()));
@@ -283,16 +283,16 @@ pub struct JsonDiagnostic<'a> {
     pub code: &'a str,
     /// The message.
     pub message: &'a str,
-    /// The file, as given.
+    /// The file, as given (escaped).
     pub file: Option<&'a str>,
     /// 1-based line.
     pub line: Option<usize>,
     /// 1-based column, in characters.
     pub column: Option<usize>,
-    /// JSON pointer of the value in its file.
-    pub pointer: &'a str,
-    /// The order's key.
-    pub order: Option<&'a str>,
+    /// JSON pointer of the value in its file (bounded, escaped).
+    pub pointer: String,
+    /// The order's key (bounded, escaped).
+    pub order: Option<String>,
     /// The hint, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<&'a str>,
@@ -316,8 +316,11 @@ impl<'a> JsonDiagnostic<'a> {
             file: file.map(|f| f.display.as_str()),
             line,
             column,
-            pointer: &d.pointer,
-            order: d.order.as_deref(),
+            pointer: shown::bounded(&d.pointer, 300),
+            order: d
+                .order
+                .as_deref()
+                .map(|o| shown::bounded(o, shown::QUOTE_CHARS)),
             hint: d.hint.as_deref(),
         }
     }

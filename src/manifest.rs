@@ -60,13 +60,23 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), Error> {
             continue;
         }
         let path = entry.path();
-        if path.is_file()
-            && matches!(
-                path.extension().and_then(|e| e.to_str()),
-                Some("yaml" | "yml")
-            )
-        {
-            found.push(path);
+        if !matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) {
+            continue;
+        }
+        // A manifest that is not a regular file (a FIFO, a device, a dangling link, a
+        // directory) is an error, not silently left out of the run.
+        match fs::metadata(&path) {
+            Ok(meta) if meta.is_file() => found.push(path),
+            Ok(_) => {
+                return Err(Error::Read {
+                    path,
+                    source: std::io::Error::other("it is not a regular file"),
+                });
+            }
+            Err(source) => return Err(Error::Read { path, source }),
         }
     }
     Ok(())

@@ -46,6 +46,11 @@ pub fn pem_label(text: &str) -> Option<String> {
         .then(|| label.to_owned())
 }
 
+/// Whether `text` holds a PEM private key of any kind, anywhere in it.
+pub fn contains_private_key(text: &str) -> bool {
+    crate::shown::holds_private_key(text)
+}
+
 /// Whether `text` is (or starts with) a PEM private key of any kind.
 pub fn is_private_key(text: &str) -> bool {
     pem_label(text).is_some_and(|l| l.ends_with("PRIVATE KEY"))

@@ -173,6 +173,49 @@ pub fn write_files(dir: &Path, key: &str, c: &Collected) -> std::io::Result<Vec<
             "`{key}` cannot be a file name"
         )));
     }
+    // What the API sent is written only if it is what its field says: a private key never
+    // goes into a world-readable certificate file.
+    let labels = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|l| l.trim().strip_prefix("-----BEGIN "))
+            .map(|l| l.trim_end_matches('-').to_owned())
+            .collect()
+    };
+    for (field, text, is_key) in [
+        ("certificate", &c.certificate, false),
+        ("caCertificate", &c.chain, false),
+        ("private key", &c.private_key, true),
+    ] {
+        let Some(text) = text else { continue };
+        let found = labels(text);
+        let fits = !found.is_empty()
+            && found.iter().all(|l| {
+                if is_key {
+                    l.ends_with("PRIVATE KEY")
+                } else {
+                    l == "CERTIFICATE"
+                }
+            });
+        if !fits {
+            return Err(std::io::Error::other(format!(
+                "the API's {field} is not PEM {} (it holds {}): nothing written",
+                if is_key {
+                    "private key"
+                } else {
+                    "certificates"
+                },
+                if found.is_empty() {
+                    "no PEM block".to_owned()
+                } else {
+                    found
+                        .iter()
+                        .map(|l| format!("a `{}` block", crate::shown::bounded(l, 40)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            )));
+        }
+    }
     std::fs::create_dir_all(dir)?;
     let mut written = Vec::new();
     let mut put = |name: String, text: &str, secret: bool| -> std::io::Result<()> {
@@ -350,6 +393,27 @@ pub fn days_left(date: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_what_a_field_says_it_is_is_written() {
+        let dir = std::env::temp_dir().join(format!("nicsrs-write-{}", std::process::id()));
+        let key = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n";
+        let cert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        let as_cert = Collected {
+            certificate: Some(key.into()),
+            ..Collected::default()
+        };
+        let e = write_files(&dir, "a", &as_cert).expect_err("a key as the certificate");
+        assert!(e.to_string().contains("a `PRIVATE KEY` block"), "{e}");
+        assert!(!dir.join("a.crt").exists());
+        let fine = Collected {
+            certificate: Some(cert.into()),
+            private_key: Some(key.into()),
+            ..Collected::default()
+        };
+        assert_eq!(write_files(&dir, "a", &fine).expect("written").len(), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn days_left_reads_nicsrs_dates() {

@@ -47,7 +47,19 @@ pub fn bounded_lines(s: &str, max: usize) -> String {
     bounded_inner(s, max, true)
 }
 
+/// What is shown in place of text that holds a private key.
+pub const KEY_REDACTED: &str = "<redacted: it holds a private key>";
+
+/// Whether `s` holds a PEM private key (its `PRIVATE KEY-----` marker): such text is never
+/// shown, whatever it is (a message quoting a value, a source line).
+pub fn holds_private_key(s: &str) -> bool {
+    s.contains("PRIVATE KEY-----")
+}
+
 fn bounded_inner(s: &str, max: usize, keep_newlines: bool) -> String {
+    if holds_private_key(s) {
+        return KEY_REDACTED.into();
+    }
     let mut out = String::with_capacity(s.len().min(max * 2));
     for (count, (i, c)) in s.char_indices().enumerate() {
         if count == max {
@@ -70,30 +82,48 @@ pub fn needs_escaping(s: &str) -> bool {
     s.chars().any(is_hidden)
 }
 
-/// `text` with every occurrence of `secret` (and of its form- and percent-encoded forms)
-/// replaced by `<redacted>`. A secret shorter than 4 bytes is not searched for: it would
-/// match ordinary text and a token that short is not one.
+/// `text` with every occurrence of `secret` (in any letter case, and form- or
+/// percent-encoded) replaced by `<redacted>`. A secret shorter than 12 bytes is not searched
+/// for: it would match ordinary words (the sandbox's token is `sandbox`), and an API token
+/// that short is not one.
 pub fn redact(text: &str, secret: &str) -> String {
-    if secret.len() < 4 || !text.contains(secret) && !encoded_in(text, secret) {
+    if secret.len() < 12 {
         return text.to_owned();
     }
-    let mut out = text.replace(secret, "<redacted>");
     let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    let mut out = replace_ignoring_case(text, secret);
     if encoded != secret {
-        out = out.replace(&encoded, "<redacted>");
+        out = replace_ignoring_case(&out, &encoded);
     }
     out
 }
 
-fn encoded_in(text: &str, secret: &str) -> bool {
-    let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-    encoded != secret && text.contains(&encoded)
+/// `text` with `needle` replaced by `<redacted>` wherever it occurs, ASCII letters
+/// compared without case.
+fn replace_ignoring_case(text: &str, needle: &str) -> String {
+    let (hay, pin) = (text.to_ascii_lowercase(), needle.to_ascii_lowercase());
+    if !hay.contains(&pin) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    // ASCII lowercasing keeps every byte where it was, so positions carry over.
+    while let Some(i) = hay[at..].find(&pin) {
+        out.push_str(&text[at..at + i]);
+        out.push_str("<redacted>");
+        at += i + pin.len();
+    }
+    out.push_str(&text[at..]);
+    out
 }
 
 /// A line of a source file cut to a window of at most `max` characters around the byte
 /// range `start..end`, with hidden characters escaped; returns the text and the range's
 /// new byte offsets in it.
 pub fn window(line: &str, start: usize, end: usize, max: usize) -> (String, usize, usize) {
+    if holds_private_key(line) {
+        return (KEY_REDACTED.into(), 0, KEY_REDACTED.len());
+    }
     let start = floor_boundary(line, start.min(line.len()));
     let end = floor_boundary(line, end.clamp(start, line.len()));
     // A line that fits is shown whole; a longer one from half a window before the range.
@@ -173,15 +203,21 @@ mod tests {
 
     #[test]
     fn redaction_finds_plain_and_encoded_secrets() {
+        let token = "s3cr+t/x-0123456789";
         assert_eq!(
-            redact("bad token s3cr+t/x", "s3cr+t/x"),
+            redact("bad token s3cr+t/x-0123456789", token),
             "bad token <redacted>"
         );
+        assert_eq!(redact("BAD S3CR+T/X-0123456789!", token), "BAD <redacted>!");
         assert_eq!(
-            redact("api_token=s3cr%2Bt%2Fx", "s3cr+t/x"),
+            redact("api_token=s3cr%2Bt%2Fx-0123456789", token),
             "api_token=<redacted>"
         );
-        assert_eq!(redact("abc", "ab"), "abc");
+        assert_eq!(redact("a sandbox reply", "sandbox"), "a sandbox reply");
+        assert_eq!(
+            quote("-----BEGIN PRIVATE KEY-----\nMIIE"),
+            format!("`{KEY_REDACTED}`")
+        );
     }
 
     #[test]

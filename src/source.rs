@@ -38,7 +38,8 @@ pub struct SourceFile {
 impl SourceFile {
     /// Wraps `text` read from `path`.
     pub fn new(path: PathBuf, text: String) -> Self {
-        let display = path.display().to_string();
+        // A file name is shown escaped and bounded: it may hold escape sequences.
+        let display = crate::shown::bounded(&path.display().to_string(), 300);
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
         SourceFile {

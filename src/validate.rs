@@ -303,10 +303,17 @@ impl<'a> Run<'a> {
     }
 
     /// `api_token` anywhere in a manifest is an error: the token comes from the environment.
+    /// A private key written anywhere (a key, a value of any field) is never shown.
     fn find_tokens(&mut self, file: FileId, node: &Node) {
         match &node.value {
+            Value::Str(s) if private_key::contains_private_key(s) => {
+                self.secrets.push((file, node.span));
+            }
             Value::Map(entries) => {
                 for e in entries {
+                    if private_key::contains_private_key(&e.key) {
+                        self.secrets.push((file, e.key_span));
+                    }
                     if is_token_key(&e.key) {
                         self.secrets.push((file, e.value.span));
                         self.diagnostics.push(
@@ -381,6 +388,22 @@ impl<'a> Run<'a> {
             found.extend(self.resolve(&mut tree, field, &ctx, &mut checked.secrets));
         }
         let csr_info = self.csr(&tree, &ctx, found);
+        if csr_info.is_some() {
+            // Text before the CSR's block (`openssl req -text`) is not sent.
+            let block = tree
+                .get("params")
+                .and_then(|p| p.get("csr"))
+                .and_then(Node::as_str)
+                // A CSR written as its block alone is sent as written, byte for byte.
+                .filter(|pem| !pem.trim_start().starts_with("-----BEGIN"))
+                .and_then(|pem| csr::sole_block(pem).ok())
+                .map(|b| format!("{b}\n"));
+            if let (Some(block), Some(node)) = (block, params_field_mut(&mut tree, "csr"))
+                && node.as_str() != Some(block.as_str())
+            {
+                node.value = Value::Str(block);
+            }
+        }
         if let Some(issue) = key_mismatch(&tree, csr_info.as_ref()) {
             found.push(self.order_diag(&ctx, &tree, Severity::Error, issue));
         }
@@ -611,7 +634,7 @@ impl<'a> Run<'a> {
             }
             Resolution::Inline if field == "csr" => {
                 let text = node.as_str().unwrap_or("");
-                if !private_key::is_private_key(text) {
+                if !private_key::contains_private_key(text) {
                     return None;
                 }
                 secrets.push((ctx.file, node.span));
@@ -665,6 +688,20 @@ impl<'a> Run<'a> {
         let pem = tree.get("params")?.get("csr")?.as_str()?;
         if !pem.contains("-----BEGIN") {
             return None; // the schema reports a value that is not PEM at all
+        }
+        if let Err(why) = csr::sole_block(pem) {
+            let issue = Issue {
+                code: "csr-invalid".into(),
+                message: format!("`csr` is not one certificate request: {why}"),
+                pointer: "/params/csr".into(),
+                target: Target::Value,
+                hint: Some(
+                    "give only the `-----BEGIN CERTIFICATE REQUEST-----` block: nothing else in the value is sent"
+                        .into(),
+                ),
+            };
+            found.push(self.order_diag(ctx, tree, Severity::Error, issue));
+            return None;
         }
         match csr::inspect(pem) {
             Ok(info) => Some(info),
@@ -811,7 +848,7 @@ fn referenced_problem(field: &str, written: &str, text: &str, pointer: &str) -> 
         hint: Some(hint.into()),
     };
     match field {
-        "csr" if private_key::is_private_key(text) => Some(private_key_as_csr(
+        "csr" if private_key::contains_private_key(text) => Some(private_key_as_csr(
             format!("`csr` {written}"),
             pointer.to_owned(),
         )),

@@ -669,3 +669,194 @@ fn a_ledger_row_that_does_not_parse_stops_apply_before_anything_is_sent() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(calls(&server.stats()), before, "nothing was sent");
 }
+
+/// A CSR file that also holds its private key (or anything after the CSR) is refused:
+/// nothing but the CSR's block is ever sent, and the key is never printed.
+#[test]
+fn a_csr_with_a_private_key_or_text_after_it_is_refused() {
+    let dir = scratch("hostile-csr-plus");
+    let key = rcgen::KeyPair::generate().expect("key");
+    let mut params =
+        rcgen::CertificateParams::new(vec!["www.site0000.example".into()]).expect("params");
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    let csr = params
+        .serialize_request(&key)
+        .expect("csr")
+        .pem()
+        .expect("pem");
+    let key_pem = key.serialize_pem();
+    let key_line = key_pem
+        .lines()
+        .nth(1)
+        .expect("a line of the key")
+        .to_owned();
+    std::fs::write(dir.join("both.pem"), format!("{csr}{key_pem}")).expect("file");
+    std::fs::write(dir.join("junk.pem"), format!("{csr}password=hunter2\n")).expect("file");
+    std::fs::write(
+        dir.join("preamble.pem"),
+        format!("Certificate Request:\n    Data: ...\n{csr}"),
+    )
+    .expect("file");
+    for (file, code) in [
+        ("both.pem", Some("private-key-as-csr")),
+        ("junk.pem", Some("csr-invalid")),
+        ("preamble.pem", None),
+    ] {
+        one_order(&dir, &format!("      csr: {{ file: {file} }}\n"));
+        let out = nicsrs(&dir, "sandbox")
+            .args(["expand", "orders.yaml"])
+            .output()
+            .expect("runs");
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(!all.contains(&key_line), "{file}: the key is printed");
+        assert!(
+            !all.contains("hunter2"),
+            "{file}: the text after the CSR is printed"
+        );
+        match code {
+            Some(code) => {
+                assert_eq!(out.status.code(), Some(2), "{file}: {all}");
+                assert!(all.contains(code), "{file}: {all}");
+            }
+            None => {
+                // Valid, and what is sent is the CSR's block alone.
+                assert_eq!(out.status.code(), Some(0), "{file}: {all}");
+                assert!(
+                    !all.contains("Data: ..."),
+                    "{file}: the preamble is sent: {all}"
+                );
+            }
+        }
+    }
+}
+
+/// A private key written in any field, on one line, is never shown under a diagnostic.
+#[test]
+fn a_private_key_in_any_field_is_never_shown() {
+    let dir = scratch("hostile-key-anywhere");
+    let key = rcgen::KeyPair::generate().expect("key").serialize_pem();
+    let one_line = key.trim_end().replace('\n', "\\n");
+    let line_of_key = key.lines().nth(1).expect("a line").to_owned();
+    for extra in [
+        format!("      server: \"{one_line}\"\n"),
+        format!("      csr: \"x{one_line}\"\n"),
+    ] {
+        one_order(&dir, &extra);
+        for format in ["text", "json"] {
+            let out = nicsrs(&dir, "sandbox")
+                .args(["validate", "orders.yaml", "--format", format])
+                .output()
+                .expect("runs");
+            let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+            assert_eq!(out.status.code(), Some(2), "{all}");
+            assert!(
+                !all.contains(&line_of_key[..20]),
+                "the key is shown:\n{all}"
+            );
+        }
+    }
+}
+
+/// Escape sequences in an order's key and in a manifest's file name reach neither the
+/// terminal nor the JSON output nor the ledger as themselves.
+#[test]
+fn escape_sequences_in_keys_and_file_names_are_shown_escaped() {
+    let dir = scratch("hostile-escapes");
+    manifest(&dir, 1);
+    let text_of = std::fs::read_to_string(dir.join("orders.yaml")).expect("manifest");
+    std::fs::write(
+        dir.join("orders.yaml"),
+        text_of.replace("key: site-0000", "key: \"site\\e]0;owned\\a\\e[2J\\u202E\""),
+    )
+    .expect("manifest");
+    for format in ["text", "json"] {
+        let out = nicsrs(&dir, "sandbox")
+            .args(["validate", "orders.yaml", "--format", format])
+            .output()
+            .expect("runs");
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(
+            !all.contains('\x1b') && !all.contains('\u{202e}') && !all.contains('\x07'),
+            "{format}: {all:?}"
+        );
+    }
+    let odd = "orders\x1b[2J\u{202e}.yaml";
+    std::fs::write(dir.join(odd), text_of.replace("www.site0000", "www")).expect("manifest");
+    let out = nicsrs(&dir, "sandbox")
+        .args(["apply", odd, "--sandbox", "--yes", "--ledger", "ledger.csv"])
+        .output()
+        .expect("runs");
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        !all.contains('\x1b') && !all.contains('\u{202e}'),
+        "{all:?}"
+    );
+    let ledger = std::fs::read_to_string(dir.join("ledger.csv")).unwrap_or_default();
+    assert!(
+        !ledger.contains('\x1b') && !ledger.contains('\u{202e}'),
+        "{ledger:?}"
+    );
+}
+
+/// A quote that never closes, or CR-only line ends, are not a torn last line: the run
+/// stops, the ledger is left as it was, and nothing is bought.
+#[test]
+fn a_ledger_that_only_looks_torn_is_never_cut_or_bought_again() {
+    let dir = scratch("hostile-torn");
+    manifest(&dir, 4);
+    let server = Server::start(Config::default());
+    let apply = |extra: &[&str]| {
+        nicsrs(&dir, "sandbox")
+            .args(["apply", "orders.yaml", "--yes", "--endpoint", &server.url])
+            .args(["--ledger", "ledger.csv"])
+            .args(extra)
+            .output()
+            .expect("apply")
+    };
+    assert_eq!(apply(&[]).status.code(), Some(0));
+    let good = std::fs::read_to_string(dir.join("ledger.csv")).expect("ledger");
+    let stray_quote = good.replacen(",t-site-0000,", ",\"t-site-0000,", 1);
+    let cr_only = good.replace("\r\n", "\r");
+    for (what, broken) in [
+        ("a stray quote", stray_quote),
+        ("CR-only line ends", cr_only),
+    ] {
+        std::fs::write(dir.join("ledger.csv"), &broken).expect("write");
+        for extra in [&[][..], &["--trust-ledger"]] {
+            let out = apply(extra);
+            assert_eq!(out.status.code(), Some(1), "{what}: {}", text(&out.stderr));
+            let now = std::fs::read_to_string(dir.join("ledger.csv")).expect("ledger");
+            assert_eq!(now, broken, "{what}: the ledger was changed");
+        }
+    }
+    let st = server.stats();
+    assert_eq!(st["orders_placed"], 4, "{st}");
+    assert_eq!(st["duplicate_ref_ids"], serde_json::json!([]), "{st}");
+}
+
+/// With `--trust-ledger`, an order whose key was renamed, or whose ledger header had `key`
+/// and `ref_id` swapped, is looked up by refId before anything is sent.
+#[test]
+fn a_refid_the_ledger_knows_under_another_key_is_looked_up_even_when_trusted() {
+    let dir = scratch("hostile-renamed");
+    manifest(&dir, 3);
+    let server = Server::start(Config::default());
+    let apply = || {
+        nicsrs(&dir, "sandbox")
+            .args(["apply", "orders.yaml", "--yes", "--endpoint", &server.url])
+            .args(["--ledger", "ledger.csv", "--trust-ledger"])
+            .output()
+            .expect("apply")
+    };
+    assert_eq!(apply().status.code(), Some(0));
+    let good = std::fs::read_to_string(dir.join("ledger.csv")).expect("ledger");
+    let renamed = good.replace(",site-0000,", ",SITE-0000,");
+    let swapped = good.replacen("key,ref_id", "ref_id,key", 1);
+    for (what, ledger) in [("a renamed key", renamed), ("swapped headers", swapped)] {
+        std::fs::write(dir.join("ledger.csv"), ledger).expect("write");
+        let out = apply();
+        assert_eq!(out.status.code(), Some(0), "{what}: {}", text(&out.stdout));
+        let st = server.stats();
+        assert_eq!(st["orders_placed"], 3, "{what}: {st}");
+    }
+}

@@ -637,7 +637,8 @@ mod tests {
         c.build_only(|k| k == "a");
         assert_eq!(c.states().len(), 1);
         assert_eq!(
-            c.take_state("b", |s| s.current.map(|r| r.cert_id.clone())).flatten(),
+            c.take_state("b", |s| s.current.map(|r| r.cert_id.clone()))
+                .flatten(),
             Some("CB".into()),
             "a key left unbuilt is built when it is taken"
         );
@@ -704,6 +705,21 @@ mod tests {
         ] {
             assert!(e.contains(expected), "{expected}: {e}");
         }
+        // A row short of a cell after a full row lost one (only rows written before a
+        // column was added are short).
+        let short = good.to_line().replacen(",comodo-ssl,", ",", 1);
+        std::fs::write(
+            &path,
+            [line(COLUMNS.iter().copied()), good.to_line(), short].concat(),
+        )
+        .expect("write");
+        let e = read(&path, Api::Sandbox)
+            .expect_err("short row")
+            .to_string();
+        assert!(
+            e.contains("line 3: 18 cells where the header has 19"),
+            "{e}"
+        );
         // A header whose names were swapped is refused before any row is read into a
         // decision.
         let swapped = text.replacen("time,api,event", "time,event,api", 1);

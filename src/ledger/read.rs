@@ -34,6 +34,8 @@ pub struct Contents {
     pub(super) header_end: u64,
     /// For each of [`COLUMNS`], its position in this file's rows.
     index: [Option<usize>; COLUMNS.len()],
+    /// A hash of every key and refId of every row, to tell whether a refId was ever used.
+    ids: std::collections::HashSet<u64>,
 }
 
 impl Contents {
@@ -56,6 +58,10 @@ impl Contents {
     fn fold(&mut self, key: &str, view: View<'_>, build: impl FnOnce() -> Kept) {
         let position = self.rows;
         self.rows += 1;
+        self.ids.insert(id_hash(key));
+        if !view.ref_id.is_empty() {
+            self.ids.insert(id_hash(view.ref_id));
+        }
         match self.keys.get_mut(key) {
             Some(fold) => fold.add(view, build, position),
             None => {
@@ -74,6 +80,12 @@ impl Contents {
             .filter(|(_, f)| !f.is_empty() && f.is_built())
             .map(|(k, f)| (&**k, f.state()))
             .collect()
+    }
+
+    /// Whether `id` is a key or a refId of any row (a hash: a false yes only costs a
+    /// lookup by refId).
+    pub fn mentions(&self, id: &str) -> bool {
+        self.ids.contains(&id_hash(id))
     }
 
     /// Every key of the ledger, built or not.
@@ -160,6 +172,13 @@ pub fn read_unbuilt(path: &Path, api: Api) -> Result<Contents, LedgerError> {
     parse(path, std::io::BufReader::with_capacity(1 << 16, file), api)
 }
 
+fn id_hash(id: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    id.hash(&mut h);
+    h.finish()
+}
+
 /// The row of an unquoted line whose cells [`view_of`] checked.
 fn line_row(line: &str, index: &[Option<usize>; COLUMNS.len()]) -> Row {
     let mut cells = [""; MAX_CELLS];
@@ -238,6 +257,7 @@ pub(super) fn parse(path: &Path, reader: impl BufRead, api: Api) -> Result<Conte
         folded.fold(key, view, kept);
     })?;
     meta.keys = folded.keys;
+    meta.ids = folded.ids;
     meta.rows = folded.rows;
     Ok(meta)
 }
@@ -276,6 +296,14 @@ fn parse_each(
         .strip_prefix(b"\xef\xbb\xbf")
         .unwrap_or(&raw.bytes);
     if !raw.complete {
+        // Torn only if it is the start of the header this program writes, cut by a crash;
+        // anything else (CR-only line ends, a stray quote) is not a ledger to rewrite.
+        let ours = crate::csv::line(COLUMNS.iter().copied());
+        if !ours.as_bytes().starts_with(header_bytes) {
+            return Err(not_a_ledger(
+                "line 1: the header has no line break (CR-only line ends, or a quote never closed?); nothing was changed".into(),
+            ));
+        }
         contents.torn_at = Some(0);
         contents
             .warnings
@@ -322,7 +350,17 @@ fn parse_each(
     let mut problems = Vec::new();
     let mut other_api = None;
     let mut split_cells: Vec<&str>;
+    let mut seen_full_row = false;
     while next_record(&mut reader, &mut raw, &mut offset, &mut line).map_err(io)? {
+        if !raw.complete && raw.bytes.contains(&b'\n') {
+            // Lines with a quote that never closes: not a torn last row (a crash leaves at
+            // most one partial line), and never a reason to cut the file.
+            problems.push(format!(
+                "line {}: a quote opened in this row is never closed (it runs to the end of the file)",
+                raw.line
+            ));
+            break;
+        }
         if !raw.complete {
             contents.torn_at = Some(raw.offset);
             contents.warnings.push(format!(
@@ -379,6 +417,22 @@ fn parse_each(
             }
             &split[..n]
         };
+        if cells.len() == contents.layout.len() {
+            seen_full_row = true;
+        } else if seen_full_row {
+            // Rows short of a column added later were all written before it was added:
+            // a short row after a full one lost a cell.
+            problems.push(format!(
+                "line {}: {} cells where the header has {} (a cell lost: the row's values are not in their columns)",
+                raw.line,
+                cells.len(),
+                contents.layout.len()
+            ));
+            if problems.len() >= MAX_PROBLEMS {
+                break;
+            }
+            continue;
+        }
         match view_of(cells, &index, &contents.layout) {
             Ok((row_api, _)) if row_api != api => {
                 other_api = Some(row_api);

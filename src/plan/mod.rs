@@ -328,6 +328,10 @@ pub fn make_at<'o>(orders: &'o [ExpandedOrder], ledger: &Contents, now: i64) -> 
             None => {
                 if let Some(id) = &order.renewal_of {
                     adopt(&mut step, id);
+                } else if ledger.mentions(&order.ref_id) {
+                    // A new key whose refId the ledger knows (a key renamed, a header
+                    // edited): what that refId bought is asked for before anything is sent.
+                    step.must_look_up = true;
                 }
             }
             Some(state) => {
@@ -353,14 +357,13 @@ pub fn make_at<'o>(orders: &'o [ExpandedOrder], ledger: &Contents, now: i64) -> 
                 }
             }
         }
-        if step.must_look_up
-            && !matches!(
-                step.action,
-                Action::Nothing | Action::Blocked | Action::Cancelled
-            )
-        {
+        if step.must_look_up {
             step.detail.push_str(
-                "; the ledger's rows for this key disagree (merged out of order?): looked up by refId before anything is sent",
+                if matches!(step.action, Action::Nothing | Action::Blocked | Action::Cancelled) {
+                    "; the ledger's rows for this key disagree (merged out of order, or edited): check them"
+                } else {
+                    "; the ledger's rows for this key disagree, or name its refId elsewhere: looked up by refId before anything is sent"
+                },
             );
         }
         steps.push(step);
