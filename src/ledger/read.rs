@@ -5,6 +5,7 @@
 //! is tolerated, as it never was a complete row.
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::io::{BufRead, Read};
 use std::path::Path;
 
@@ -34,8 +35,32 @@ pub struct Contents {
     pub(super) header_end: u64,
     /// For each of [`COLUMNS`], its position in this file's rows.
     index: [Option<usize>; COLUMNS.len()],
-    /// A hash of every key and refId of every row, to tell whether a refId was ever used.
-    ids: std::collections::HashSet<u64>,
+    /// A hash of every key and of every call's refId, to tell whether a refId was ever
+    /// used. The hashes are keyed per run (an attacker cannot make them collide), so the
+    /// set needs no second hash.
+    ids: std::collections::HashSet<u64, std::hash::BuildHasherDefault<Identity>>,
+    /// The key of those hashes.
+    id_keys: std::collections::hash_map::RandomState,
+}
+
+/// A hasher for values that already are hashes.
+#[derive(Default)]
+struct Identity(u64);
+
+impl std::hash::Hasher for Identity {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 impl Contents {
@@ -58,13 +83,13 @@ impl Contents {
     fn fold(&mut self, key: &str, view: View<'_>, build: impl FnOnce() -> Kept) {
         let position = self.rows;
         self.rows += 1;
-        self.ids.insert(id_hash(key));
-        if !view.ref_id.is_empty() {
-            self.ids.insert(id_hash(view.ref_id));
+        if view.event != super::Event::Status {
+            self.ids.insert(self.id_keys.hash_one(view.ref_id));
         }
         match self.keys.get_mut(key) {
             Some(fold) => fold.add(view, build, position),
             None => {
+                self.ids.insert(self.id_keys.hash_one(key));
                 let mut fold = Fold::default();
                 fold.add(view, build, position);
                 self.keys.insert(key.into(), fold);
@@ -85,7 +110,7 @@ impl Contents {
     /// Whether `id` is a key or a refId of any row (a hash: a false yes only costs a
     /// lookup by refId).
     pub fn mentions(&self, id: &str) -> bool {
-        self.ids.contains(&id_hash(id))
+        self.ids.contains(&self.id_keys.hash_one(id))
     }
 
     /// Every key of the ledger, built or not.
@@ -172,12 +197,6 @@ pub fn read_unbuilt(path: &Path, api: Api) -> Result<Contents, LedgerError> {
     parse(path, std::io::BufReader::with_capacity(1 << 16, file), api)
 }
 
-fn id_hash(id: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    id.hash(&mut h);
-    h.finish()
-}
 
 /// The row of an unquoted line whose cells [`view_of`] checked.
 fn line_row(line: &str, index: &[Option<usize>; COLUMNS.len()]) -> Row {
@@ -258,6 +277,7 @@ pub(super) fn parse(path: &Path, reader: impl BufRead, api: Api) -> Result<Conte
     })?;
     meta.keys = folded.keys;
     meta.ids = folded.ids;
+    meta.id_keys = folded.id_keys;
     meta.rows = folded.rows;
     Ok(meta)
 }
