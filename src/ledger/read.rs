@@ -197,7 +197,6 @@ pub fn read_unbuilt(path: &Path, api: Api) -> Result<Contents, LedgerError> {
     parse(path, std::io::BufReader::with_capacity(1 << 16, file), api)
 }
 
-
 /// The row of an unquoted line whose cells [`view_of`] checked.
 fn line_row(line: &str, index: &[Option<usize>; COLUMNS.len()]) -> Row {
     let mut cells = [""; MAX_CELLS];
