@@ -308,11 +308,23 @@ impl<'a> Run<'a> {
         match &node.value {
             Value::Str(s) if private_key::contains_private_key(s) => {
                 self.secrets.push((file, node.span));
+                self.misplaced_key(file, node.span);
             }
             Value::Map(entries) => {
                 for e in entries {
                     if private_key::contains_private_key(&e.key) {
                         self.secrets.push((file, e.key_span));
+                        self.misplaced_key(file, e.key_span);
+                    }
+                    // `privateKey` is where a key belongs (and is checked there); a key in
+                    // `csr` is `private-key-as-csr`.
+                    if matches!(e.key.as_str(), "privateKey" | "csr") {
+                        if let Value::Str(s) = &e.value.value
+                            && private_key::contains_private_key(s)
+                        {
+                            self.secrets.push((file, e.value.span));
+                        }
+                        continue;
                     }
                     if is_token_key(&e.key) {
                         self.secrets.push((file, e.value.span));
@@ -334,6 +346,19 @@ impl<'a> Run<'a> {
             Value::Seq(items) => items.iter().for_each(|n| self.find_tokens(file, n)),
             _ => {}
         }
+    }
+
+    /// A private key written where no key belongs: it would be sent to NicSRS as the value
+    /// of that field.
+    fn misplaced_key(&mut self, file: FileId, span: Span) {
+        self.diagnostics.push(
+            Diagnostic::error(
+                "private-key-misplaced",
+                "a private key is written here, in a field that would send it to NicSRS",
+            )
+            .at(file, Some(span))
+            .hint("remove it; a key that was committed or shared should be replaced"),
+        );
     }
 
     /// Everything about one order that does not depend on the other orders: merged,

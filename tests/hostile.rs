@@ -740,15 +740,21 @@ fn a_private_key_in_any_field_is_never_shown() {
     for extra in [
         format!("      server: \"{one_line}\"\n"),
         format!("      csr: \"x{one_line}\"\n"),
+        // A free-text field the schema accepts: the key would be sent.
+        format!("      Administrator: {{ job: \"{one_line}\" }}\n"),
     ] {
         one_order(&dir, &extra);
-        for format in ["text", "json"] {
-            let out = nicsrs(&dir, "sandbox")
-                .args(["validate", "orders.yaml", "--format", format])
-                .output()
-                .expect("runs");
+        for args in [
+            &["validate", "orders.yaml", "--format", "text"][..],
+            &["validate", "orders.yaml", "--format", "json"],
+            &["expand", "orders.yaml"],
+        ] {
+            let out = nicsrs(&dir, "sandbox").args(args).output().expect("runs");
             let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
-            assert_eq!(out.status.code(), Some(2), "{all}");
+            assert_eq!(out.status.code(), Some(2), "{extra}: {all}");
+            if extra.contains("Administrator") {
+                assert!(all.contains("private-key-misplaced"), "{all}");
+            }
             assert!(
                 !all.contains(&line_of_key[..20]),
                 "the key is shown:\n{all}"
@@ -817,9 +823,12 @@ fn a_ledger_that_only_looks_torn_is_never_cut_or_bought_again() {
     let good = std::fs::read_to_string(dir.join("ledger.csv")).expect("ledger");
     let stray_quote = good.replacen(",t-site-0000,", ",\"t-site-0000,", 1);
     let cr_only = good.replace("\r\n", "\r");
+    let (header, rows) = good.split_once("\r\n").expect("a header");
+    let cr_rows = format!("{header}\r\n{}", rows.replace("\r\n", "\r"));
     for (what, broken) in [
         ("a stray quote", stray_quote),
         ("CR-only line ends", cr_only),
+        ("CR-only rows under a good header", cr_rows),
     ] {
         std::fs::write(dir.join("ledger.csv"), &broken).expect("write");
         for extra in [&[][..], &["--trust-ledger"]] {

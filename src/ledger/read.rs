@@ -380,6 +380,16 @@ fn parse_each(
             ));
             break;
         }
+        let before_last = raw.bytes.len().saturating_sub(1);
+        if !raw.complete && raw.bytes[..before_last].contains(&b'\r') {
+            // Rows ended by CR alone: a crash cuts a row written as one line ending in
+            // CRLF, so a CR can only be its last byte.
+            problems.push(format!(
+                "line {}: rows end in CR without LF from here to the end of the file (saved by an editor that changed the line ends?)",
+                raw.line
+            ));
+            break;
+        }
         if !raw.complete {
             contents.torn_at = Some(raw.offset);
             contents.warnings.push(format!(
