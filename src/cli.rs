@@ -134,7 +134,8 @@ pub enum Command {
         /// Manifests whose `renewalOf` certificates are adopted (collected for the first time).
         #[arg(value_name = "FILE|DIR")]
         paths: Vec<PathBuf>,
-        /// Write KEY.crt, KEY.chain.crt and (mode 0600) KEY.key of issued certificates here.
+        /// Write each issued certificate to DIR/KEY/: cert.pem, chain.pem, fullchain.pem and
+        /// (mode 0600) privkey.pem where NicSRS generated the key.
         #[arg(long, value_name = "DIR")]
         out_dir: Option<PathBuf>,
         /// Calls in flight at most.
@@ -220,6 +221,9 @@ pub struct SandboxArgs {
     /// Once the credit has run out, answer -2 (unknown error) instead of -4, storing nothing.
     #[arg(long, requires = "credit")]
     pub out_of_credit_unknown: bool,
+    /// Store every paid call's order and never answer it (to try a crash mid-call).
+    #[arg(long)]
+    pub hold_paid: bool,
     /// Seed of the fault generator: the same seed repeats the same faults.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -653,6 +657,7 @@ fn run_sandbox(args: SandboxArgs) -> Result<Exit, Error> {
             unknown_rate: args.unknown_rate,
             credit: args.credit,
             out_of_credit_unknown: args.out_of_credit_unknown,
+            hold_paid: args.hold_paid,
         },
         seed: args.seed,
         issue_after: args.issue_after,

@@ -80,7 +80,7 @@ pub fn jobs(
             let state = &states[*key];
             let current = state.current?;
             let status = state.status.map_or("", |s| s.status.as_str());
-            let missing_file = out_dir.is_some_and(|d| !d.join(format!("{key}.crt")).exists());
+            let missing_file = out_dir.is_some_and(|d| !d.join(key).join(CERT_FILE).exists());
             // A call refused for the certificate's state (-5, -7, -8) waits for what
             // collect says now, whatever the ledger last recorded.
             let refused_for_state = state.open_call().is_some()
@@ -166,7 +166,19 @@ pub async fn collect(
     Err(last)
 }
 
-/// Writes `KEY.crt`, `KEY.chain.crt` and (mode 0600) `KEY.key` into `dir`.
+/// The files `write_files` puts in `DIR/KEY/`, named as certbot names them, so that a web
+/// server's configuration written for certbot's `live/NAME/` reads them unchanged.
+pub const CERT_FILE: &str = "cert.pem";
+/// The CA's certificates.
+pub const CHAIN_FILE: &str = "chain.pem";
+/// The certificate followed by the CA's certificates (what nginx's `ssl_certificate` takes).
+pub const FULLCHAIN_FILE: &str = "fullchain.pem";
+/// The private key NicSRS generated, mode 0600.
+pub const KEY_FILE: &str = "privkey.pem";
+
+/// Writes `cert.pem`, `chain.pem`, `fullchain.pem` and (mode 0600) `privkey.pem` into
+/// `DIR/KEY/`: one folder per key, so that no key's files can be another's (keys may hold
+/// dots: `a` and `a.chain` are two keys).
 pub fn write_files(dir: &Path, key: &str, c: &Collected) -> std::io::Result<Vec<PathBuf>> {
     if key.is_empty() || key.starts_with('.') || key.contains(['/', '\\']) {
         return Err(std::io::Error::other(format!(
@@ -216,9 +228,10 @@ pub fn write_files(dir: &Path, key: &str, c: &Collected) -> std::io::Result<Vec<
             )));
         }
     }
-    std::fs::create_dir_all(dir)?;
+    let dir = dir.join(key);
+    std::fs::create_dir_all(&dir)?;
     let mut written = Vec::new();
-    let mut put = |name: String, text: &str, secret: bool| -> std::io::Result<()> {
+    let mut put = |name: &str, text: &str, secret: bool| -> std::io::Result<()> {
         use std::io::Write;
         let path = dir.join(name);
         let tmp = path.with_extension("tmp");
@@ -237,13 +250,22 @@ pub fn write_files(dir: &Path, key: &str, c: &Collected) -> std::io::Result<Vec<
         Ok(())
     };
     if let Some(cert) = &c.certificate {
-        put(format!("{key}.crt"), cert, false)?;
+        put(CERT_FILE, cert, false)?;
     }
     if let Some(chain) = &c.chain {
-        put(format!("{key}.chain.crt"), chain, false)?;
+        put(CHAIN_FILE, chain, false)?;
+    }
+    if let (Some(cert), Some(chain)) = (&c.certificate, &c.chain) {
+        let mut full = cert.trim_end().to_owned();
+        full.push('\n');
+        full.push_str(chain.trim_start());
+        if !full.ends_with('\n') {
+            full.push('\n');
+        }
+        put(FULLCHAIN_FILE, &full, false)?;
     }
     if let Some(k) = &c.private_key {
-        put(format!("{key}.key"), k, true)?;
+        put(KEY_FILE, k, true)?;
     }
     Ok(written)
 }
@@ -405,13 +427,38 @@ mod tests {
         };
         let e = write_files(&dir, "a", &as_cert).expect_err("a key as the certificate");
         assert!(e.to_string().contains("a `PRIVATE KEY` block"), "{e}");
-        assert!(!dir.join("a.crt").exists());
+        assert!(!dir.join("a").join(CERT_FILE).exists());
         let fine = Collected {
             certificate: Some(cert.into()),
             private_key: Some(key.into()),
             ..Collected::default()
         };
         assert_eq!(write_files(&dir, "a", &fine).expect("written").len(), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn keys_that_share_a_prefix_never_share_a_file() {
+        let dir = std::env::temp_dir().join(format!("nicsrs-prefix-{}", std::process::id()));
+        let pem = |body: &str| {
+            format!("-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n")
+        };
+        let of = |leaf: &str, ca: &str| Collected {
+            certificate: Some(pem(leaf)),
+            chain: Some(pem(ca)),
+            ..Collected::default()
+        };
+        write_files(&dir, "a", &of("LEAFA", "CAA")).expect("a");
+        write_files(&dir, "a.chain", &of("LEAFB", "CAB")).expect("a.chain");
+        let read = |key: &str, file: &str| {
+            std::fs::read_to_string(dir.join(key).join(file)).expect("written")
+        };
+        assert!(read("a", CERT_FILE).contains("LEAFA"));
+        assert!(read("a", CHAIN_FILE).contains("CAA"));
+        assert!(read("a.chain", CERT_FILE).contains("LEAFB"));
+        assert!(read("a.chain", CHAIN_FILE).contains("CAB"));
+        let full = read("a", FULLCHAIN_FILE);
+        assert!(full.find("LEAFA") < full.find("CAA"), "{full}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -253,7 +253,7 @@ fn describe(
                 None => format!("field `{field}` is not allowed here"),
             };
             vec![issue(
-                code("field-not-allowed"),
+                code("unknown-field"),
                 message,
                 Target::Unknown(field.clone()),
                 hint,
@@ -366,7 +366,7 @@ fn describe(
             )]
         }
         other => vec![issue(
-            code("schema-violation"),
+            code("invalid-value"),
             format!("`{field}` is invalid: {other:?}"),
             Target::Value,
             hint,

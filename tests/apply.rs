@@ -759,16 +759,20 @@ fn refresh_records_status_and_writes_certificates_and_keys() {
         text(&out.stdout)
     );
     let certs = dir.join("certs");
-    let cert_pem = std::fs::read_to_string(certs.join("site-0001.crt")).expect("certificate");
-    assert!(
-        std::fs::read_to_string(certs.join("site-0001.chain.crt"))
-            .is_ok_and(|c| c.contains("BEGIN CERTIFICATE"))
+    let cert_pem = std::fs::read_to_string(certs.join("site-0001/cert.pem")).expect("certificate");
+    let chain_pem = std::fs::read_to_string(certs.join("site-0001/chain.pem")).expect("chain");
+    assert!(chain_pem.contains("BEGIN CERTIFICATE"));
+    assert_eq!(
+        std::fs::read_to_string(certs.join("site-0001/fullchain.pem")).expect("full chain"),
+        format!("{}\n{}", cert_pem.trim_end(), chain_pem.trim_start()),
+        "the full chain is the certificate, then the CA's"
     );
-    let key_pem = std::fs::read_to_string(certs.join("site-0001.key")).expect("generated key");
+    let key_pem =
+        std::fs::read_to_string(certs.join("site-0001/privkey.pem")).expect("generated key");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(certs.join("site-0001.key"))
+        let mode = std::fs::metadata(certs.join("site-0001/privkey.pem"))
             .expect("meta")
             .permissions()
             .mode()
@@ -816,6 +820,41 @@ fn refresh_records_status_and_writes_certificates_and_keys() {
         &["plan", "orders.yaml", "--detailed-exitcode"],
     );
     assert_eq!(plan.status.code(), Some(0), "status rows do not make work");
+}
+
+/// Keys may hold dots: `a` and `a.chain` are two keys, and neither's files are the other's.
+#[test]
+fn refresh_out_dir_gives_every_key_its_own_files() {
+    let dir = common::scratch("refresh-prefix");
+    let path = manifest(&dir, 2);
+    let text_of = std::fs::read_to_string(&path).expect("manifest");
+    std::fs::write(
+        &path,
+        text_of
+            .replace("key: site-0000", "key: a")
+            .replace("key: site-0001", "key: a.chain"),
+    )
+    .expect("manifest");
+    let server = Server::start(Config::default());
+    assert_eq!(apply(&dir, &server, &[]).status.code(), Some(0));
+    let out = run_on(&dir, &server, "sandbox", &["refresh", "--out-dir", "certs"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let names_in = |file: &str| {
+        let pem = std::fs::read_to_string(dir.join("certs").join(file)).expect(file);
+        let (_, pem) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).expect("PEM");
+        let cert = pem.parse_x509().expect("X.509");
+        cert.subject().to_string()
+    };
+    assert!(names_in("a/cert.pem").contains("www.site0000.example"));
+    assert!(names_in("a.chain/cert.pem").contains("www.site0001.example"));
+    for key in ["a", "a.chain"] {
+        for file in ["cert.pem", "chain.pem", "fullchain.pem", "privkey.pem"] {
+            assert!(
+                dir.join("certs").join(key).join(file).is_file(),
+                "{key}/{file}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -217,7 +217,8 @@ fn a_renewal_wave_is_planned_applied_once_through_faults_and_then_there_is_nothi
     std::thread::sleep(ISSUE_AFTER + Duration::from_millis(1100));
     let report = refresh(&dir, &server, &["orders.yaml", "--out-dir", "certs"]);
     assert!(report.ends_with("Refreshed: 62 COMPLETE.\n"), "{report}");
-    let generated_key = std::fs::read_to_string(dir.join("certs/generated.key")).expect("key");
+    let generated_key =
+        std::fs::read_to_string(dir.join("certs/generated/privkey.pem")).expect("key");
 
     // The plan lists the wave with its reasons, before anything is spent.
     let (code, plan) = plan_text(&dir, &server);
@@ -331,14 +332,19 @@ fn a_renewal_wave_is_planned_applied_once_through_faults_and_then_there_is_nothi
 
     // The certificates on disk are for the keys of the CSRs; no key file for them.
     for site in &sites {
-        let crt = dir.join("certs").join(format!("{}.crt", site.key));
+        let crt = dir.join("certs").join(&site.key).join("cert.pem");
         assert_eq!(
             cert_key(&crt),
             rcgen::PublicKeyData::der_bytes(&site.pair),
             "{}: the certificate is for the CSR's key",
             site.key
         );
-        assert!(!dir.join("certs").join(format!("{}.key", site.key)).exists());
+        assert!(
+            !dir.join("certs")
+                .join(&site.key)
+                .join("privkey.pem")
+                .exists()
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -347,11 +353,11 @@ fn a_renewal_wave_is_planned_applied_once_through_faults_and_then_there_is_nothi
         }
     }
     // Renewed with the CSR NicSRS held for it: NicSRS kept the key it generated.
-    let key = std::fs::read_to_string(dir.join("certs/generated.key")).expect("key");
+    let key = std::fs::read_to_string(dir.join("certs/generated/privkey.pem")).expect("key");
     assert_eq!(key, generated_key, "the same key");
     let pair = rcgen::KeyPair::from_pem(&key).expect("key");
     assert_eq!(
-        cert_key(&dir.join("certs/generated.crt")),
+        cert_key(&dir.join("certs/generated/cert.pem")),
         rcgen::PublicKeyData::der_bytes(&pair),
         "the renewed certificate is for the key NicSRS generated"
     );
@@ -386,7 +392,7 @@ fn a_renewal_wave_is_planned_applied_once_through_faults_and_then_there_is_nothi
     let report = refresh(&dir, &server, &["--out-dir", "certs"]);
     assert!(report.ends_with("Refreshed: 1 COMPLETE.\n"), "{report}");
     assert_eq!(
-        cert_key(&dir.join("certs/reissue-0000.crt")),
+        cert_key(&dir.join("certs/reissue-0000/cert.pem")),
         rcgen::PublicKeyData::der_bytes(&pair),
         "the replacement is for the new key"
     );

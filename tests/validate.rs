@@ -4,10 +4,10 @@ mod common;
 
 use common::{expect_file, root, run, scratch};
 
-/// Every failing fixture gives exactly its pinned diagnostics and exit code 2.
-#[test]
-fn each_invalid_fixture_gives_its_pinned_diagnostics() {
-    let dir = root().join("tests/fixtures/invalid");
+/// Runs `validate` on every `*.yaml` of `tests/fixtures/<folder>` and compares its stderr
+/// with the `.stderr` beside it: the failures, one per fixture.
+fn pinned_fixtures(folder: &str, exit: i32) -> Vec<String> {
+    let dir = root().join("tests/fixtures").join(folder);
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .expect("fixtures")
         .filter_map(|e| e.ok())
@@ -15,12 +15,15 @@ fn each_invalid_fixture_gives_its_pinned_diagnostics() {
         .filter(|n| n.ends_with(".yaml"))
         .collect();
     names.sort();
-    assert!(names.len() >= 15, "fixtures missing: {names:?}");
+    assert!(!names.is_empty(), "no fixtures in {}", dir.display());
     let mut failures = Vec::new();
     for name in &names {
         let r = run(&dir, &["validate", name]);
-        if r.code != 2 {
-            failures.push(format!("{name}: exit {} (want 2)\n{}", r.code, r.stderr));
+        if r.code != exit {
+            failures.push(format!(
+                "{name}: exit {} (want {exit})\n{}",
+                r.code, r.stderr
+            ));
         }
         if r.stderr.contains("panicked") {
             failures.push(format!("{name}: panicked\n{}", r.stderr));
@@ -30,7 +33,182 @@ fn each_invalid_fixture_gives_its_pinned_diagnostics() {
             failures.push(e);
         }
     }
+    failures
+}
+
+/// Every failing fixture gives exactly its pinned diagnostics and exit code 2.
+#[test]
+fn each_invalid_fixture_gives_its_pinned_diagnostics() {
+    let failures = pinned_fixtures("invalid", 2);
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// A file with warnings only is valid (exit 0), and its warnings are pinned as errors are.
+#[test]
+fn each_warnings_only_fixture_is_valid_and_gives_its_pinned_warnings() {
+    let failures = pinned_fixtures("warnings", 0);
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// A file over the 32 MiB limit is refused before it is read; too large to commit, it is
+/// made here (sparse) and its diagnostic pinned in `tests/fixtures/generated/`.
+#[test]
+fn a_file_over_the_size_limit_gives_its_pinned_diagnostic() {
+    let dir = scratch("validate-too-large");
+    let f = std::fs::File::create(dir.join("file-too-large.yaml")).expect("file");
+    f.set_len(33 * 1024 * 1024).expect("sparse file");
+    let r = run(&dir, &["validate", "file-too-large.yaml"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let expected = root().join("tests/fixtures/generated/file-too-large.stderr");
+    expect_file(&expected, &r.stderr).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// The diagnostic codes the README's table documents.
+fn documented_codes() -> std::collections::BTreeSet<String> {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    let table = readme
+        .split("## Diagnostics")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("the README's Diagnostics section");
+    table
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .filter_map(|l| l.split('|').nth(1))
+        .flat_map(|cell| cell.split('`').skip(1).step_by(2).map(str::to_owned))
+        .collect()
+}
+
+/// Kebab-case string literals of `text` (`"csr-invalid"`).
+fn kebab_literals(text: &str) -> Vec<String> {
+    text.split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|s| {
+            s.contains('-')
+                && !s.starts_with('-')
+                && !s.ends_with('-')
+                && !s.contains("--")
+                && s.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Every code the tool can give is documented in the README, and every documented code has
+/// a fixture that gives it: adding a code without both fails here.
+#[test]
+fn every_diagnostic_code_is_documented_and_has_a_fixture() {
+    let documented = documented_codes();
+    assert!(documented.len() >= 50, "{documented:?}");
+    // What the fixtures give.
+    let mut pinned = std::collections::BTreeMap::<String, String>::new();
+    for folder in ["invalid", "warnings", "generated"] {
+        let dir = root().join("tests/fixtures").join(folder);
+        for entry in std::fs::read_dir(&dir).expect("fixtures").flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.ends_with(".stderr") {
+                continue;
+            }
+            let text = std::fs::read_to_string(entry.path()).expect("fixture");
+            for line in text.lines() {
+                let code = line
+                    .strip_prefix("error[")
+                    .or_else(|| line.strip_prefix("warning["))
+                    .and_then(|l| l.split(']').next());
+                if let Some(code) = code {
+                    pinned.insert(code.to_owned(), format!("{folder}/{name}"));
+                }
+            }
+        }
+    }
+    let without: Vec<&String> = documented
+        .iter()
+        .filter(|c| !pinned.contains_key(*c))
+        .collect();
+    assert!(
+        without.is_empty(),
+        "documented codes without a fixture: {without:?}"
+    );
+    let undocumented: Vec<(&String, &String)> = pinned
+        .iter()
+        .filter(|(c, _)| !documented.contains(*c))
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "codes given but not in the README: {undocumented:?}"
+    );
+    // Every kebab-case literal of the source is a documented code, a product code, or one of
+    // the few other names the code uses; a new code that is not in the README fails here.
+    let catalog: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("src/products.json")).expect("catalogue"),
+    )
+    .expect("JSON");
+    let products: std::collections::BTreeSet<&str> = catalog
+        .as_array()
+        .expect("products")
+        .iter()
+        .filter_map(|p| p["code"].as_str())
+        .collect();
+    let other_names = [
+        "code-sign",     // a product-code fragment for kinds
+        "ledger-writer", // a thread
+        "nicsrs-batch",  // the program
+        "sandbox-state", // a thread
+        "sandbox-timer", // a thread
+        "x-code",        // schema annotations
+        "x-hint",
+        "yaml-parse",           // a thread
+        "sectigo-code-signing", // product names in unit tests
+        "sectigo-ev-code-signing",
+        "sectigo-personal-email",
+        "instantssl-ov",
+        "r-a",
+        "r-a-r1",
+        "r-b", // refIds in unit tests
+    ];
+    let mut stray = std::collections::BTreeSet::new();
+    let mut files = vec![root().join("src")];
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(
+                std::fs::read_dir(&path)
+                    .expect("src")
+                    .flatten()
+                    .map(|e| e.path()),
+            );
+            continue;
+        }
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("source");
+        for lit in kebab_literals(&text) {
+            let date = lit.chars().next().is_some_and(|c| c.is_ascii_digit());
+            if !date
+                && !documented.contains(&lit)
+                && !products.contains(lit.as_str())
+                && !other_names.contains(&lit.as_str())
+            {
+                stray.insert(format!("{}: {lit}", path.display()));
+            }
+        }
+    }
+    for schema in ["order-manifest.schema.json", "order.schema.json"] {
+        let text = std::fs::read_to_string(root().join("schemas").join(schema)).expect("schema");
+        for part in text.split("\"x-code\"").skip(1) {
+            if let Some(code) = part.split('"').nth(1)
+                && !documented.contains(code)
+            {
+                stray.insert(format!("{schema}: {code}"));
+            }
+        }
+    }
+    assert!(
+        stray.is_empty(),
+        "codes the tool can give that the README's table does not list (or a new name to add to `other_names`): {stray:?}"
+    );
 }
 
 /// Every problem of every file comes out of one run, with codes a script can count.

@@ -82,6 +82,9 @@ pub struct Faults {
     /// Once the credit has run out, answer -2 (unknown error) instead of -4, storing
     /// nothing, as one client saw the live API do for an empty balance.
     pub out_of_credit_unknown: bool,
+    /// Every paid call (place, renew, reissue, replace) stores its order and is then never
+    /// answered: a client killed then is certainly killed in the middle of a call.
+    pub hold_paid: bool,
 }
 
 /// What happens to one request, decided when it arrives.

@@ -244,6 +244,8 @@ async fn ssl(
     }
     let handled = api::handle(&app, &endpoint, &headers, &body);
     let mut reply = handled.reply;
+    let paid = matches!(endpoint.as_str(), "place" | "renew" | "reissue" | "replace");
+    let stored_paid = paid && handled.stored.is_some();
     if let Some(generation) = handled.stored {
         if let Err(e) = app.store.save(generation).await {
             eprintln!("sandbox: {e}");
@@ -253,20 +255,32 @@ async fn ssl(
             )
                 .into_response();
         }
-        if fate.unknown && matches!(endpoint.as_str(), "place" | "renew" | "reissue" | "replace") {
+        if fate.unknown && paid {
             app.store.lock().faults.unknown += 1;
             reply = crate::wire::Reply::new(crate::wire::Code::Unknown);
         }
     }
+    if stored_paid && app.config.faults.hold_paid {
+        app.store.lock().faults.held += 1;
+        std::future::pending::<()>().await;
+    }
     wait().await;
     if fate.drop {
-        app.store.lock().faults.dropped += 1;
+        {
+            let mut inner = app.store.lock();
+            inner.faults.dropped += 1;
+            inner.faults.dropped_after_storing += u64::from(stored_paid);
+        }
         let mut r = Response::new(Body::empty());
         r.extensions_mut().insert(DropConnection);
         return r;
     }
     if fate.timeout {
-        app.store.lock().faults.timed_out += 1;
+        {
+            let mut inner = app.store.lock();
+            inner.faults.timed_out += 1;
+            inner.faults.timed_out_after_storing += u64::from(stored_paid);
+        }
         tokio::time::sleep(TIMEOUT_HOLD).await;
         let mut r = Response::new(Body::empty());
         r.extensions_mut().insert(DropConnection);

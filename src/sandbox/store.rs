@@ -91,6 +91,12 @@ pub struct FaultCounts {
     pub timed_out: u64,
     /// Code -4 answered.
     pub no_credit: u64,
+    /// Of `dropped`: paid calls whose order was stored before the connection closed.
+    pub dropped_after_storing: u64,
+    /// Of `timed_out`: paid calls whose order was stored and never answered.
+    pub timed_out_after_storing: u64,
+    /// Paid calls stored and then held unanswered (`hold_paid`).
+    pub held: u64,
 }
 
 /// What `--state FILE` holds.

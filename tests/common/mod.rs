@@ -42,25 +42,38 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// Compares `actual` with the expected-output file, or rewrites it when UPDATE_EXPECT is set.
+/// Compares `actual` with the expected-output file.
+///
+/// With `UPDATE_EXPECT` set, a file that differs is rewritten and the comparison still
+/// fails, naming it, so that a run which rewrote anything never passes: review the diff,
+/// then run again without it. It is refused outright where `CI` is set.
 pub fn expect_file(path: &Path, actual: &str) -> Result<(), String> {
-    if std::env::var_os("UPDATE_EXPECT").is_some() {
-        std::fs::write(path, actual).expect("write expected output");
+    let expected = std::fs::read_to_string(path).ok();
+    if expected.as_deref() == Some(actual) {
         return Ok(());
     }
-    let expected = std::fs::read_to_string(path).map_err(|e| {
-        format!(
-            "{}: {e} (run with UPDATE_EXPECT=1 to create it)",
+    if std::env::var_os("UPDATE_EXPECT").is_some() {
+        if std::env::var_os("CI").is_some() {
+            return Err(format!(
+                "{}: UPDATE_EXPECT is refused where CI is set: pinned output is only rewritten on a developer's machine",
+                path.display()
+            ));
+        }
+        std::fs::write(path, actual).expect("write expected output");
+        return Err(format!(
+            "{} rewritten (UPDATE_EXPECT): review the diff, then run again without UPDATE_EXPECT",
             path.display()
-        )
-    })?;
-    if expected == actual {
-        Ok(())
-    } else {
-        Err(format!(
+        ));
+    }
+    match expected {
+        None => Err(format!(
+            "{}: missing (run with UPDATE_EXPECT=1 to create it, then review it)",
+            path.display()
+        )),
+        Some(expected) => Err(format!(
             "{} differs (UPDATE_EXPECT=1 rewrites it after review)\n--- expected\n{expected}\n--- actual\n{actual}",
             path.display()
-        ))
+        )),
     }
 }
 

@@ -211,15 +211,32 @@ pub fn kill_9_after_rows(
     running
 }
 
-/// Waits, for 5 s at most, until `ledger.csv` has `n` placed rows.
+/// Waits until `ledger.csv` has `n` placed rows; fails the test after 30 s, so that a
+/// test never goes on as if orders were flowing when none were placed.
 pub fn wait_for_placed(dir: &Path, n: usize) {
+    wait_for_rows(dir, ",placed,", n);
+}
+
+/// Waits until `ledger.csv` has `n` lines containing `needle`; fails the test after 30 s.
+pub fn wait_for_rows(dir: &Path, needle: &str, n: usize) {
     let ledger = dir.join("ledger.csv");
-    for _ in 0..200 {
-        if std::fs::read_to_string(&ledger).is_ok_and(|l| l.matches(",placed,").count() >= n) {
+    let count = || {
+        std::fs::read_to_string(&ledger)
+            .map(|l| l.matches(needle).count())
+            .unwrap_or(0)
+    };
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(30) {
+        if count() >= n {
             return;
         }
-        std::thread::sleep(Duration::from_millis(25));
+        std::thread::sleep(Duration::from_millis(10));
     }
+    panic!(
+        "timed out after 30 s waiting for {n} `{needle}` rows in {}: it has {}",
+        ledger.display(),
+        count()
+    );
 }
 
 pub fn text(b: &[u8]) -> String {
