@@ -16,9 +16,13 @@ pub fn line<'a>(cells: impl Iterator<Item = &'a str>) -> String {
 }
 
 /// One cell as written: a leading `= + - @ '`, tab or CR is escaped with `'` so that no
-/// spreadsheet runs it as a formula, and the cell is quoted when CSV needs it.
+/// spreadsheet runs it as a formula (a negative integer, such as the API's code `-1`, is a
+/// number to a spreadsheet and stays as it is), and the cell is quoted when CSV needs it.
 pub fn encode(cell: &str) -> String {
-    let neutral = if cell.starts_with(['=', '+', '-', '@', '\t', '\r', '\'']) {
+    let negative_integer = cell
+        .strip_prefix('-')
+        .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
+    let neutral = if !negative_integer && cell.starts_with(['=', '+', '-', '@', '\t', '\r', '\'']) {
         format!("'{cell}")
     } else {
         cell.to_owned()
@@ -134,7 +138,8 @@ mod tests {
         for cell in [
             "=cmd|' /C calc'!A0",
             "+1",
-            "-1",
+            "-1+2",
+            "-2+3+cmd|' /C calc'!A0",
             "@SUM(A1)",
             "\tx",
             "'quoted",
@@ -149,5 +154,14 @@ mod tests {
             let recs: Vec<Record> = records(&format!("{enc}\n")).collect();
             assert_eq!(decode(&recs[0].cells[0]), cell);
         }
+    }
+
+    #[test]
+    fn negative_integers_stay_numbers() {
+        for cell in ["-1", "-6", "-12"] {
+            assert_eq!(encode(cell), cell);
+            assert_eq!(decode(cell), cell);
+        }
+        assert_eq!(encode("-"), "'-");
     }
 }

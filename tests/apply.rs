@@ -12,8 +12,8 @@ use serde_json::Value;
 mod common;
 
 use common::server::{
-    Server, apply, apply_until_done, kill_9_after_rows, ledger_states, manifest, nicsrs, run_on,
-    spawn_apply, text, wait_for_placed,
+    Server, apply, apply_until_done, kill_9_after_rows, ledger_states, manifest, nicsrs,
+    open_calls, run_on, spawn_apply, text, wait_for_placed,
 };
 
 fn assert_exactly_once(server: &Server, dir: &Path, n: usize) {
@@ -210,6 +210,13 @@ fn drops_timeouts_500s_429s_and_unknown_errors_end_with_every_order_placed_once(
             "{f} happened: {faults}"
         );
     }
+    // On paid calls, after the order was stored: the faults that could buy twice.
+    for f in ["dropped_after_storing", "timed_out_after_storing"] {
+        assert!(
+            faults[f].as_u64().unwrap_or(0) > 10,
+            "{f} happened: {faults}"
+        );
+    }
 }
 
 #[test]
@@ -228,6 +235,7 @@ fn kill_9_at_any_moment_then_re_runs_never_place_twice() {
         },
         "sandbox",
     );
+    let mut mid_call = 0;
     for (rows, delay_ms) in [
         (1, 0u64),
         (30, 5),
@@ -237,9 +245,15 @@ fn kill_9_at_any_moment_then_re_runs_never_place_twice() {
         (90, 10),
         (3, 60),
     ] {
-        let running = kill_9_after_rows(&dir, &server, "16", rows, Duration::from_millis(delay_ms));
-        assert!(running, "each kill hit a running apply");
+        let killed = kill_9_after_rows(&dir, &server, "16", rows, Duration::from_millis(delay_ms));
+        assert!(killed.running, "each kill hit a running apply");
+        // The guard: a kill that left no call open proves nothing about crashes mid-call.
+        mid_call += usize::from(killed.open > 0);
     }
+    assert!(
+        mid_call >= 4,
+        "at most 3 of the 7 kills may miss a call in flight; {mid_call} hit one"
+    );
     let interrupted = std::fs::read_to_string(dir.join("ledger.csv"))
         .expect("ledger")
         .lines()
@@ -520,12 +534,22 @@ fn apply_refuses_without_yes_off_a_terminal_and_above_max_orders() {
     );
     let out = apply(&dir, &server, &["--max-orders", "4"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("more than --max-orders 4"));
-    assert_eq!(
-        server.stats()["requests"]["place"],
-        Value::Null,
-        "nothing was sent"
+    assert!(
+        text(&out.stderr).contains(
+            "refusing: the plan would place, renew, reissue or replace 5 orders, more than --max-orders 4"
+        ),
+        "{}",
+        text(&out.stderr)
     );
+    assert_eq!(
+        server.stats()["requests"],
+        serde_json::json!({}),
+        "nothing was sent, not even a lookup"
+    );
+    // Exactly at the limit is allowed.
+    let out = apply(&dir, &server, &["--max-orders", "5"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_exactly_once(&server, &dir, 5);
 }
 
 #[test]
@@ -583,6 +607,13 @@ fn invalid_manifests_send_nothing_and_exit_2() {
     assert!(!dir.join("ledger.csv").exists());
 }
 
+/// Submitting rows of `ledger.csv`.
+fn submitting_rows(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("ledger.csv"))
+        .map(|l| l.matches(",submitting,").count())
+        .unwrap_or(0)
+}
+
 #[test]
 fn ctrl_c_finishes_what_is_in_flight_and_exits_130() {
     let dir = common::scratch("apply-interrupt");
@@ -597,11 +628,22 @@ fn ctrl_c_finishes_what_is_in_flight_and_exits_130() {
     let child = spawn_apply(&dir, &server, &["--concurrency", "4"], Stdio::piped);
     // Interrupt once orders are flowing (the handler is installed by then), not at a guess.
     wait_for_placed(&dir, 4);
+    let open = open_calls(&dir);
+    let before = submitting_rows(&dir);
+    assert!(
+        open <= 4,
+        "never more calls in flight than --concurrency: {open}"
+    );
     let _ = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status();
     let out = child.wait_with_output().expect("wait");
     assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("interrupted: finishing the orders in flight"),
+        "{}",
+        text(&out.stderr)
+    );
     let states = ledger_states(&dir);
     assert!(
         states.values().all(|e| e == "placed"),
@@ -609,7 +651,157 @@ fn ctrl_c_finishes_what_is_in_flight_and_exits_130() {
     );
     let placed = server.stats()["orders_placed"].as_u64().unwrap_or(0);
     assert_eq!(placed as usize, states.len());
-    assert!(placed < 60, "it stopped early");
+    assert!(placed >= 4 && placed < 60, "it stopped early: {placed}");
+    // Only what was in flight (or being taken) at the signal was still sent after it.
+    let after = submitting_rows(&dir) - before;
+    assert!(after <= 4, "{after} calls started after Ctrl-C");
+}
+
+/// Waits up to 30 s for `child` to end; kills it and fails the test otherwise.
+fn wait_or_fail(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("{what}: still running after 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A sandbox that stores every paid call's order and never answers it, keeping its orders in
+/// `state` so that a healthy sandbox started on the same file knows them.
+fn holding(state: &Path) -> Server {
+    Server::start(Config {
+        state: Some(state.to_owned()),
+        faults: Faults {
+            hold_paid: true,
+            ..Faults::default()
+        },
+        ..Config::default()
+    })
+}
+
+/// Starts `apply` on `held` with `k` workers and waits until exactly `k` paid calls are in
+/// flight: stored by the sandbox, never answered, a `submitting` row each.
+fn k_calls_in_flight(dir: &Path, held: &Server, k: usize) -> std::process::Child {
+    let mut child = spawn_apply(
+        dir,
+        held,
+        &["--concurrency", &k.to_string(), "--request-timeout", "5m"],
+        Stdio::piped,
+    );
+    let started = std::time::Instant::now();
+    loop {
+        let held_calls = held.stats()["faults"]["held"].as_u64().unwrap_or(0) as usize;
+        if held_calls == k && submitting_rows(dir) == k {
+            break;
+        }
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "apply ended before its calls were held"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{held_calls} calls held, {} submitting rows after 30 s",
+            submitting_rows(dir)
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child
+}
+
+/// After a crash with `k` calls in flight: the ledger has exactly `k` open rows; a re-run on
+/// a healthy sandbox finds each of them by refId, buys nothing twice, and records for every
+/// key the certId the sandbox has for its refId.
+fn reconciles_cleanly(dir: &Path, state: &Path, n: usize, k: usize) {
+    let states = ledger_states(dir);
+    assert_eq!(states.len(), k, "{states:?}");
+    assert_eq!(open_calls(dir), k, "k open submitting rows: {states:?}");
+    let healthy = Server::start(Config {
+        state: Some(state.to_owned()),
+        ..Config::default()
+    });
+    assert_eq!(
+        healthy.stats()["orders_placed"],
+        k,
+        "the held orders were stored"
+    );
+    let out = apply(dir, &healthy, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "Plan: {} to place, 0 to renew, 0 to reissue, 0 to replace, 0 to retry, {k} to reconcile",
+            n - k
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("{:<29} {k:>7}", "found done (reconciled)")),
+        "each in-flight call found by refId: {stdout}"
+    );
+    assert_eq!(
+        healthy.stats()["requests"]["place"],
+        n - k,
+        "only the orders never sent were placed"
+    );
+    assert_exactly_once(&healthy, dir, n);
+}
+
+/// The deterministic crash: a sandbox that never answers paid calls, and a `kill -9` once
+/// exactly k calls are in flight.
+#[test]
+fn kill_9_with_k_calls_in_flight_then_a_re_run_finds_each_by_ref_id() {
+    let dir = common::scratch("apply-kill-in-flight");
+    let state = dir.join("sandbox.json");
+    let (n, k) = (10, 4);
+    manifest(&dir, n);
+    let held = holding(&state);
+    let mut child = k_calls_in_flight(&dir, &held, k);
+    let _ = child.kill(); // SIGKILL, with k calls in flight
+    let _ = child.wait();
+    drop(held);
+    reconciles_cleanly(&dir, &state, n, k);
+}
+
+/// A second Ctrl-C exits at once, even with calls that will never be answered in flight;
+/// the next run reconciles them.
+#[test]
+fn a_second_ctrl_c_exits_at_once_and_the_next_run_reconciles() {
+    let dir = common::scratch("apply-interrupt-twice");
+    let state = dir.join("sandbox.json");
+    let (n, k) = (10, 3);
+    manifest(&dir, n);
+    let held = holding(&state);
+    let mut child = k_calls_in_flight(&dir, &held, k);
+    let pid = child.id().to_string();
+    let interrupt = || {
+        let _ = Command::new("kill").args(["-INT", &pid]).status();
+    };
+    interrupt();
+    // The first Ctrl-C waits for the calls in flight, which never end.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        child.try_wait().expect("wait").is_none(),
+        "one Ctrl-C waits for the calls in flight"
+    );
+    interrupt();
+    let status = wait_or_fail(&mut child, "apply after a second Ctrl-C");
+    assert_eq!(status.code(), Some(130));
+    let mut stderr = String::new();
+    use std::io::Read;
+    let _ = child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr);
+    assert!(stderr.contains("Ctrl-C again exits at once"), "{stderr}");
+    drop(held);
+    reconciles_cleanly(&dir, &state, n, k);
 }
 
 #[test]

@@ -426,8 +426,8 @@ fn kill_9_in_the_middle_of_a_wave_then_re_runs_renew_and_reissue_each_once() {
     );
     let mut interrupted = 0;
     for (rows, delay_ms) in [(1, 0u64), (4, 30), (9, 5), (6, 60), (2, 15)] {
-        let running = kill_9_after_rows(&dir, &server, "4", rows, Duration::from_millis(delay_ms));
-        assert!(running, "the kill hit a running apply");
+        let killed = kill_9_after_rows(&dir, &server, "4", rows, Duration::from_millis(delay_ms));
+        assert!(killed.running, "the kill hit a running apply");
         // A call killed in flight is reconciled by refId before anything is sent again.
         interrupted += plan_json(&dir, &server)["summary"]["reconcile"]
             .as_u64()

@@ -23,6 +23,25 @@ const RENEW_WINDOW_DAYS: i64 = 90;
 /// Issued certificates can be cancelled this long after issue.
 const CANCEL_WINDOW_DAYS: i64 = 30;
 
+/// Names under this domain are refused by the sandbox's CA (code -6, nothing stored), as
+/// a payment sandbox has card numbers that are always declined: a way to try a refusal.
+pub const CA_REFUSES: &str = "ca-refuses.example";
+
+/// Code -6 for an order naming a host under [`CA_REFUSES`].
+fn ca_refuses(params: &Map<String, Value>) -> Result<(), Refusal> {
+    let names = crate::expand::domain_names(&Value::Object(params.clone()));
+    match names
+        .iter()
+        .find(|n| n.to_ascii_lowercase().ends_with(CA_REFUSES))
+    {
+        Some(name) => Err(Box::new(Handled::reply(Reply::fail(
+            Code::CaFailed,
+            json!({"domainInfo": [format!("the CA refused {name}")]}),
+        )))),
+        None => Ok(()),
+    }
+}
+
 /// What a request came to: the reply, and the state generation to save before sending it.
 pub struct Handled {
     /// HTTP status (200 for every API answer, as live).
@@ -289,6 +308,7 @@ fn place(app: &App, form: &Form) -> Handled {
             ))));
         }
         check_csr(&params)?;
+        ca_refuses(&params)?;
         Ok((code.to_owned(), years, ref_id, params))
     })();
     let (code, years, ref_id, mut params) = match result {

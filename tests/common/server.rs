@@ -168,16 +168,25 @@ pub fn apply_until_done(dir: &Path, server: &Server, concurrency: &str, runs: us
     panic!("apply did not converge: last exit {last:?}");
 }
 
+/// What a `kill -9` hit.
+pub struct Killed {
+    /// The run was still going when killed.
+    pub running: bool,
+    /// Keys whose last row is a write-ahead row (`submitting`, `renewing`, `reissuing`,
+    /// `replacing`) right after the kill: calls the kill interrupted in flight.
+    pub open: usize,
+}
+
 /// Starts `apply` with `concurrency` workers and kills it with SIGKILL once `ledger.csv` has
 /// `rows` more lines than before (so that the kill lands while calls are in flight, however
-/// slow the start), then `delay` later. Returns whether the run was still going when killed.
+/// slow the start), then `delay` later.
 pub fn kill_9_after_rows(
     dir: &Path,
     server: &Server,
     concurrency: &str,
     rows: usize,
     delay: Duration,
-) -> bool {
+) -> Killed {
     let lines = || {
         std::fs::read_to_string(dir.join("ledger.csv"))
             .map(|l| l.lines().count())
@@ -198,9 +207,16 @@ pub fn kill_9_after_rows(
         Stdio::null,
     );
     let started = std::time::Instant::now();
-    while lines() < base + rows && started.elapsed() < Duration::from_secs(30) {
+    while lines() < base + rows {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "apply wrote no {rows} rows in 30 s"
+        );
         if child.try_wait().ok().flatten().is_some() {
-            return false;
+            return Killed {
+                running: false,
+                open: open_calls(dir),
+            };
         }
         std::thread::sleep(Duration::from_millis(2));
     }
@@ -208,7 +224,24 @@ pub fn kill_9_after_rows(
     let running = child.try_wait().ok().flatten().is_none();
     let _ = child.kill(); // SIGKILL
     let _ = child.wait();
-    running
+    Killed {
+        running,
+        open: open_calls(dir),
+    }
+}
+
+/// Keys of `ledger.csv` whose last row is a write-ahead row: a call whose outcome was
+/// never recorded.
+pub fn open_calls(dir: &Path) -> usize {
+    ledger_states(dir)
+        .values()
+        .filter(|e| {
+            matches!(
+                e.as_str(),
+                "submitting" | "renewing" | "reissuing" | "replacing"
+            )
+        })
+        .count()
 }
 
 /// Waits until `ledger.csv` has `n` placed rows; fails the test after 30 s, so that a

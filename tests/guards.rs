@@ -1,0 +1,419 @@
+//! The guards that keep money safe and the promises the README makes of the command line,
+//! each tried as a user meets it: no token, a refused token, refusals that block an order
+//! until it is edited, calls never sent, a torn ledger, the expiry filter, a refresh that
+//! cannot write, and a sandbox killed with `kill -9`.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use nicsrs_batch::catalog::Catalog;
+use nicsrs_batch::sandbox::Config;
+use serde_json::{Value, json};
+
+mod common;
+
+use common::server::{Server, apply, ledger_states, manifest, nicsrs, run_on, text};
+
+/// The ledger's rows as `(event, key, code)`.
+fn rows(dir: &Path) -> Vec<(String, String, String)> {
+    let ledger = std::fs::read_to_string(dir.join("ledger.csv")).expect("ledger");
+    ledger
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            (
+                cells[2].to_owned(),
+                cells[3].to_owned(),
+                cells[11].to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Every key's order placed once, with the certId the sandbox has for its refId.
+fn placed_once(server: &Server, dir: &Path, n: usize) {
+    let st = server.stats();
+    assert_eq!(st["duplicate_ref_ids"], json!([]), "no order placed twice");
+    assert_eq!(st["orders_placed"], n, "{st}");
+    let contents =
+        nicsrs_batch::ledger::read(&dir.join("ledger.csv"), nicsrs_batch::ledger::Api::Sandbox)
+            .expect("ledger");
+    let states = contents.states();
+    assert_eq!(states.len(), n);
+    for (key, state) in states {
+        let row = state.current.expect("placed");
+        let found = server.call("certIdByrefId", &[("refId", &row.ref_id)]);
+        assert_eq!(
+            found["data"]["certId"].as_str(),
+            Some(row.cert_id.as_str()),
+            "{key}: the ledger's certId is the sandbox's answer for its refId"
+        );
+    }
+}
+
+#[test]
+fn without_a_token_nothing_is_sent_and_nothing_written() {
+    let dir = common::scratch("guard-no-token");
+    manifest(&dir, 3);
+    let server = Server::start(Config::default());
+    for args in [
+        &["apply", "orders.yaml", "--yes"][..],
+        &["products", "--vendor", "Sectigo"],
+    ] {
+        let out = nicsrs(&dir, "")
+            .env_remove("NICSRS_API_TOKEN")
+            .args(args)
+            .args(["--endpoint", &server.url, "--ledger", "ledger.csv"])
+            .output()
+            .expect("runs");
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains("NICSRS_API_TOKEN"),
+            "{args:?}: the message says where the token comes from: {}",
+            text(&out.stderr)
+        );
+        assert!(!dir.join("ledger.csv").exists(), "{args:?} wrote a ledger");
+    }
+    assert_eq!(server.stats()["requests"], json!({}), "no call was made");
+}
+
+#[test]
+fn a_refused_token_stops_the_run_at_once_and_nothing_is_lost() {
+    let dir = common::scratch("guard-400");
+    let n = 20;
+    let wrong = "not-the-token-of-this-account";
+    // With the lookup by refId first, and with `--trust-ledger` (the paid call first).
+    for trust in [false, true] {
+        let dir = dir.join(if trust { "trusted" } else { "default" });
+        std::fs::create_dir_all(&dir).expect("dir");
+        manifest(&dir, n);
+        let server = Server::start(Config::default());
+        let mut extra = vec!["--concurrency", "4"];
+        if trust {
+            extra.push("--trust-ledger");
+        }
+        let out = nicsrs(&dir, wrong)
+            .args(["apply", "orders.yaml", "--yes", "--endpoint", &server.url])
+            .args(["--ledger", "ledger.csv"])
+            .args(&extra)
+            .output()
+            .expect("apply");
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(3), "{stdout}{}", text(&out.stderr));
+        assert!(
+            stdout.contains("stopped: "),
+            "the reason is given: {stdout}"
+        );
+        assert!(!stdout.contains(wrong) && !text(&out.stderr).contains(wrong));
+        let st = server.stats();
+        // Each worker's call in flight when the first 400 came back, and nothing after.
+        let calls = if trust { "place" } else { "certIdByrefId" };
+        let sent = st["requests"][calls].as_u64().unwrap_or(0);
+        assert!((1..=4).contains(&sent), "{st}");
+        assert_eq!(st["orders_placed"], 0);
+        assert!(
+            stdout.contains(&format!("{:<29} {:>7}", "not started", n as u64 - sent)),
+            "the rest were never started: {stdout}"
+        );
+        // What was refused is recorded; with the right token everything is placed, once.
+        let recorded = rows(&dir);
+        assert!(
+            recorded
+                .iter()
+                .all(|(e, _, code)| (e == "submitting" && code.is_empty())
+                    || (e == "failed" && code == "400")
+                    || e == "unknown"),
+            "{recorded:?}"
+        );
+        let out = apply(&dir, &server, &[]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+        placed_once(&server, &dir, n);
+    }
+}
+
+/// A sandbox whose catalogue allows `comodo-ssl` one year only and has no `rapidssl`: the
+/// tool's built-in catalogue allows both, so the API refuses them (-1, -3).
+fn narrower_catalogue(dir: &Path) -> Catalog {
+    let out = nicsrs(dir, "").arg("catalog").output().expect("catalog");
+    let mut products: Vec<Value> = serde_json::from_slice(&out.stdout).expect("catalogue");
+    products.retain(|p| p["code"] != "rapidssl");
+    for p in &mut products {
+        if p["code"] == "comodo-ssl" {
+            p["maxYear"] = json!(1);
+        }
+    }
+    let path = dir.join("sandbox-catalog.json");
+    std::fs::write(&path, serde_json::to_vec(&products).expect("JSON")).expect("catalogue");
+    Catalog::from_file(&path).expect("catalogue")
+}
+
+#[test]
+fn refusals_block_an_order_until_it_is_edited_then_it_is_retried() {
+    let dir = common::scratch("guard-refusals");
+    let server = Server::start(Config {
+        catalog: narrower_catalogue(&dir),
+        ..Config::default()
+    });
+    let path = manifest(&dir, 4);
+    let good = std::fs::read_to_string(&path).expect("manifest");
+    let refused = good
+        .replace(
+            "  - key: site-0000\n    params:",
+            "  - key: site-0000\n    productCode: comodo-ssl\n    years: 2\n    params:",
+        )
+        .replace(
+            "  - key: site-0001\n    params:",
+            "  - key: site-0001\n    productCode: rapidssl\n    params:",
+        )
+        .replace("www.site0002.example", "www.ca-refuses.example");
+    std::fs::write(&path, &refused).expect("manifest");
+    let out = apply(&dir, &server, &[]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}{}", text(&out.stderr));
+    let mut failed: Vec<(String, String)> = rows(&dir)
+        .into_iter()
+        .filter(|(e, _, _)| e == "failed")
+        .map(|(_, k, c)| (k, c))
+        .collect();
+    failed.sort();
+    let expected: Vec<(String, String)> = [
+        ("site-0000", "-1"),
+        ("site-0001", "-3"),
+        ("site-0002", "-6"),
+    ]
+    .iter()
+    .map(|(k, c)| (k.to_string(), c.to_string()))
+    .collect();
+    assert_eq!(failed, expected, "each refusal recorded with its code");
+    assert_eq!(
+        server.stats()["requests"]["place"],
+        4,
+        "a refusal is final for that request: never sent again"
+    );
+    // The plan blocks each refused order, with the API's reason, and sends nothing again.
+    let plan = run_on(&dir, &server, "", &["plan", "orders.yaml"]);
+    let shown = text(&plan.stdout);
+    for key in ["site-0000", "site-0001", "site-0002"] {
+        assert!(
+            shown
+                .lines()
+                .any(|l| l.trim_start().starts_with("blocked") && l.contains(key)),
+            "{key} blocked: {shown}"
+        );
+    }
+    assert!(
+        shown.contains("the CA refused www.ca-refuses.example"),
+        "{shown}"
+    );
+    let out = apply(&dir, &server, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "blocked orders leave the run incomplete"
+    );
+    assert_eq!(server.stats()["requests"]["place"], 4, "nothing sent again");
+    // Edited, each is retried, and placed once.
+    std::fs::write(&path, &good).expect("manifest");
+    let plan = run_on(&dir, &server, "", &["plan", "orders.yaml"]);
+    assert!(
+        text(&plan.stdout).contains("0 to reconcile, 1 with nothing to do, 0 blocked")
+            && text(&plan.stdout).contains("3 to retry"),
+        "{}",
+        text(&plan.stdout)
+    );
+    let out = apply(&dir, &server, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    placed_once(&server, &dir, 4);
+}
+
+#[test]
+fn calls_never_sent_are_retried_then_failed_then_retried_by_the_next_run() {
+    let dir = common::scratch("guard-not-sent");
+    let n = 2;
+    manifest(&dir, n);
+    // A port nothing listens on: every connection is refused, so no call is ever sent.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+    let url = format!("http://{}", closed.local_addr().expect("addr"));
+    drop(closed);
+    let out = nicsrs(&dir, "sandbox")
+        .args([
+            "apply",
+            "orders.yaml",
+            "--yes",
+            "--trust-ledger",
+            "--endpoint",
+            &url,
+        ])
+        .args(["--ledger", "ledger.csv", "--request-timeout", "2s"])
+        .output()
+        .expect("apply");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
+    // Each call was written ahead, tried again within the run, and recorded as failed:
+    // never sent, so nothing was bought and nothing needs reconciling.
+    let events: Vec<(String, String)> = rows(&dir).into_iter().map(|(e, k, _)| (e, k)).collect();
+    assert_eq!(events.iter().filter(|(e, _)| e == "submitting").count(), n);
+    assert_eq!(events.iter().filter(|(e, _)| e == "failed").count(), n);
+    let ledger = std::fs::read_to_string(dir.join("ledger.csv")).expect("ledger");
+    assert_eq!(ledger.matches(",not sent: ").count(), n, "{ledger}");
+    let healthy = Server::start(Config::default());
+    let plan = run_on(&dir, &healthy, "", &["plan", "orders.yaml"]);
+    assert!(
+        text(&plan.stdout).contains(&format!("{n} to retry, 0 to reconcile")),
+        "{}",
+        text(&plan.stdout)
+    );
+    let out = apply(&dir, &healthy, &["--trust-ledger"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    placed_once(&healthy, &dir, n);
+}
+
+#[test]
+fn a_torn_last_line_is_warned_about_on_the_command_line_and_nothing_is_lost() {
+    let dir = common::scratch("guard-torn");
+    manifest(&dir, 3);
+    let server = Server::start(Config::default());
+    assert_eq!(apply(&dir, &server, &[]).status.code(), Some(0));
+    let ledger = dir.join("ledger.csv");
+    let mut bytes = std::fs::read(&ledger).expect("ledger");
+    bytes.extend_from_slice(b"2027-01-01T00:00:00Z,sandbox,plac");
+    std::fs::write(&ledger, &bytes).expect("ledger");
+    for args in [&["plan", "orders.yaml"][..], &["status"]] {
+        let out = run_on(&dir, &server, "", args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.starts_with("warning: ledger ledger.csv: ")
+                && stderr.contains("line 8: the last line is incomplete"),
+            "{args:?}: {stderr}"
+        );
+    }
+    let out = apply(&dir, &server, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("Nothing to do."));
+    assert_eq!(ledger_states(&dir).len(), 3);
+    assert_eq!(server.stats()["orders_placed"], 3);
+}
+
+#[test]
+fn status_expiring_keeps_only_what_expires_within_the_window() {
+    let dir = common::scratch("guard-expiring");
+    manifest(&dir, 3);
+    let server = Server::start(Config {
+        validity_days: 20,
+        ..Config::default()
+    });
+    assert_eq!(apply(&dir, &server, &[]).status.code(), Some(0));
+    let out = run_on(&dir, &server, "sandbox", &["refresh"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let keys = |window: &str| -> Vec<String> {
+        let out = run_on(
+            &dir,
+            &server,
+            "",
+            &["status", "--expiring", window, "--format", "json"],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        text(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter_map(|v| v["key"].as_str().map(str::to_owned))
+            .collect()
+    };
+    assert_eq!(keys("30d"), ["site-0000", "site-0001", "site-0002"]);
+    assert_eq!(keys("10d"), Vec::<String>::new());
+    let out = run_on(&dir, &server, "", &["status", "--expiring", "30d"]);
+    assert!(
+        text(&out.stdout).contains("(20 days)") || text(&out.stdout).contains("(19 days)"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn refresh_exits_3_when_a_certificate_cannot_be_written() {
+    let dir = common::scratch("guard-refresh-3");
+    manifest(&dir, 2);
+    let server = Server::start(Config::default());
+    assert_eq!(apply(&dir, &server, &[]).status.code(), Some(0));
+    std::fs::write(dir.join("certs"), "a file, not a folder").expect("file");
+    let out = run_on(&dir, &server, "sandbox", &["refresh", "--out-dir", "certs"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("site-0000") || text(&out.stdout).contains("site-0000"),
+        "the key is named: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+/// `nicsrs-batch sandbox --state FILE` as a process, and the URL it listens on.
+fn sandbox_process(dir: &Path) -> (std::process::Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nicsrs-batch"))
+        .args([
+            "sandbox",
+            "--listen",
+            "127.0.0.1:0",
+            "--state",
+            "state.json",
+        ])
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sandbox");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("listening line");
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("listening on URL")
+        .to_owned();
+    (child, url)
+}
+
+#[test]
+fn the_sandbox_keeps_its_orders_through_a_kill_9_of_itself() {
+    let dir = common::scratch("guard-sandbox-kill");
+    manifest(&dir, 5);
+    let apply_on = |url: &str| {
+        nicsrs(&dir, "sandbox")
+            .args(["apply", "orders.yaml", "--yes", "--endpoint", url])
+            .args(["--ledger", "ledger.csv", "--request-timeout", "5s"])
+            .output()
+            .expect("apply")
+    };
+    let (mut sandbox, url) = sandbox_process(&dir);
+    let out = apply_on(&url);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    sandbox.kill().expect("kill -9"); // SIGKILL: no chance to save on the way out
+    let _ = sandbox.wait();
+    std::thread::sleep(Duration::from_millis(50));
+    // The ledger is lost too: only the sandbox's own state can say the orders exist.
+    std::fs::remove_file(dir.join("ledger.csv")).expect("ledger");
+    let (mut sandbox, url) = sandbox_process(&dir);
+    let out = apply_on(&url);
+    let _ = sandbox.kill();
+    let _ = sandbox.wait();
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains(&format!("{:<29} {:>7}", "found done (reconciled)", 5))
+            && stdout.contains(&format!("{:<29} {:>7}", "placed now", 0)),
+        "every order found by refId after the restart: {stdout}"
+    );
+}
