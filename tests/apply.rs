@@ -1110,3 +1110,162 @@ fn plan_and_apply_refresh_first_and_keep_their_output_clean() {
     );
     assert_eq!(server.stats()["requests"]["collect"], 2);
 }
+
+/// `value` with what changes from run to run (times, dates, durations) replaced by its
+/// kind, so that every other field can be pinned.
+fn steady(value: Value) -> Value {
+    const VOLATILE: &[&str] = &[
+        "time",
+        "seconds",
+        "not_before",
+        "not_after",
+        "due_date",
+        "days_left",
+        "due_from",
+    ];
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let blank = v.is_null() || v == "";
+                    let v = if VOLATILE.contains(&k.as_str()) && !blank {
+                        Value::String(format!("<{k}>"))
+                    } else {
+                        steady(v)
+                    };
+                    (k, v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(steady).collect()),
+        Value::String(text) => Value::String(undated(&text)),
+        other => other,
+    }
+}
+
+/// `text` with its dates (`2027-05-20`) and day counts (`(200 days)`) replaced.
+fn undated(text: &str) -> String {
+    let b = text.as_bytes();
+    let digits = |from: usize, n: usize| {
+        b.get(from..from + n)
+            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+    };
+    let mut out = String::new();
+    let mut i = 0;
+    while i < b.len() {
+        if digits(i, 4)
+            && b.get(i + 4) == Some(&b'-')
+            && digits(i + 5, 2)
+            && b.get(i + 7) == Some(&b'-')
+            && digits(i + 8, 2)
+        {
+            out.push_str("<date>");
+            i += 10;
+        } else if b[i] == b'(' && b.get(i + 1).is_some_and(u8::is_ascii_digit) {
+            let end = b[i + 1..]
+                .iter()
+                .position(|c| !c.is_ascii_digit())
+                .map_or(b.len(), |p| i + 1 + p);
+            if text[end..].starts_with(" days)") {
+                out.push_str("(<n> days)");
+                i = end + " days)".len();
+            } else {
+                out.push('(');
+                i += 1;
+            }
+        } else {
+            let c = text[i..].chars().next().unwrap_or(' ');
+            out.push(c);
+            i += c.len_utf8();
+        }
+    }
+    out
+}
+
+/// Each line of `out` as JSON, made steady, one per line.
+fn steady_lines(out: &[u8]) -> String {
+    text(out)
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+            format!("{}\n", steady(v))
+        })
+        .collect()
+}
+
+/// Every field of every JSON line that `apply`, `plan`, `status` and `refresh` print, for
+/// CI scripts that read them, pinned in `tests/fixtures/json/`.
+#[test]
+fn every_field_of_every_json_output_is_pinned() {
+    let dir = common::scratch("apply-json-pinned");
+    manifest(&dir, 2);
+    let server = Server::start(Config::default());
+    let fixtures = common::root().join("tests/fixtures/json");
+    let mut failures = Vec::new();
+    let mut pin = |name: &str, output: &std::process::Output, code: i32| {
+        if output.status.code() != Some(code) {
+            failures.push(format!(
+                "{name}: exit {:?}: {}",
+                output.status.code(),
+                text(&output.stderr)
+            ));
+        }
+        // `.json`: one document (plan, validate); `.jsonl`: one object per line.
+        let shown = if name.ends_with(".jsonl") {
+            steady_lines(&output.stdout)
+        } else {
+            match serde_json::from_slice::<Value>(&output.stdout) {
+                Ok(doc) => format!("{:#}\n", steady(doc)),
+                Err(e) => format!("not one JSON document: {e}\n{}", text(&output.stdout)),
+            }
+        };
+        if let Err(e) = common::expect_file(&fixtures.join(name), &shown) {
+            failures.push(e);
+        }
+    };
+    let json = ["--format", "json"];
+    pin(
+        "plan.json",
+        &run_on(
+            &dir,
+            &server,
+            "",
+            &["plan", "orders.yaml", "--format", "json"],
+        ),
+        0,
+    );
+    // One worker, so that the outcomes come in the manifest's order with the same certIds.
+    let first = apply(&dir, &server, &["--format", "json", "--concurrency", "1"]);
+    pin("apply.jsonl", &first, 0);
+    // Nothing to do: still the plan and a summary.
+    pin("apply-nothing-to-do.jsonl", &apply(&dir, &server, &json), 0);
+    pin(
+        "status.jsonl",
+        &run_on(&dir, &server, "", &["status", "--format", "json"]),
+        0,
+    );
+    let refresh = run_on(
+        &dir,
+        &server,
+        "sandbox",
+        &["refresh", "--format", "json", "--concurrency", "1"],
+    );
+    pin("refresh.jsonl", &refresh, 0);
+    pin(
+        "status-after-refresh.jsonl",
+        &run_on(
+            &dir,
+            &server,
+            "",
+            &["status", "orders.yaml", "--format", "json"],
+        ),
+        0,
+    );
+    let invalid = common::root().join("tests/fixtures/invalid");
+    let validate = nicsrs(&invalid, "")
+        .args(["validate", "--format", "json", "domain-validation.yaml"])
+        .output()
+        .expect("validate");
+    pin("validate.json", &validate, 2);
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}

@@ -517,6 +517,13 @@ fn the_plan_explains_every_lifecycle_decision() {
     placed("refused-then-refreshed", 17, "COMPLETE", 10, 400);
     placed("refused-not-refreshed", 18, "COMPLETE", 10, 400);
     placed("no-csr-held", 19, "COMPLETE", 20, 20);
+    placed("failed-at-ca", 20, "FAILED", 0, 0);
+    placed("reissued-elsewhere", 21, "REISSUED", 0, 0);
+    placed("second-renewal", 22, "COMPLETE", 300, 300);
+    placed("second-reissue", 24, "COMPLETE", 300, 700);
+    placed("dates-unknown", 26, "COMPLETE", 0, 0);
+    placed("names-no-csr", 27, "COMPLETE", 150, 700);
+    placed("retired", 28, "COMPLETE", 150, 700);
     for r in rows.iter_mut() {
         match (r.key.as_str(), r.event) {
             // Placed with another key, and for other names, than the manifest has now.
@@ -526,6 +533,16 @@ fn the_plan_explains_every_lifecycle_decision() {
                     &r.request_fields[r.request_fields.find("csr=").unwrap_or(0)..][..12],
                     "csr=0badc0de",
                 );
+            }
+            // Collected, but with no dates.
+            ("dates-unknown", Event::Status) => {
+                r.not_before.clear();
+                r.not_after.clear();
+                r.due_date.clear();
+            }
+            ("names-no-csr", Event::Placed) => {
+                r.request_sha256 = "3".repeat(64);
+                r.domains = "www.shop.example api.shop.example".into();
             }
             ("replace-names", Event::Placed) => {
                 r.request_sha256 = "1".repeat(64);
@@ -647,9 +664,68 @@ fn the_plan_explains_every_lifecycle_decision() {
     refused_place.code = Some(-1);
     refused_place.message = "params.domainInfo: required".into();
     rows.push(refused_place);
+    // Renewed once and reissued once already: the next calls are `-r2` and `-i2`.
+    for (key, event, done, n, not_after, due) in [
+        (
+            "second-renewal",
+            Event::Renewing,
+            Event::Renewed,
+            22,
+            20,
+            20,
+        ),
+        (
+            "second-reissue",
+            Event::Reissuing,
+            Event::Reissued,
+            24,
+            20,
+            700,
+        ),
+    ] {
+        let suffix = if event == Event::Renewing { "r1" } else { "i1" };
+        let ref_id = format!("{key}-{suffix}");
+        rows.push(row(key, event, &old(n), &ref_id));
+        let mut made = row(key, done, &old(n + 1), &ref_id);
+        made.code = Some(1);
+        rows.push(made);
+        let mut s = row(key, Event::Status, &old(n + 1), &ref_id);
+        s.status = "COMPLETE".into();
+        s.not_before = day(-345);
+        s.not_after = day(not_after);
+        s.due_date = day(due);
+        rows.push(s);
+    }
+    // A placement whose outcome is unknown (-2): looked up by refId before anything else.
+    rows.push(row(
+        "unknown-outcome",
+        Event::Submitting,
+        "",
+        "unknown-outcome",
+    ));
+    let mut unknown = row("unknown-outcome", Event::Unknown, "", "unknown-outcome");
+    unknown.code = Some(-2);
+    unknown.message = "unknown error".into();
+    rows.push(unknown);
+    // A placement refused (-1): blocked while the order is as it was refused, retried once
+    // it has changed.
+    for (key, sha) in [
+        ("refused-placement", String::new()),
+        ("changed-retry", "2".repeat(64)),
+    ] {
+        rows.push(row(key, Event::Submitting, "", key));
+        let mut refused = row(key, Event::Failed, "", key);
+        refused.code = Some(-1);
+        refused.message =
+            "parameter validation failed: params.Administrator.mobile: invalid".into();
+        refused.request_sha256 = sha;
+        rows.push(refused);
+    }
     let contents = ledger::Contents::from_rows(rows);
     let plan = nicsrs_batch::plan::make_at(&outcome.orders, &contents, NOW);
-    let text = nicsrs_batch::plan::render(&plan, &outcome.sources);
+    // Paths as a user sees them from the fixtures' folder, whatever the clone's path.
+    let text = nicsrs_batch::plan::render(&plan, &outcome.sources)
+        .replace(&format!("{}/", fixtures.display()), "");
     if let Err(diff) = common::expect_file(&fixtures.join("plan.txt"), &text) {
         panic!("{diff}");
     }
@@ -712,9 +788,24 @@ fn the_plan_explains_every_lifecycle_decision() {
     assert_eq!(step("success-without-cert-id")["action"], "reconcile");
     assert_eq!(
         plan.paid_orders(),
-        10,
-        "place, 2 renewals, 4 reissues, 2 replacements, a retry"
+        13,
+        "place, 3 renewals, 5 reissues, 2 replacements, 2 retries"
     );
+    assert_eq!(step("second-renewal")["ref_id"], "second-renewal-r2");
+    assert_eq!(step("second-renewal")["of_cert_id"], "SBX0000000023");
+    assert_eq!(step("second-reissue")["ref_id"], "second-reissue-i2");
+    assert_eq!(step("unknown-outcome")["action"], "reconcile");
+    assert_eq!(step("refused-placement")["action"], "blocked");
+    assert_eq!(step("changed-retry")["action"], "retry");
+    assert_eq!(step("failed-at-ca")["action"], "blocked");
+    assert_eq!(step("reissued-elsewhere")["action"], "blocked");
+    assert_eq!(step("names-no-csr")["action"], "blocked");
+    assert_eq!(doc["gone"], serde_json::json!(["retired"]));
+    // Every field of the JSON plan, for every decision.
+    let json = format!("{doc:#}\n").replace(&format!("{}/", fixtures.display()), "");
+    if let Err(diff) = common::expect_file(&fixtures.join("plan.json"), &json) {
+        panic!("{diff}");
+    }
 }
 
 #[test]
