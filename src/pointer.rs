@@ -86,15 +86,14 @@ pub fn order_index(pointer: &str) -> Option<usize> {
         .ok()
 }
 
-/// Whether the mapping at `pointer` has a key that looks like a misspelling of `name`; a
-/// missing field is then not reported, as the misspelt key already is.
-pub fn misspelt_in(root: &Node, pointer: &str, name: &str) -> bool {
-    match &walk(root, pointer).0.value {
-        Value::Map(entries) => entries
-            .iter()
-            .any(|e| e.key != name && !crate::diagnostic::nearest(&e.key, [name]).is_empty()),
-        _ => false,
-    }
+/// Whether one of the `unknown` keys (each with the pointer of its mapping) of the mapping
+/// at `pointer` looks like a misspelling of `name`: a missing field is then not reported,
+/// as the misspelt key already is. A key the mapping may hold (`lastName` beside a missing
+/// `firstName`) is never taken for a misspelling.
+pub fn misspelt(unknown: &[(&str, &str)], pointer: &str, name: &str) -> bool {
+    unknown.iter().any(|(at, key)| {
+        *at == pointer && *key != name && !crate::diagnostic::nearest(key, [name]).is_empty()
+    })
 }
 
 #[cfg(test)]
@@ -120,6 +119,12 @@ mod tests {
         assert_eq!(at("/a", Target::Unknown("d/e".into())), "d/e");
         assert_eq!(at("/a/d~1e", Target::Value), "x");
         assert_eq!(order_index("/orders/12/params"), Some(12));
-        assert!(misspelt_in(&root, "/a", "dd/e"));
+        let unknown = [("/a", "lastNme")];
+        assert!(misspelt(&unknown, "/a", "lastName"), "a misspelling");
+        assert!(
+            !misspelt(&[("/a", "lastName")][..0], "/a", "firstName"),
+            "a valid key beside a missing one is no misspelling"
+        );
+        assert!(!misspelt(&unknown, "/b", "lastName"), "another mapping");
     }
 }

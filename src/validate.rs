@@ -450,7 +450,7 @@ impl<'a> Run<'a> {
             if let Some(obj) = json.as_object_mut() {
                 obj.insert("product".into(), product.rule_object());
             }
-            let issues = Schema::order()
+            let issues: Vec<(Severity, Issue)> = Schema::order()
                 .check(&json)
                 .into_iter()
                 .map(|i| (Severity::Error, i))
@@ -459,15 +459,29 @@ impl<'a> Run<'a> {
                     product,
                     &self.options.catalog,
                     csr_info.as_ref(),
-                ));
-            for (severity, issue) in issues {
+                ))
+                .collect();
+            // Keys refused as unknown, by the mapping they are in: one of them may be a
+            // misspelling of a field reported missing there.
+            let unknown: Vec<(&str, &str)> = issues
+                .iter()
+                .filter_map(|(_, i)| match &i.target {
+                    Target::Unknown(n) => Some((i.pointer.as_str(), n.as_str())),
+                    _ => None,
+                })
+                .collect();
+            let mut shown = Vec::new();
+            for (severity, issue) in &issues {
                 match &issue.target {
                     Target::Unknown(n) if is_token_key(n) => continue,
-                    Target::Missing(n) if pointer::misspelt_in(&tree, &issue.pointer, n) => {
+                    Target::Missing(n) if pointer::misspelt(&unknown, &issue.pointer, n) => {
                         continue; // the misspelt key is reported as unknown
                     }
                     _ => {}
                 }
+                shown.push((*severity, issue.clone()));
+            }
+            for (severity, issue) in shown {
                 let at = locate(&tree, &issue.pointer, &issue.target).span;
                 if let Some(&reported) = findings
                     .spans

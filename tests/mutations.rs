@@ -1,11 +1,15 @@
 //! Corrupted manifests (bytes flipped, deleted, duplicated, lines shuffled) give
-//! diagnostics, never a panic, a hang or an unreadable report.
+//! diagnostics, never a panic, a hang or an unreadable report; every diagnostic points
+//! inside its file with a documented code; and whatever a corruption leaves valid expands
+//! into requests that NicSRS's own rules (the order schema the sandbox holds them to) accept.
 
 use std::path::PathBuf;
 
 use nicsrs_batch::catalog::Catalog;
 use nicsrs_batch::diagnostic::TextRenderer;
+use nicsrs_batch::schema::Schema;
 use nicsrs_batch::validate::{Options, validate};
+use serde_json::{Value, json};
 
 mod common;
 
@@ -104,6 +108,7 @@ fn corrupted_manifests_never_panic() {
             .and_then(|s| s.parse().ok())
             .unwrap_or(20261130),
     );
+    let documented = documented_codes();
     let (mut invalid, mut valid) = (0, 0);
     for round in 0..*ROUNDS {
         let seed = &seeds[round % seeds.len()];
@@ -111,20 +116,90 @@ fn corrupted_manifests_never_panic() {
         std::fs::write(&path, mutate(&mut dice, seed)).expect("write");
         let outcome = validate(std::slice::from_ref(&path), &options)
             .expect("a readable file always validates");
+        let written = String::from_utf8_lossy(&std::fs::read(&path).expect("read")).into_owned();
         let renderer = TextRenderer::new(&outcome.sources, false);
         for d in &outcome.diagnostics {
             let text = renderer.render(d);
             assert!(text.contains(&format!("[{}]", d.code)), "{text}");
+            assert!(
+                documented.contains(&d.code),
+                "round {round}: `{}` is not a documented code\n{text}",
+                d.code
+            );
+            // A position is a place in the file: within it, on character boundaries.
+            if let Some(span) = d.place.and_then(|p| p.span) {
+                let (start, end) = (span.start as usize, span.end as usize);
+                let bytes = std::fs::read(&path).expect("read");
+                assert!(
+                    start <= end && end <= bytes.len(),
+                    "round {round}: {start}..{end} is outside the file of {} bytes\n{text}",
+                    bytes.len()
+                );
+                if let Ok(written) = std::str::from_utf8(&bytes) {
+                    assert!(
+                        written.is_char_boundary(start) && written.is_char_boundary(end),
+                        "round {round}: {start}..{end} splits a character\n{text}"
+                    );
+                }
+            }
         }
         if outcome.is_valid() {
             valid += 1;
+            // What a corruption left valid is what would be sent: NicSRS's rules accept it.
+            for order in &outcome.orders {
+                let mut params: Value = serde_json::from_str(&order.params).expect("params");
+                for contact in ["Administrator", "tech", "finance"] {
+                    if let Some(c) = params.get_mut(contact).and_then(Value::as_object_mut)
+                        && let Some(org) = c.remove("organation")
+                    {
+                        c.entry("organization").or_insert(org);
+                    }
+                }
+                let product = options
+                    .catalog
+                    .get(&order.product_code)
+                    .expect("a known product");
+                let instance = json!({
+                    "productCode": order.product_code,
+                    "years": order.years,
+                    "refId": order.ref_id,
+                    "params": params,
+                    "product": product.rule_object(),
+                });
+                let issues = Schema::order().check(&instance);
+                assert!(
+                    issues.is_empty(),
+                    "round {round}: `{}` is valid but NicSRS's rules refuse it: {:?}\n---\n{written}",
+                    order.key,
+                    issues.iter().map(|i| &i.message).collect::<Vec<_>>()
+                );
+            }
         } else {
             invalid += 1;
-            assert!(!outcome.diagnostics.is_empty());
         }
     }
     assert!(
         invalid > *ROUNDS / 2,
         "most mutations break something: {invalid} invalid, {valid} valid"
     );
+    assert!(
+        valid > 0,
+        "some mutations leave a valid manifest to check against the API's rules"
+    );
+}
+
+/// The codes of the README's table of diagnostics.
+fn documented_codes() -> std::collections::BTreeSet<String> {
+    let readme = std::fs::read_to_string(common::root().join("README.md")).expect("README");
+    let table = readme
+        .split("## Diagnostics")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("the Diagnostics section");
+    table
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .filter_map(|l| l.split('|').nth(1))
+        .flat_map(|cell| cell.split('`').skip(1).step_by(2).map(str::to_owned))
+        .collect()
 }
