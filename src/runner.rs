@@ -868,3 +868,56 @@ async fn lookup(ctx: &Ctx, ref_id: &str) -> Lookup {
     }
     Lookup::Unclear(last)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A worker that asks for its write-ahead row to be synced is answered only once the row
+    /// is durable; outcome rows are synced at the latest when the run ends.
+    #[test]
+    fn a_write_ahead_row_is_durable_before_the_worker_goes_on() {
+        let dir = std::env::temp_dir().join(format!("nicsrs-durable-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let (writer, _) = ledger::Writer::open(&dir.join("l.csv"), Api::Sandbox).expect("ledger");
+        let durable = writer.durable_rows();
+        let reporter: Box<dyn Reporter> = Box::new(crate::report::JsonReporter::default());
+        let (tx, rx) = mpsc::unbounded_channel();
+        let thread = std::thread::spawn(move || write_rows(rx, writer, reporter));
+        let row = |event| Row {
+            ref_id: "r-a".into(),
+            ..Row::about(Api::Sandbox, event, "a")
+        };
+        let (done, synced) = oneshot::channel();
+        tx.send(Msg {
+            row: row(Event::Submitting),
+            end: None,
+            synced: Some(done),
+        })
+        .ok()
+        .expect("sent");
+        assert!(synced.blocking_recv().expect("answered"), "written");
+        assert_eq!(
+            durable.load(Ordering::SeqCst),
+            1,
+            "durable before the answer"
+        );
+        tx.send(Msg {
+            row: row(Event::Placed),
+            end: None,
+            synced: None,
+        })
+        .ok()
+        .expect("sent");
+        drop(tx);
+        let (_, failure) = thread.join().expect("writer");
+        assert!(failure.is_none());
+        assert_eq!(
+            durable.load(Ordering::SeqCst),
+            2,
+            "the outcome synced at the end"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

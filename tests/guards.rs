@@ -417,3 +417,76 @@ fn the_sandbox_keeps_its_orders_through_a_kill_9_of_itself() {
         "every order found by refId after the restart: {stdout}"
     );
 }
+
+/// A disk that fills up in the middle of a run (the ledger may grow to `limit` bytes; the
+/// write past it fails with EFBIG, as on a full disk), at every point of a row: the
+/// ledger's row before a paid call is written first, so that no call is sent that the
+/// ledger could not record, and the next run on a disk with room finds every order.
+#[test]
+fn a_full_disk_sends_no_call_the_ledger_could_not_record() {
+    let n = 12;
+    let mut stopped_on_a_write_ahead_row = 0;
+    // From the second row to the tenth, in steps shorter than a row.
+    for limit in (600..3600).step_by(150) {
+        let dir = common::scratch(&format!("guard-full-disk-{limit}"));
+        manifest(&dir, n);
+        let server = Server::start(Config::default());
+        let out = apply_with_file_limit(&dir, &server, limit);
+        let stderr = text(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{limit}: {stderr}");
+        assert!(
+            stderr.contains("ledger.csv: File too large"),
+            "{limit}: {stderr}"
+        );
+        let ledger = std::fs::read(dir.join("ledger.csv")).expect("ledger");
+        assert!(ledger.len() as u64 <= limit);
+        let written = String::from_utf8_lossy(&ledger);
+        // Whole submitting rows: a torn last one is no record.
+        let whole: Vec<&str> = written.split("\r\n").collect();
+        let recorded = whole[..whole.len() - 1]
+            .iter()
+            .filter(|l| l.contains(",submitting,"))
+            .count();
+        stopped_on_a_write_ahead_row +=
+            usize::from(whole[whole.len() - 1].contains(",submitting,"));
+        let sent = server.stats()["requests"]["place"].as_u64().unwrap_or(0) as usize;
+        assert!(sent < n, "{limit}: the run stopped: {sent} calls");
+        assert!(
+            sent <= recorded,
+            "{limit}: {sent} paid calls sent, but only {recorded} written ahead in the ledger"
+        );
+        let out = apply(&dir, &server, &[]);
+        assert_eq!(out.status.code(), Some(0), "{limit}: {}", text(&out.stderr));
+        placed_once(&server, &dir, n);
+    }
+    assert!(
+        stopped_on_a_write_ahead_row > 0,
+        "some limit fell in the middle of a write-ahead row"
+    );
+}
+
+/// `apply` with files limited to `limit` bytes (RLIMIT_FSIZE, SIGXFSZ ignored): a write
+/// past it fails with EFBIG, as on a full disk.
+fn apply_with_file_limit(dir: &Path, server: &Server, limit: u64) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    let mut command = nicsrs(dir, "sandbox");
+    command
+        .args(["apply", "orders.yaml", "--yes", "--endpoint", &server.url])
+        .args(["--ledger", "ledger.csv", "--concurrency", "2"]);
+    let limit = limit as libc::rlim_t;
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let rl = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &rl) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    command.output().expect("apply")
+}

@@ -373,6 +373,10 @@ pub struct Writer {
     path: PathBuf,
     /// The file's column order (see [`Contents`]).
     layout: Vec<Option<usize>>,
+    /// Rows appended by this writer.
+    appended: u64,
+    /// Of them, the rows a completed `sync` made durable (shared, for tests and checks).
+    durable: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Writer {
@@ -444,6 +448,8 @@ impl Writer {
                 file,
                 path: path.to_owned(),
                 layout: contents.layout.clone(),
+                appended: 0,
+                durable: Default::default(),
             };
             return Ok((writer, contents));
         }
@@ -455,6 +461,8 @@ impl Writer {
             } else {
                 contents.layout.clone()
             },
+            appended: 0,
+            durable: Default::default(),
         };
         if fresh {
             writer.write_raw(&line(COLUMNS.iter().copied()))?;
@@ -475,7 +483,9 @@ impl Writer {
     /// Appends rows (each with a single write, so a crash tears at most the last).
     pub fn append(&mut self, row: &Row) -> Result<(), LedgerError> {
         let text = row.to_line_in(&self.layout);
-        self.write_raw(&text)
+        self.write_raw(&text)?;
+        self.appended += 1;
+        Ok(())
     }
 
     /// Makes everything appended so far durable.
@@ -483,7 +493,16 @@ impl Writer {
         self.file.sync_data().map_err(|source| LedgerError::Io {
             path: self.path.clone(),
             source,
-        })
+        })?;
+        self.durable
+            .store(self.appended, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// How many of the rows this writer appended are durable (synced to disk), kept up to
+    /// date as the writer syncs: what a paid call may rely on.
+    pub fn durable_rows(&self) -> std::sync::Arc<std::sync::atomic::AtomicU64> {
+        self.durable.clone()
     }
 
     /// The ledger's path.
