@@ -890,26 +890,24 @@ mod tests {
             ..Row::about(Api::Sandbox, event, "a")
         };
         let (done, synced) = oneshot::channel();
-        tx.send(Msg {
+        let sent = tx.send(Msg {
             row: row(Event::Submitting),
             end: None,
             synced: Some(done),
-        })
-        .ok()
-        .expect("sent");
+        });
+        assert!(sent.is_ok(), "sent");
         assert!(synced.blocking_recv().expect("answered"), "written");
         assert_eq!(
             durable.load(Ordering::SeqCst),
             1,
             "durable before the answer"
         );
-        tx.send(Msg {
+        let sent = tx.send(Msg {
             row: row(Event::Placed),
             end: None,
             synced: None,
-        })
-        .ok()
-        .expect("sent");
+        });
+        assert!(sent.is_ok(), "sent");
         drop(tx);
         let (_, failure) = thread.join().expect("writer");
         assert!(failure.is_none());
