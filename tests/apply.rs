@@ -51,6 +51,14 @@ fn assert_exactly_once(server: &Server, dir: &Path, n: usize) {
             serde_json::json!([row.cert_id]),
             "{key}"
         );
+        // As the API answers a lookup by refId: the ledger's certId is that order's.
+        let found = server.call("certIdByrefId", &[("refId", &row.ref_id)]);
+        assert_eq!(
+            found["data"]["certId"].as_str(),
+            Some(row.cert_id.as_str()),
+            "{key}: the ledger's certId is the sandbox's answer for refId {}",
+            row.ref_id
+        );
     }
 }
 
@@ -844,6 +852,16 @@ fn json_output_for_ci_and_a_shared_rate_limit() {
         ),
         (Some(10), Some(0), Some(0))
     );
+
+    // A second run has nothing to do, and still ends with its summary for the script.
+    let again = apply(&dir, &server, &["--format", "json"]);
+    assert_eq!(again.status.code(), Some(0));
+    let last: Value = text(&again.stdout)
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .expect("a last JSON line");
+    assert_eq!(last["summary"]["already"], 10, "{last}");
 
     let status = run_on(&dir, &server, "", &["status", "--format", "json"]);
     let lines: Vec<Value> = text(&status.stdout)
