@@ -334,12 +334,14 @@ pub struct ManifestArgs {
     pub color: ColorChoice,
 }
 
-/// Output formats of `validate`.
+/// Output formats (`validate` and `plan`: one JSON document; `apply`, `status` and
+/// `refresh`: one JSON object per line).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// rustc-style diagnostics on stderr.
+    /// For people: diagnostics on stderr, plans and reports on stdout.
     Text,
-    /// One JSON document on stdout.
+    /// For scripts, on stdout: one document (validate, plan) or one object per line
+    /// (apply, status, refresh).
     Json,
 }
 

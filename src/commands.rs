@@ -159,16 +159,45 @@ pub async fn apply(outcome: &Outcome, args: ApplyArgs) -> Result<Exit, Error> {
             Exit::Ok
         });
     }
+    // A refusal still ends the JSON lines with a summary, saying why nothing was done.
+    let refused = |message: String| {
+        if args.json {
+            let summary = runner::Summary {
+                not_started: plan.steps.iter().filter(|s| s.action.is_work()).count() as u64,
+                stopped: Some(message.clone()),
+                ..runner::Summary::default()
+            };
+            println!(
+                "{}",
+                report::summary_json(&summary, already, blocked, &ledger_name)
+            );
+        }
+        Error::Usage(message)
+    };
+    let (may_pay, resent) = plan.calls_that_may_pay();
     if let Some(max) = args.max_orders
-        && plan.paid_orders() > max
+        && may_pay > max
     {
-        return Err(Error::Usage(format!(
-            "refusing: the plan would place, renew, reissue or replace {} orders, more than --max-orders {max}",
-            plan.paid_orders()
+        let orders = if may_pay == 1 { "order" } else { "orders" };
+        let reconciles = match resent {
+            0 => String::new(),
+            1 => {
+                " (one of them a reconcile, which sends its call again if NicSRS has no such order)"
+                    .into()
+            }
+            n => format!(
+                " ({n} of them reconciles, which send their call again if NicSRS has no such order)"
+            ),
+        };
+        return Err(refused(format!(
+            "refusing: the plan would place, renew, reissue or replace {may_pay} {orders}{reconciles}, more than --max-orders {max}"
         )));
     }
     if !args.yes {
-        confirm(&plan, target)?;
+        confirm(&plan, target).map_err(|e| match e {
+            Error::Usage(message) => refused(message),
+            other => other,
+        })?;
     }
     let (client, embedded) = connect(target, token, args.timeouts).await?;
     let jobs = Job::from_plan(&plan, &outcome.sources);
@@ -228,7 +257,7 @@ fn confirm(plan: &plan::Plan, target: &Target) -> Result<(), Error> {
     };
     eprint!(
         "\nApply this plan? It may place, renew, reissue or replace {} order(s) at {place} ({} API). Type `yes` to go on: ",
-        plan.paid_orders() + plan.count(Action::Reconcile),
+        plan.calls_that_may_pay().0,
         target.api.as_str()
     );
     let _ = std::io::stderr().flush();
@@ -357,7 +386,14 @@ pub async fn refresh(
         manifests.map_or(String::new(), |m| m.sources.get(o.file).display.clone())
     });
     if jobs.is_empty() {
-        if !json {
+        if json {
+            let line = serde_json::json!({"summary": {}, "ledger": target.ledger});
+            if to_stderr {
+                eprintln!("{line}");
+            } else {
+                println!("{line}");
+            }
+        } else {
             let line = format!(
                 "Nothing to refresh: every certificate in {} is final.",
                 target.ledger.display()
@@ -401,6 +437,7 @@ pub async fn refresh(
             done.result = found.result;
         }
         let mut files = Vec::new();
+        let mut error: Option<String> = None;
         match &done.result {
             Ok((_, collected)) => {
                 *counts.entry(collected.status.clone()).or_default() += 1;
@@ -409,11 +446,13 @@ pub async fn refresh(
                         Ok(written) => files = written,
                         Err(e) => {
                             failures += 1;
-                            eprintln!(
-                                "error: {}: cannot write its files in {}: {e}",
-                                row.key,
-                                dir.display()
+                            *counts.entry("not written".into()).or_default() += 1;
+                            let message = crate::shown::bounded(
+                                &format!("cannot write its files: {e}"),
+                                crate::shown::MESSAGE_CHARS,
                             );
+                            eprintln!("error: {}: {message}", row.key);
+                            error = Some(message);
                         }
                     }
                 }
@@ -421,12 +460,13 @@ pub async fn refresh(
             Err(_) => {
                 failures += 1;
                 *counts.entry("error".into()).or_default() += 1;
+                error = Some(row.message.clone());
             }
         }
         if json {
             let line = serde_json::json!({"key": row.key, "cert_id": row.cert_id, "status": row.status,
                 "not_before": row.not_before, "not_after": row.not_after, "due_date": row.due_date,
-                "message": row.message, "files": files});
+                "message": row.message, "files": files, "error": error});
             writeln!(out, "{line}").map_err(Error::Output)?;
         } else {
             let detail = match (&done.result, crate::refresh::days_left(&row.not_after)) {

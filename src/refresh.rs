@@ -80,7 +80,13 @@ pub fn jobs(
             let state = &states[*key];
             let current = state.current?;
             let status = state.status.map_or("", |s| s.status.as_str());
-            let missing_file = out_dir.is_some_and(|d| !d.join(key).join(CERT_FILE).exists());
+            // A folder without its certificate, or with a chain but no full chain (a file
+            // deleted by hand), is written again.
+            let missing_file = out_dir.is_some_and(|d| {
+                let folder = d.join(key);
+                !folder.join(CERT_FILE).is_file()
+                    || (folder.join(CHAIN_FILE).is_file() && !folder.join(FULLCHAIN_FILE).is_file())
+            });
             // A call refused for the certificate's state (-5, -7, -8) waits for what
             // collect says now, whatever the ledger last recorded.
             let refused_for_state = state.open_call().is_some()
@@ -228,32 +234,12 @@ pub fn write_files(dir: &Path, key: &str, c: &Collected) -> std::io::Result<Vec<
             )));
         }
     }
-    let dir = dir.join(key);
-    std::fs::create_dir_all(&dir)?;
-    let mut written = Vec::new();
-    let mut put = |name: &str, text: &str, secret: bool| -> std::io::Result<()> {
-        use std::io::Write;
-        let path = dir.join(name);
-        let tmp = path.with_extension("tmp");
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(if secret { 0o600 } else { 0o644 });
-        }
-        let mut f = options.open(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &path)?;
-        written.push(path);
-        Ok(())
-    };
+    let mut files: Vec<(&str, String, bool)> = Vec::new();
     if let Some(cert) = &c.certificate {
-        put(CERT_FILE, cert, false)?;
+        files.push((CERT_FILE, cert.clone(), false));
     }
     if let Some(chain) = &c.chain {
-        put(CHAIN_FILE, chain, false)?;
+        files.push((CHAIN_FILE, chain.clone(), false));
     }
     if let (Some(cert), Some(chain)) = (&c.certificate, &c.chain) {
         let mut full = cert.trim_end().to_owned();
@@ -262,12 +248,102 @@ pub fn write_files(dir: &Path, key: &str, c: &Collected) -> std::io::Result<Vec<
         if !full.ends_with('\n') {
             full.push('\n');
         }
-        put(FULLCHAIN_FILE, &full, false)?;
+        files.push((FULLCHAIN_FILE, full, false));
     }
     if let Some(k) = &c.private_key {
-        put(KEY_FILE, k, true)?;
+        files.push((KEY_FILE, k.clone(), true));
+    }
+    if files.is_empty() {
+        return Ok(Vec::new()); // not issued yet: no folder
+    }
+    let dir = dir.join(key);
+    let named = |path: &Path, e: std::io::Error| {
+        std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| named(&dir, e))?;
+    // Every file is written beside its place first, then all are renamed into place: a
+    // failure leaves the folder as it was, and the next refresh writes it again.
+    let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let stage = |name: &str, text: &str, secret: bool| -> std::io::Result<(PathBuf, PathBuf)> {
+        use std::io::Write;
+        let path = dir.join(name);
+        let tmp = dir.join(format!(".{name}.tmp"));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(if secret { 0o600 } else { 0o644 });
+        }
+        let mut f = options.open(&tmp).map_err(|e| named(&tmp, e))?;
+        f.write_all(text.as_bytes())
+            .and_then(|()| f.sync_all())
+            .map_err(|e| named(&tmp, e))?;
+        Ok((tmp, path))
+    };
+    for (name, text, secret) in &files {
+        match stage(name, text, *secret) {
+            Ok(pair) => staged.push(pair),
+            Err(e) => {
+                for (tmp, _) in &staged {
+                    let _ = std::fs::remove_file(tmp);
+                }
+                let _ = std::fs::remove_file(dir.join(format!(".{name}.tmp")));
+                return Err(e);
+            }
+        }
+    }
+    // A place taken by something that is not a file (a folder) fails the rename: found
+    // before anything is renamed, so that the folder stays as it was.
+    if let Some((_, taken)) = staged
+        .iter()
+        .find(|(_, path)| path.symlink_metadata().is_ok_and(|m| !m.is_file()))
+    {
+        for (tmp, _) in &staged {
+            let _ = std::fs::remove_file(tmp);
+        }
+        return Err(named(
+            taken,
+            std::io::Error::new(std::io::ErrorKind::AlreadyExists, "not a regular file"),
+        ));
+    }
+    // A key NicSRS generated for an earlier certificate of this key (replaced since with
+    // a CSR of the user's) no longer belongs here: it is set aside, never left beside a
+    // certificate it does not match.
+    if c.private_key.is_none()
+        && let Some(cert) = &c.certificate
+    {
+        let old_key = dir.join(KEY_FILE);
+        if let Ok(text) = std::fs::read_to_string(&old_key)
+            && !key_matches(&text, cert)
+        {
+            let aside = dir.join(format!("{KEY_FILE}.previous"));
+            std::fs::rename(&old_key, &aside).map_err(|e| named(&old_key, e))?;
+        }
+    }
+    let mut written = Vec::new();
+    for (i, (tmp, path)) in staged.iter().enumerate() {
+        if let Err(e) = std::fs::rename(tmp, path) {
+            for (tmp, _) in &staged[i..] {
+                let _ = std::fs::remove_file(tmp);
+            }
+            return Err(named(path, e));
+        }
+        written.push(path.clone());
     }
     Ok(written)
+}
+
+/// Whether the PEM private key `key` is the key of the PEM certificate `cert`.
+fn key_matches(key: &str, cert: &str) -> bool {
+    let Ok(public) = crate::private_key::public_key_of(key) else {
+        return false;
+    };
+    let Ok((_, pem)) = x509_parser::pem::parse_x509_pem(cert.as_bytes()) else {
+        return false;
+    };
+    pem.parse_x509()
+        .is_ok_and(|c| c.public_key().subject_public_key.data.as_ref() == public.as_slice())
 }
 
 /// One job's result, for the single writer.
@@ -434,6 +510,80 @@ mod tests {
             ..Collected::default()
         };
         assert_eq!(write_files(&dir, "a", &fine).expect("written").len(), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A certificate and its key, PEM, made by the sandbox's CA for `name`.
+    fn issued(name: &str) -> (String, String) {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let params = rcgen::CertificateParams::new(vec![name.to_owned()]).expect("params");
+        let cert = params.self_signed(&key).expect("certificate");
+        (cert.pem(), key.serialize_pem())
+    }
+
+    #[test]
+    fn a_generated_key_that_no_longer_fits_is_set_aside() {
+        let dir = std::env::temp_dir().join(format!("nicsrs-stale-key-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (cert, key) = issued("a.example");
+        let generated = Collected {
+            certificate: Some(cert.clone()),
+            private_key: Some(key.clone()),
+            ..Collected::default()
+        };
+        write_files(&dir, "a", &generated).expect("written");
+        // The same certificate collected again, without its key: the key stays.
+        let again = Collected {
+            certificate: Some(cert),
+            ..Collected::default()
+        };
+        write_files(&dir, "a", &again).expect("written");
+        assert_eq!(
+            std::fs::read_to_string(dir.join("a").join(KEY_FILE)).ok(),
+            Some(key.clone())
+        );
+        // Replaced with a CSR of the user's: the old key is set aside.
+        let (replaced, _) = issued("a.example");
+        let replaced = Collected {
+            certificate: Some(replaced),
+            ..Collected::default()
+        };
+        write_files(&dir, "a", &replaced).expect("written");
+        assert!(!dir.join("a").join(KEY_FILE).exists());
+        assert_eq!(
+            std::fs::read_to_string(dir.join("a").join(format!("{KEY_FILE}.previous"))).ok(),
+            Some(key)
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_folder_as_it_was() {
+        let dir = std::env::temp_dir().join(format!("nicsrs-staged-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (cert, key) = issued("a.example");
+        let all = Collected {
+            certificate: Some(cert.clone()),
+            chain: Some(cert),
+            private_key: Some(key),
+            ..Collected::default()
+        };
+        // The key's place is taken by a folder: nothing is written, nothing is left over.
+        std::fs::create_dir_all(dir.join("a").join(KEY_FILE)).expect("obstacle");
+        let e = write_files(&dir, "a", &all).expect_err("cannot write the key");
+        assert!(e.to_string().contains(KEY_FILE), "the file is named: {e}");
+        let left: Vec<String> = std::fs::read_dir(dir.join("a"))
+            .expect("folder")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            left,
+            [KEY_FILE],
+            "no certificate without its key, no temporary file"
+        );
+        std::fs::remove_dir(dir.join("a").join(KEY_FILE)).expect("obstacle");
+        assert_eq!(write_files(&dir, "a", &all).expect("written").len(), 4);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -234,6 +234,59 @@ fn refusals_block_an_order_until_it_is_edited_then_it_is_retried() {
     placed_once(&server, &dir, 4);
 }
 
+/// A reconcile sends its call again when NicSRS has no such order: `--max-orders` counts
+/// it, and a refusal still ends `--format json` with a summary saying why.
+#[test]
+fn max_orders_counts_the_reconciles_that_may_buy_and_a_refusal_ends_json_with_a_summary() {
+    use nicsrs_batch::ledger::{Api, Event, Row, Writer};
+    let dir = common::scratch("guard-max-reconcile");
+    manifest(&dir, 3);
+    let server = Server::start(Config::default());
+    // Calls interrupted before NicSRS stored them (a crash after the write-ahead row).
+    {
+        let (mut writer, _) = Writer::open(&dir.join("ledger.csv"), Api::Sandbox).expect("ledger");
+        for i in 0..2 {
+            let key = format!("site-{i:04}");
+            writer
+                .append(&Row {
+                    ref_id: format!("t-{key}"),
+                    product_code: "comodo-positivessl".into(),
+                    years: 1,
+                    attempt: 1,
+                    manifest: "orders.yaml".into(),
+                    ..Row::about(Api::Sandbox, Event::Submitting, &key)
+                })
+                .expect("row");
+        }
+        writer.sync().expect("sync");
+    }
+    let out = apply(&dir, &server, &["--max-orders", "2", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains(
+            "refusing: the plan would place, renew, reissue or replace 3 orders (2 of them reconciles, which send their call again if NicSRS has no such order), more than --max-orders 2"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+    let last: Value = text(&out.stdout)
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .expect("a JSON line");
+    assert_eq!(last["summary"]["not_started"], 3, "{last}");
+    assert!(
+        last["summary"]["stopped"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("refusing: ")),
+        "{last}"
+    );
+    assert_eq!(server.stats()["requests"], json!({}), "nothing was sent");
+    let out = apply(&dir, &server, &["--max-orders", "3"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    placed_once(&server, &dir, 3);
+}
+
 #[test]
 fn calls_never_sent_are_retried_then_failed_then_retried_by_the_next_run() {
     let dir = common::scratch("guard-not-sent");

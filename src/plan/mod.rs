@@ -229,6 +229,17 @@ impl Plan<'_> {
         self.steps.iter().filter(|s| s.action.is_new_call()).count()
     }
 
+    /// What `--max-orders` counts: the new calls, and of the reconciles those that send
+    /// their call again when NicSRS has no such order (`(all, of them reconciles)`).
+    pub fn calls_that_may_pay(&self) -> (usize, usize) {
+        let resent = self
+            .steps
+            .iter()
+            .filter(|s| s.action == Action::Reconcile && s.resend)
+            .count();
+        (self.paid_orders() + resent, resent)
+    }
+
     /// The list price of what apply would pay for (new orders, renewals and retries), and
     /// how many of them have no price in the catalogue.
     pub fn cost(&self) -> (f64, usize) {

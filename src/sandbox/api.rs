@@ -30,10 +30,10 @@ pub const CA_REFUSES: &str = "ca-refuses.example";
 /// Code -6 for an order naming a host under [`CA_REFUSES`].
 fn ca_refuses(params: &Map<String, Value>) -> Result<(), Refusal> {
     let names = crate::expand::domain_names(&Value::Object(params.clone()));
-    match names
-        .iter()
-        .find(|n| n.to_ascii_lowercase().ends_with(CA_REFUSES))
-    {
+    match names.iter().find(|n| {
+        let n = n.to_ascii_lowercase();
+        n == CA_REFUSES || n.ends_with(&format!(".{CA_REFUSES}"))
+    }) {
         Some(name) => Err(Box::new(Handled::reply(Reply::fail(
             Code::CaFailed,
             json!({"domainInfo": [format!("the CA refused {name}")]}),
