@@ -40,7 +40,8 @@ fn assert_exactly_once(server: &Server, dir: &Path, n: usize) {
         states.values().all(|e| e == "placed"),
         "every key ends placed"
     );
-    // And with the certId NicSRS has for its refId.
+    // And with the certId the sandbox holds for its refId (its own record, read from its
+    // stats: a lookup by refId would meet the faults injected into these tests).
     let contents =
         nicsrs_batch::ledger::read(&dir.join("ledger.csv"), nicsrs_batch::ledger::Api::Sandbox)
             .expect("ledger");
@@ -50,14 +51,6 @@ fn assert_exactly_once(server: &Server, dir: &Path, n: usize) {
             st["cert_ids_per_ref_id"][&row.ref_id],
             serde_json::json!([row.cert_id]),
             "{key}"
-        );
-        // As the API answers a lookup by refId: the ledger's certId is that order's.
-        let found = server.call("certIdByrefId", &[("refId", &row.ref_id)]);
-        assert_eq!(
-            found["data"]["certId"].as_str(),
-            Some(row.cert_id.as_str()),
-            "{key}: the ledger's certId is the sandbox's answer for refId {}",
-            row.ref_id
         );
     }
 }
