@@ -442,7 +442,7 @@ pub async fn refresh(
             Ok((_, collected)) => {
                 *counts.entry(collected.status.clone()).or_default() += 1;
                 if let Some(dir) = out_dir {
-                    match crate::refresh::write_files(dir, &row.key, collected) {
+                    match crate::refresh::write_files(dir, &row.key, &row.cert_id, collected) {
                         Ok(written) => files = written,
                         Err(e) => {
                             failures += 1;

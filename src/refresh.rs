@@ -82,10 +82,14 @@ pub fn jobs(
             let status = state.status.map_or("", |s| s.status.as_str());
             // A folder without its certificate, or with a chain but no full chain (a file
             // deleted by hand), is written again.
+            // A folder holding another certificate than the current one (collected by a
+            // refresh without `--out-dir`) is written again too.
             let missing_file = out_dir.is_some_and(|d| {
                 let folder = d.join(key);
                 !folder.join(CERT_FILE).is_file()
                     || (folder.join(CHAIN_FILE).is_file() && !folder.join(FULLCHAIN_FILE).is_file())
+                    || !std::fs::read_to_string(folder.join(CERT_ID_FILE))
+                        .is_ok_and(|id| id.trim() == current.cert_id)
             });
             // A call refused for the certificate's state (-5, -7, -8) waits for what
             // collect says now, whatever the ledger last recorded.
@@ -181,11 +185,19 @@ pub const CHAIN_FILE: &str = "chain.pem";
 pub const FULLCHAIN_FILE: &str = "fullchain.pem";
 /// The private key NicSRS generated, mode 0600.
 pub const KEY_FILE: &str = "privkey.pem";
+/// The certId of the certificate in the folder: a folder holding another certificate than
+/// the key's current one is written again.
+pub const CERT_ID_FILE: &str = ".cert-id";
 
 /// Writes `cert.pem`, `chain.pem`, `fullchain.pem` and (mode 0600) `privkey.pem` into
 /// `DIR/KEY/`: one folder per key, so that no key's files can be another's (keys may hold
 /// dots: `a` and `a.chain` are two keys).
-pub fn write_files(dir: &Path, key: &str, c: &Collected) -> std::io::Result<Vec<PathBuf>> {
+pub fn write_files(
+    dir: &Path,
+    key: &str,
+    cert_id: &str,
+    c: &Collected,
+) -> std::io::Result<Vec<PathBuf>> {
     if key.is_empty() || key.starts_with('.') || key.contains(['/', '\\']) {
         return Err(std::io::Error::other(format!(
             "`{key}` cannot be a file name"
@@ -256,6 +268,7 @@ pub fn write_files(dir: &Path, key: &str, c: &Collected) -> std::io::Result<Vec<
     if files.is_empty() {
         return Ok(Vec::new()); // not issued yet: no folder
     }
+    files.push((CERT_ID_FILE, format!("{cert_id}\n"), false));
     let dir = dir.join(key);
     let named = |path: &Path, e: std::io::Error| {
         std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
@@ -268,12 +281,21 @@ pub fn write_files(dir: &Path, key: &str, c: &Collected) -> std::io::Result<Vec<
         use std::io::Write;
         let path = dir.join(name);
         let tmp = dir.join(format!(".{name}.tmp"));
+        // A leftover (or a link planted there) is removed, and the file is created anew,
+        // never through a link, so that a key gets mode 0600 whatever was there.
+        match std::fs::remove_file(&tmp) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(named(&tmp, e)),
+        }
         let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
+        options.write(true).create_new(true);
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
-            options.mode(if secret { 0o600 } else { 0o644 });
+            options
+                .mode(if secret { 0o600 } else { 0o644 })
+                .custom_flags(libc::O_NOFOLLOW);
         }
         let mut f = options.open(&tmp).map_err(|e| named(&tmp, e))?;
         f.write_all(text.as_bytes())
@@ -295,13 +317,19 @@ pub fn write_files(dir: &Path, key: &str, c: &Collected) -> std::io::Result<Vec<
     }
     // A place taken by something that is not a file (a folder) fails the rename: found
     // before anything is renamed, so that the folder stays as it was.
-    if let Some((_, taken)) = staged
-        .iter()
-        .find(|(_, path)| path.symlink_metadata().is_ok_and(|m| !m.is_file()))
-    {
-        for (tmp, _) in &staged {
+    let aside = dir.join(format!("{KEY_FILE}.previous"));
+    let clean = |staged: &[(PathBuf, PathBuf)]| {
+        for (tmp, _) in staged {
             let _ = std::fs::remove_file(tmp);
         }
+    };
+    if let Some(taken) = staged
+        .iter()
+        .map(|(_, path)| path)
+        .chain([&aside])
+        .find(|path| path.symlink_metadata().is_ok_and(|m| !m.is_file()))
+    {
+        clean(&staged);
         return Err(named(
             taken,
             std::io::Error::new(std::io::ErrorKind::AlreadyExists, "not a regular file"),
@@ -316,20 +344,21 @@ pub fn write_files(dir: &Path, key: &str, c: &Collected) -> std::io::Result<Vec<
         let old_key = dir.join(KEY_FILE);
         if let Ok(text) = std::fs::read_to_string(&old_key)
             && !key_matches(&text, cert)
+            && let Err(e) = std::fs::rename(&old_key, &aside)
         {
-            let aside = dir.join(format!("{KEY_FILE}.previous"));
-            std::fs::rename(&old_key, &aside).map_err(|e| named(&old_key, e))?;
+            clean(&staged);
+            return Err(named(&aside, e));
         }
     }
     let mut written = Vec::new();
     for (i, (tmp, path)) in staged.iter().enumerate() {
         if let Err(e) = std::fs::rename(tmp, path) {
-            for (tmp, _) in &staged[i..] {
-                let _ = std::fs::remove_file(tmp);
-            }
+            clean(&staged[i..]);
             return Err(named(path, e));
         }
-        written.push(path.clone());
+        if !path.ends_with(CERT_ID_FILE) {
+            written.push(path.clone());
+        }
     }
     Ok(written)
 }
@@ -501,7 +530,7 @@ mod tests {
             certificate: Some(key.into()),
             ..Collected::default()
         };
-        let e = write_files(&dir, "a", &as_cert).expect_err("a key as the certificate");
+        let e = write_files(&dir, "a", "SBX1", &as_cert).expect_err("a key as the certificate");
         assert!(e.to_string().contains("a `PRIVATE KEY` block"), "{e}");
         assert!(!dir.join("a").join(CERT_FILE).exists());
         let fine = Collected {
@@ -509,7 +538,12 @@ mod tests {
             private_key: Some(key.into()),
             ..Collected::default()
         };
-        assert_eq!(write_files(&dir, "a", &fine).expect("written").len(), 2);
+        assert_eq!(
+            write_files(&dir, "a", "SBX1", &fine)
+                .expect("written")
+                .len(),
+            2
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -531,13 +565,13 @@ mod tests {
             private_key: Some(key.clone()),
             ..Collected::default()
         };
-        write_files(&dir, "a", &generated).expect("written");
+        write_files(&dir, "a", "SBX1", &generated).expect("written");
         // The same certificate collected again, without its key: the key stays.
         let again = Collected {
             certificate: Some(cert),
             ..Collected::default()
         };
-        write_files(&dir, "a", &again).expect("written");
+        write_files(&dir, "a", "SBX1", &again).expect("written");
         assert_eq!(
             std::fs::read_to_string(dir.join("a").join(KEY_FILE)).ok(),
             Some(key.clone())
@@ -548,7 +582,7 @@ mod tests {
             certificate: Some(replaced),
             ..Collected::default()
         };
-        write_files(&dir, "a", &replaced).expect("written");
+        write_files(&dir, "a", "SBX1", &replaced).expect("written");
         assert!(!dir.join("a").join(KEY_FILE).exists());
         assert_eq!(
             std::fs::read_to_string(dir.join("a").join(format!("{KEY_FILE}.previous"))).ok(),
@@ -570,7 +604,7 @@ mod tests {
         };
         // The key's place is taken by a folder: nothing is written, nothing is left over.
         std::fs::create_dir_all(dir.join("a").join(KEY_FILE)).expect("obstacle");
-        let e = write_files(&dir, "a", &all).expect_err("cannot write the key");
+        let e = write_files(&dir, "a", "SBX1", &all).expect_err("cannot write the key");
         assert!(e.to_string().contains(KEY_FILE), "the file is named: {e}");
         let left: Vec<String> = std::fs::read_dir(dir.join("a"))
             .expect("folder")
@@ -583,7 +617,37 @@ mod tests {
             "no certificate without its key, no temporary file"
         );
         std::fs::remove_dir(dir.join("a").join(KEY_FILE)).expect("obstacle");
-        assert_eq!(write_files(&dir, "a", &all).expect("written").len(), 4);
+        assert_eq!(
+            write_files(&dir, "a", "SBX1", &all).expect("written").len(),
+            4
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_planted_where_a_file_is_staged_is_never_written_through() {
+        let dir = std::env::temp_dir().join(format!("nicsrs-planted-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("a")).expect("folder");
+        let outside = dir.join("outside.txt");
+        std::fs::write(&outside, "nothing").expect("file");
+        std::os::unix::fs::symlink(&outside, dir.join("a").join(format!(".{KEY_FILE}.tmp")))
+            .expect("link");
+        let (cert, key) = issued("a.example");
+        let c = Collected {
+            certificate: Some(cert),
+            private_key: Some(key),
+            ..Collected::default()
+        };
+        write_files(&dir, "a", "SBX1", &c).expect("written");
+        assert_eq!(
+            std::fs::read_to_string(&outside).ok().as_deref(),
+            Some("nothing")
+        );
+        let meta = std::fs::symlink_metadata(dir.join("a").join(KEY_FILE)).expect("key");
+        use std::os::unix::fs::PermissionsExt;
+        assert!(meta.is_file() && meta.permissions().mode() & 0o777 == 0o600);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -598,8 +662,8 @@ mod tests {
             chain: Some(pem(ca)),
             ..Collected::default()
         };
-        write_files(&dir, "a", &of("LEAFA", "CAA")).expect("a");
-        write_files(&dir, "a.chain", &of("LEAFB", "CAB")).expect("a.chain");
+        write_files(&dir, "a", "SBX1", &of("LEAFA", "CAA")).expect("a");
+        write_files(&dir, "a.chain", "SBX2", &of("LEAFB", "CAB")).expect("a.chain");
         let read = |key: &str, file: &str| {
             std::fs::read_to_string(dir.join(key).join(file)).expect("written")
         };

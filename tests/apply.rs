@@ -1058,6 +1058,19 @@ fn refresh_out_dir_gives_every_key_its_own_files() {
             );
         }
     }
+    // A folder holding another certificate than the key's current one (collected since by
+    // a refresh without --out-dir) is written again.
+    let marker = dir.join("certs/a/.cert-id");
+    let current = std::fs::read_to_string(&marker).expect("the folder's certId");
+    std::fs::write(&marker, "SBX-an-older-one\n").expect("marker");
+    let out = run_on(&dir, &server, "sandbox", &["refresh", "--out-dir", "certs"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("Refreshed: 1 COMPLETE."),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(std::fs::read_to_string(&marker).ok(), Some(current));
 }
 
 #[test]
