@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 mod common;
 
-use common::Dice;
+use common::{Dice, documented_codes};
 
 /// Mutated manifests per run (`MUTATION_ROUNDS` overrides, for a longer hunt).
 static ROUNDS: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| {
@@ -183,20 +183,4 @@ fn corrupted_manifests_never_panic() {
         valid > 0,
         "some mutations leave a valid manifest to check against the API's rules"
     );
-}
-
-/// The codes of the README's table of diagnostics.
-fn documented_codes() -> std::collections::BTreeSet<String> {
-    let readme = std::fs::read_to_string(common::root().join("README.md")).expect("README");
-    let table = readme
-        .split("## Diagnostics")
-        .nth(1)
-        .and_then(|s| s.split("\n## ").next())
-        .expect("the Diagnostics section");
-    table
-        .lines()
-        .filter(|l| l.starts_with("| `"))
-        .filter_map(|l| l.split('|').nth(1))
-        .flat_map(|cell| cell.split('`').skip(1).step_by(2).map(str::to_owned))
-        .collect()
 }

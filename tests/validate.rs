@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{expect_file, root, run, scratch};
+use common::{documented_codes, expect_file, root, run, scratch};
 
 /// Runs `validate` on every `*.yaml` of `tests/fixtures/<folder>` and compares its stderr
 /// with the `.stderr` beside it: the failures, one per fixture.
@@ -61,22 +61,6 @@ fn a_file_over_the_size_limit_gives_its_pinned_diagnostic() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     let expected = root().join("tests/fixtures/generated/file-too-large.stderr");
     expect_file(&expected, &r.stderr).unwrap_or_else(|e| panic!("{e}"));
-}
-
-/// The diagnostic codes the README's table documents.
-fn documented_codes() -> std::collections::BTreeSet<String> {
-    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
-    let table = readme
-        .split("## Diagnostics")
-        .nth(1)
-        .and_then(|s| s.split("\n## ").next())
-        .expect("the README's Diagnostics section");
-    table
-        .lines()
-        .filter(|l| l.starts_with("| `"))
-        .filter_map(|l| l.split('|').nth(1))
-        .flat_map(|cell| cell.split('`').skip(1).step_by(2).map(str::to_owned))
-        .collect()
 }
 
 /// Kebab-case string literals of `text` (`"csr-invalid"`).

@@ -95,3 +95,19 @@ impl Dice {
         (self.next() % n.max(1) as u64) as usize
     }
 }
+
+/// The diagnostic codes the README's table documents.
+pub fn documented_codes() -> std::collections::BTreeSet<String> {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    let table = readme
+        .split("## Diagnostics")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("the README's Diagnostics section");
+    table
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .filter_map(|l| l.split('|').nth(1))
+        .flat_map(|cell| cell.split('`').skip(1).step_by(2).map(str::to_owned))
+        .collect()
+}
