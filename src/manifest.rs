@@ -5,6 +5,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::diagnostic::Diagnostic;
+use crate::diagnostic::DiagnosticCode;
 use crate::error::Error;
 use crate::source::{FileId, SourceFile, Sources, Span};
 use crate::yaml::{self, MAX_FILE_BYTES, Node};
@@ -108,7 +109,7 @@ pub fn load(
             let id = sources.add(SourceFile::new(path.clone(), String::new()));
             diagnostics.push(
                 Diagnostic::error(
-                    "file-too-large",
+                    DiagnosticCode::FileTooLarge,
                     format!("the file is larger than {} MiB", MAX_FILE_BYTES >> 20),
                 )
                 .at(id, None)
@@ -126,7 +127,7 @@ pub fn load(
                 let id = sources.add(SourceFile::new(path.clone(), lossy));
                 diagnostics.push(
                     Diagnostic::error(
-                        "not-utf8",
+                        DiagnosticCode::NotUtf8,
                         format!("the file is not UTF-8 (invalid byte at offset {valid})"),
                     )
                     .at(id, Some(Span::new(prefix, prefix + 3)))
@@ -149,9 +150,12 @@ pub fn load(
                     .contains("tab")
                     .then_some("YAML indents with spaces; replace the tabs");
                 diagnostics.push(
-                    Diagnostic::error("yaml-syntax", format!("not valid YAML: {}", e.message))
-                        .at(id, e.span)
-                        .maybe_hint(hint.map(str::to_owned)),
+                    Diagnostic::error(
+                        DiagnosticCode::YamlSyntax,
+                        format!("not valid YAML: {}", e.message),
+                    )
+                    .at(id, e.span)
+                    .maybe_hint(hint.map(str::to_owned)),
                 );
             }
         }

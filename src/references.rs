@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use crate::diagnostic::DiagnosticCode;
 use crate::source::Span;
 use crate::yaml::{Node, Value};
 
@@ -23,7 +24,7 @@ pub enum Resolution {
     /// A reference that could not be read.
     Failed {
         /// `file-not-found` or `env-not-set`.
-        code: &'static str,
+        code: DiagnosticCode,
         /// What went wrong.
         message: String,
         /// `file` or `env`: the pointer segment under the field.
@@ -57,7 +58,7 @@ pub fn resolve(node: &Node, base: &Path) -> Resolution {
                             format!(" ({})", full.display())
                         };
                         Resolution::Failed {
-                            code: "file-not-found",
+                            code: DiagnosticCode::FileNotFound,
                             message: format!("cannot read `{path}`{shown}: {e}"),
                             via: "file",
                             hint: Some("`file:` paths are relative to the manifest"),
@@ -74,7 +75,7 @@ pub fn resolve(node: &Node, base: &Path) -> Resolution {
                         span: var_node.span,
                     },
                     Err(_) => Resolution::Failed {
-                        code: "env-not-set",
+                        code: DiagnosticCode::EnvNotSet,
                         message: format!("environment variable `{var}` is not set"),
                         via: "env",
                         hint: None,

@@ -4,6 +4,7 @@ use std::net::IpAddr;
 
 use crate::catalog::{Catalog, Kind, Product};
 use crate::csr::{self, CsrInfo};
+use crate::diagnostic::DiagnosticCode;
 use crate::diagnostic::Severity;
 use crate::schema::{Issue, Target};
 use crate::yaml::{Node, Value};
@@ -17,9 +18,9 @@ pub const APPROVER_LOCAL_PARTS: [&str; 5] = [
     "webmaster",
 ];
 
-fn issue(code: &str, message: String, pointer: String, hint: Option<String>) -> Issue {
+fn issue(code: DiagnosticCode, message: String, pointer: String, hint: Option<String>) -> Issue {
     Issue {
-        code: code.into(),
+        code,
         message,
         pointer,
         target: Target::Value,
@@ -61,7 +62,7 @@ pub fn check(
         out.push((
             Severity::Warning,
             issue(
-                "unconfirmed-product",
+                DiagnosticCode::UnconfirmedProduct,
                 format!(
                     "`{}` is not confirmed by NicSRS: its own module lists it as unconfirmed",
                     product.code
@@ -80,7 +81,7 @@ pub fn check(
         && *years <= 6
     {
         out.push(err(issue(
-            "years-above-product-max",
+            DiagnosticCode::YearsAboveProductMax,
             format!(
                 "`{}` can be ordered for at most {} year{}, not {years}",
                 product.code,
@@ -102,7 +103,7 @@ pub fn check(
         out.push((
             Severity::Warning,
             issue(
-                "renew-before-beyond-90-days",
+                DiagnosticCode::RenewBeforeBeyond90Days,
                 format!(
                     "renewBefore is {days} days, but NicSRS accepts a renewal only within {} days of expiry",
                     crate::lifecycle::RENEWAL_OPENS_DAYS
@@ -121,7 +122,7 @@ pub fn check(
         out.push((
             Severity::Warning,
             issue(
-                "renewal-needs-csr",
+                DiagnosticCode::RenewalNeedsCsr,
                 "this order adopts a certificate to renew it, but has no CSR, and NicSRS renews only with one".into(),
                 "/renewalOf".into(),
                 Some("add `params.csr` (a `{ file: PATH }` reference) for the key the renewed certificate will have".into()),
@@ -136,7 +137,7 @@ pub fn check(
         .unwrap_or_default();
     if names.len() > product.max_domain as usize {
         out.push(err(issue(
-            "too-many-domains",
+            DiagnosticCode::TooManyDomains,
             format!(
                 "{} names, but `{}` takes at most {}",
                 names.len(),
@@ -159,7 +160,7 @@ pub fn check(
         let lower = name.to_ascii_lowercase();
         if seen.contains(&lower) {
             out.push(err(issue(
-                "duplicate-domain",
+                DiagnosticCode::DuplicateDomain,
                 format!("`{name}` is listed twice"),
                 at("domainName"),
                 None,
@@ -171,7 +172,7 @@ pub fn check(
         let ssl = product.kind == Kind::Ssl;
         if ssl && ip && product.support_ip == Some(false) {
             out.push(err(issue(
-                "ip-not-supported",
+                DiagnosticCode::IpNotSupported,
                 format!(
                     "`{}` does not take IP addresses like `{name}`",
                     product.code
@@ -182,7 +183,7 @@ pub fn check(
             )));
         } else if ssl && !wildcard && !ip && product.support_standard == Some(false) {
             out.push(err(issue(
-                "plain-name-not-supported",
+                DiagnosticCode::PlainNameNotSupported,
                 format!("`{}` takes wildcard names only, not `{name}`", product.code),
                 at("domainName"),
                 product_taking(catalog, product, &all_names).or_else(|| {
@@ -195,7 +196,7 @@ pub fn check(
         }
         if wildcard && !product.support_wildcard {
             out.push(err(issue(
-                "wildcard-not-supported",
+                DiagnosticCode::WildcardNotSupported,
                 format!(
                     "`{}` does not cover wildcard names like `{name}`",
                     product.code
@@ -206,13 +207,13 @@ pub fn check(
         }
         match d.method.as_deref() {
             Some(m @ ("HTTP_CSR_HASH" | "HTTPS_CSR_HASH")) if wildcard => out.push(err(issue(
-                "wildcard-file-validation",
+                DiagnosticCode::WildcardFileValidation,
                 format!("wildcard name `{name}` cannot be validated with {m}"),
                 at("dcvMethod"),
                 Some("use `EMAIL` or `CNAME_CSR_HASH` for wildcard names".into()),
             ))),
             Some(m @ ("EMAIL" | "CNAME_CSR_HASH")) if ip => out.push(err(issue(
-                "ip-requires-file-validation",
+                DiagnosticCode::IpRequiresFileValidation,
                 format!("IP address `{name}` cannot be validated with {m}"),
                 at("dcvMethod"),
                 Some(
@@ -230,7 +231,7 @@ pub fn check(
                         && !is_self_or_parent(&domain.to_ascii_lowercase(), base)
                     {
                         out.push(err(issue(
-                            "dcv-email-domain-mismatch",
+                            DiagnosticCode::DcvEmailDomainMismatch,
                             format!(
                                 "approver `{email}` is not at `{base}` or a parent domain of it"
                             ),
@@ -246,7 +247,7 @@ pub fn check(
                 out.push((
                     Severity::Warning,
                     issue(
-                        "dcv-email-unused",
+                        DiagnosticCode::DcvEmailUnused,
                         format!("`dcvEmail` is ignored with `dcvMethod: {method}`"),
                         at("dcvEmail"),
                         None,
@@ -258,7 +259,7 @@ pub fn check(
 
     if let Some(info) = csr {
         if let Some(problem) = csr::key_problem(&info.key) {
-            out.push(err(issue("csr-weak-key", problem, "/params/csr".into(), Some("generate a new key: `openssl req -new -newkey rsa:2048 ...` or an EC P-256 key".into()))));
+            out.push(err(issue(DiagnosticCode::CsrWeakKey, problem, "/params/csr".into(), Some("generate a new key: `openssl req -new -newkey rsa:2048 ...` or an EC P-256 key".into()))));
         }
         if !names.is_empty() {
             let csr_names = info.names();
@@ -282,7 +283,7 @@ pub fn check(
                     parts.push(format!("the CSR also names {}", list(&extra)));
                 }
                 out.push(err(issue(
-                    "csr-names-mismatch",
+                    DiagnosticCode::CsrNamesMismatch,
                     format!(
                         "the CSR's names differ from `domainInfo`: {}",
                         parts.join("; ")

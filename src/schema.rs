@@ -6,6 +6,8 @@ use jsonschema::error::ValidationErrorKind;
 use jsonschema::{Validator, paths::LocationSegment};
 use serde_json::Value;
 
+use crate::diagnostic::DiagnosticCode;
+
 /// `order-manifest.schema.json`: the file as written.
 pub const MANIFEST_SCHEMA: &str = include_str!("../schemas/order-manifest.schema.json");
 /// `order.schema.json`: one expanded order, with the product-dependent rules.
@@ -32,7 +34,7 @@ pub enum Target {
 #[derive(Clone, Debug)]
 pub struct Issue {
     /// The diagnostic code (`x-code` of the rule, or one derived from the keyword).
-    pub code: String,
+    pub code: DiagnosticCode,
     /// The message.
     pub message: String,
     /// JSON pointer of the instance value the error is about.
@@ -146,13 +148,17 @@ impl Schema {
 /// Annotations gathered along a schema path.
 #[derive(Default)]
 struct Rule<'a> {
-    code: Option<&'a str>,
+    code: Option<DiagnosticCode>,
     hint: Option<&'a str>,
     parent: Option<&'a Value>,
 }
 
 fn annotate<'a>(rule: &mut Rule<'a>, node: &'a Value) {
-    if let Some(code) = node.get("x-code").and_then(Value::as_str) {
+    if let Some(code) = node
+        .get("x-code")
+        .and_then(Value::as_str)
+        .and_then(DiagnosticCode::from_name)
+    {
         rule.code = Some(code);
     }
     if let Some(hint) = node.get("x-hint").and_then(Value::as_str) {
@@ -191,16 +197,17 @@ fn describe(
     pointer: String,
     rule: &Rule,
 ) -> Vec<Issue> {
-    let code = |fallback: &str| rule.code.unwrap_or(fallback).to_owned();
+    let code = |fallback: DiagnosticCode| rule.code.unwrap_or(fallback);
     let hint = rule.hint.map(str::to_owned);
     let field = last_segment(&pointer).to_owned();
-    let issue = |code: String, message: String, target: Target, hint: Option<String>| Issue {
-        code,
-        message,
-        pointer: pointer.clone(),
-        target,
-        hint,
-    };
+    let issue =
+        |code: DiagnosticCode, message: String, target: Target, hint: Option<String>| Issue {
+            code,
+            message,
+            pointer: pointer.clone(),
+            target,
+            hint,
+        };
     match kind {
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().unwrap_or_default().to_owned();
@@ -209,7 +216,7 @@ fn describe(
                 None => format!("missing required field `{name}`"),
             };
             vec![issue(
-                code("missing-field"),
+                code(DiagnosticCode::MissingField),
                 message,
                 Target::Missing(name),
                 None,
@@ -226,7 +233,7 @@ fn describe(
                 .iter()
                 .map(|name| {
                     issue(
-                        code("unknown-field"),
+                        code(DiagnosticCode::UnknownField),
                         format!("unknown field `{name}`"),
                         Target::Unknown(name.clone()),
                         crate::diagnostic::did_you_mean(name, allowed.iter().copied()).or_else(
@@ -253,7 +260,7 @@ fn describe(
                 None => format!("field `{field}` is not allowed here"),
             };
             vec![issue(
-                code("unknown-field"),
+                code(DiagnosticCode::UnknownField),
                 message,
                 Target::Unknown(field.clone()),
                 hint,
@@ -267,7 +274,7 @@ fn describe(
                 .replace(['(', ')'], "");
             let expected = expected_types(&expected);
             vec![issue(
-                code("wrong-type"),
+                code(DiagnosticCode::WrongType),
                 format!("expected {expected}, found {}", json_type(instance)),
                 Target::Value,
                 hint,
@@ -293,14 +300,14 @@ fn describe(
                 })
             });
             vec![issue(
-                code("invalid-value"),
+                code(DiagnosticCode::InvalidValue),
                 format!("{} is not a valid `{field}`", show_value(&field, instance)),
                 Target::Value,
                 hint,
             )]
         }
         ValidationErrorKind::Constant { expected_value } => vec![issue(
-            code("invalid-value"),
+            code(DiagnosticCode::InvalidValue),
             format!(
                 "`{field}` must be {}, found {}",
                 show(expected_value),
@@ -310,7 +317,7 @@ fn describe(
             hint,
         )],
         ValidationErrorKind::Pattern { .. } => vec![issue(
-            code("invalid-format"),
+            code(DiagnosticCode::InvalidFormat),
             format!("{} is not a valid `{field}`", show_value(&field, instance)),
             Target::Value,
             hint,
@@ -318,7 +325,7 @@ fn describe(
         ValidationErrorKind::Minimum { limit }
         | ValidationErrorKind::ExclusiveMinimum { limit } => {
             vec![issue(
-                code("out-of-range"),
+                code(DiagnosticCode::OutOfRange),
                 format!("`{field}` is {instance}, below the minimum {limit}"),
                 Target::Value,
                 hint,
@@ -327,14 +334,14 @@ fn describe(
         ValidationErrorKind::Maximum { limit }
         | ValidationErrorKind::ExclusiveMaximum { limit } => {
             vec![issue(
-                code("out-of-range"),
+                code(DiagnosticCode::OutOfRange),
                 format!("`{field}` is {instance}, above the maximum {limit}"),
                 Target::Value,
                 hint,
             )]
         }
         ValidationErrorKind::MinItems { limit } => vec![issue(
-            code("too-few-items"),
+            code(DiagnosticCode::TooFewItems),
             format!(
                 "`{field}` needs at least {limit} entr{}",
                 if *limit == 1 { "y" } else { "ies" }
@@ -343,20 +350,20 @@ fn describe(
             hint,
         )],
         ValidationErrorKind::MinLength { .. } => vec![issue(
-            code("empty-value"),
+            code(DiagnosticCode::EmptyValue),
             format!("`{field}` must not be empty"),
             Target::Value,
             hint,
         )],
         ValidationErrorKind::MaxLength { limit } => vec![issue(
-            code("too-long"),
+            code(DiagnosticCode::TooLong),
             format!("`{field}` is longer than {limit} characters"),
             Target::Value,
             hint,
         )],
         ValidationErrorKind::MinProperties { .. } | ValidationErrorKind::MaxProperties { .. } => {
             vec![issue(
-                code("invalid-reference"),
+                code(DiagnosticCode::InvalidReference),
                 format!("`{field}` takes exactly one of `file` or `env`"),
                 Target::Value,
                 Some(
@@ -366,7 +373,7 @@ fn describe(
             )]
         }
         other => vec![issue(
-            code("invalid-value"),
+            code(DiagnosticCode::InvalidValue),
             format!("`{field}` is invalid: {other:?}"),
             Target::Value,
             hint,
@@ -412,17 +419,19 @@ fn merge_missing(issues: Vec<Issue>) -> Vec<Issue> {
 }
 
 /// Why a conditional rule wants (or refuses) a field, by the rule's code.
-fn requirement(code: &str, field: &str) -> String {
+fn requirement(code: DiagnosticCode, field: &str) -> String {
     match code {
-        "ssl-requires-server" | "ssl-requires-domain-info" => "SSL products require".into(),
-        "ov-ev-requires-organization-info" | "ov-ev-requires-finance" | "ov-ev-requires-tech" => {
-            "OV and EV products require".into()
+        DiagnosticCode::SslRequiresServer | DiagnosticCode::SslRequiresDomainInfo => {
+            "SSL products require".into()
         }
-        "sectigo-email-requires-dcv-email" => {
+        DiagnosticCode::OvEvRequiresOrganizationInfo
+        | DiagnosticCode::OvEvRequiresFinance
+        | DiagnosticCode::OvEvRequiresTech => "OV and EV products require".into(),
+        DiagnosticCode::SectigoEmailRequiresDcvEmail => {
             "Sectigo products require with `dcvMethod: EMAIL`".into()
         }
-        "not-for-product-kind" => "applies to SSL products only".into(),
-        "unique-value-sectigo-only" => "applies to Sectigo products only".into(),
+        DiagnosticCode::NotForProductKind => "applies to SSL products only".into(),
+        DiagnosticCode::UniqueValueSectigoOnly => "applies to Sectigo products only".into(),
         _ => format!("`{field}` requires"),
     }
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use crate::catalog::{Catalog, Product};
 use crate::csr::{self, CsrInfo};
+use crate::diagnostic::DiagnosticCode;
 use crate::diagnostic::{self, Diagnostic, Severity};
 use crate::error::Error;
 use crate::expand::{self, ExpandedOrder};
@@ -110,7 +111,7 @@ struct Run<'a> {
     adopted: HashMap<String, (FileId, Span)>,
     /// Order diagnostics by what they say and where, to fold repeats of one problem
     /// shared through `defaults` into the first: its index in `diagnostics`.
-    repeated: HashMap<(String, String, FileId, Span), usize>,
+    repeated: HashMap<(DiagnosticCode, String, FileId, Span), usize>,
     /// How many more orders share the problem of the diagnostic at an index.
     more_orders: HashMap<usize, usize>,
     secrets: Vec<(FileId, Span)>,
@@ -190,7 +191,7 @@ impl<'a> Run<'a> {
         for d in dups {
             self.diagnostics.push(
                 Diagnostic::error(
-                    "duplicate-yaml-key",
+                    DiagnosticCode::DuplicateYamlKey,
                     format!(
                         "{} is written twice in the same mapping",
                         shown::quote(&d.key)
@@ -219,7 +220,7 @@ impl<'a> Run<'a> {
         if items.is_empty() {
             let span = m.root.entry("orders").map(|e| e.key_span);
             self.diagnostics.push(
-                Diagnostic::warning("no-orders", "this manifest has no orders")
+                Diagnostic::warning(DiagnosticCode::NoOrders, "this manifest has no orders")
                     .at(file, span)
                     .pointer("/orders"),
             );
@@ -330,7 +331,7 @@ impl<'a> Run<'a> {
                         self.secrets.push((file, e.value.span));
                         self.diagnostics.push(
                             Diagnostic::error(
-                                "token-in-manifest",
+                                DiagnosticCode::TokenInManifest,
                                 "an API token must never be written in a manifest",
                             )
                             .at(file, Some(e.key_span))
@@ -353,7 +354,7 @@ impl<'a> Run<'a> {
     fn misplaced_key(&mut self, file: FileId, span: Span) {
         self.diagnostics.push(
             Diagnostic::error(
-                "private-key-misplaced",
+                DiagnosticCode::PrivateKeyMisplaced,
                 "a private key is written here, in a field that would send it to NicSRS",
             )
             .at(file, Some(span))
@@ -558,7 +559,7 @@ impl<'a> Run<'a> {
     ) -> Option<&'a Product> {
         let Some(code_node) = tree.get("productCode") else {
             let issue = Issue {
-                code: "missing-field".into(),
+                code: DiagnosticCode::MissingField,
                 message: "missing required field `productCode`".into(),
                 pointer: String::new(),
                 target: Target::Missing("productCode".into()),
@@ -577,7 +578,7 @@ impl<'a> Run<'a> {
                 Some("`nicsrs-batch catalog` lists the known codes; --catalog FILE uses your own list".into())
             });
             let issue = Issue {
-                code: "unknown-product".into(),
+                code: DiagnosticCode::UnknownProduct,
                 message: format!("unknown product code {}", shown::quote(code)),
                 pointer: "/productCode".into(),
                 target: Target::Value,
@@ -594,21 +595,21 @@ impl<'a> Run<'a> {
         let (map, code, what, hint) = if pointer.ends_with("/key") {
             (
                 &mut self.keys,
-                "duplicate-key",
+                DiagnosticCode::DuplicateKey,
                 "key",
                 "keys identify orders across all files of a run; give each order its own",
             )
         } else if pointer.ends_with("/renewalOf") {
             (
                 &mut self.adopted,
-                "duplicate-renewal-of",
+                DiagnosticCode::DuplicateRenewalOf,
                 "renewalOf",
                 "a certificate is adopted by one order only, or it would be renewed twice",
             )
         } else {
             (
                 &mut self.ref_ids,
-                "duplicate-ref-id",
+                DiagnosticCode::DuplicateRefId,
                 "refId",
                 "refIds must be unique; NicSRS would accept a second order with the same refId",
             )
@@ -660,7 +661,7 @@ impl<'a> Run<'a> {
                     Severity::Error
                 };
                 let issue = Issue {
-                    code: "inline-private-key".into(),
+                    code: DiagnosticCode::InlinePrivateKey,
                     message: "a private key is written inline in a manifest that is committed to Git".into(),
                     pointer,
                     target: Target::Value,
@@ -709,7 +710,7 @@ impl<'a> Run<'a> {
                 hint,
             } => {
                 let issue = Issue {
-                    code: code.into(),
+                    code,
                     message,
                     pointer: format!("{pointer}/{via}"),
                     target: Target::Value,
@@ -730,7 +731,7 @@ impl<'a> Run<'a> {
         }
         if let Err(why) = csr::sole_block(pem) {
             let issue = Issue {
-                code: "csr-invalid".into(),
+                code: DiagnosticCode::CsrInvalid,
                 message: format!("`csr` is not one certificate request: {why}"),
                 pointer: "/params/csr".into(),
                 target: Target::Value,
@@ -746,11 +747,11 @@ impl<'a> Run<'a> {
             Ok(info) => Some(info),
             Err(e) => {
                 let code = match e {
-                    csr::CsrError::BadSignature(_) => "csr-bad-signature",
-                    _ => "csr-invalid",
+                    csr::CsrError::BadSignature(_) => DiagnosticCode::CsrBadSignature,
+                    _ => DiagnosticCode::CsrInvalid,
                 };
                 let issue = Issue {
-                    code: code.into(),
+                    code,
                     message: e.to_string(),
                     pointer: "/params/csr".into(),
                     target: Target::Value,
@@ -802,7 +803,7 @@ impl<'a> Run<'a> {
     /// Adds an order diagnostic, folding repeats of one problem shared through `defaults`.
     fn push_order_diag(&mut self, d: Diagnostic) {
         let key = (
-            d.code.clone(),
+            d.code,
             d.message.clone(),
             d.place.map_or(usize::MAX, |p| p.file),
             d.place.and_then(|p| p.span).unwrap_or_default(),
@@ -832,8 +833,8 @@ impl<'a> Run<'a> {
 /// one; a referenced one is checked when it is read).
 fn key_mismatch(tree: &Node, csr: Option<&crate::csr::CsrInfo>) -> Option<Issue> {
     let pem = tree.get("params")?.get("privateKey")?.as_str()?;
-    let issue = |code: &str, message: String| Issue {
-        code: code.into(),
+    let issue = |code: DiagnosticCode, message: String| Issue {
+        code,
         message,
         pointer: "/params/privateKey".into(),
         target: Target::Value,
@@ -842,14 +843,15 @@ fn key_mismatch(tree: &Node, csr: Option<&crate::csr::CsrInfo>) -> Option<Issue>
     match private_key::public_key_of(pem) {
         Ok(public) => csr.filter(|c| c.public_key != public).map(|_| {
             issue(
-                "private-key-mismatch",
+                DiagnosticCode::PrivateKeyMismatch,
                 "`privateKey` does not belong to the CSR: their public keys differ".into(),
             )
         }),
         Err(private_key::KeyError::Encrypted) => None,
-        Err(e) if pem.contains("-----BEGIN") => {
-            Some(issue("private-key-invalid", format!("`privateKey`: {e}")))
-        }
+        Err(e) if pem.contains("-----BEGIN") => Some(issue(
+            DiagnosticCode::PrivateKeyInvalid,
+            format!("`privateKey`: {e}"),
+        )),
         // Not PEM at all: the schema reports it.
         Err(_) => None,
     }
@@ -865,7 +867,7 @@ fn remove_param(tree: &mut Node, field: &str) {
 /// A private key where the CSR belongs: its own diagnostic, never quoting it.
 fn private_key_as_csr(what: String, pointer: String) -> Issue {
     Issue {
-        code: "private-key-as-csr".into(),
+        code: DiagnosticCode::PrivateKeyAsCsr,
         message: format!("{what} holds a private key, not a certificate request"),
         pointer,
         target: Target::Value,
@@ -879,8 +881,8 @@ fn private_key_as_csr(what: String, pointer: String) -> Issue {
 /// What is wrong with what a `{file:}`/`{env:}` reference of `field` read, said without
 /// ever quoting it (it may be a secret: a token, a key, `/proc/self/environ`).
 fn referenced_problem(field: &str, written: &str, text: &str, pointer: &str) -> Option<Issue> {
-    let issue = |code: &str, message: String, hint: &str| Issue {
-        code: code.into(),
+    let issue = |code: DiagnosticCode, message: String, hint: &str| Issue {
+        code,
         message,
         pointer: pointer.to_owned(),
         target: Target::Value,
@@ -899,7 +901,7 @@ fn referenced_problem(field: &str, written: &str, text: &str, pointer: &str) -> 
             );
             (!is_csr).then(|| {
                 issue(
-                    "csr-invalid",
+                    DiagnosticCode::CsrInvalid,
                     format!(
                         "`csr` {written} does not hold a certificate request: {}",
                         private_key::describe_content(text)
@@ -911,7 +913,7 @@ fn referenced_problem(field: &str, written: &str, text: &str, pointer: &str) -> 
         "privateKey" => match private_key::public_key_of(text) {
             Ok(_) | Err(private_key::KeyError::Encrypted) => None,
             Err(private_key::KeyError::NotAKey(_)) => Some(issue(
-                "private-key-invalid",
+                DiagnosticCode::PrivateKeyInvalid,
                 format!(
                     "`privateKey` {written} does not hold a private key: {}",
                     private_key::describe_content(text)
@@ -919,7 +921,7 @@ fn referenced_problem(field: &str, written: &str, text: &str, pointer: &str) -> 
                 "point it at the PEM key the CSR was made from",
             )),
             Err(e) => Some(issue(
-                "private-key-invalid",
+                DiagnosticCode::PrivateKeyInvalid,
                 format!("`privateKey` {written}: {e}"),
                 "point it at the PEM key the CSR was made from",
             )),

@@ -6,6 +6,10 @@ use serde::Serialize;
 use crate::shown;
 use crate::source::{FileId, Sources, Span};
 
+mod code;
+
+pub use code::DiagnosticCode;
+
 /// Most characters of a source line shown under a diagnostic.
 const SNIPPET_CHARS: usize = 160;
 
@@ -33,8 +37,8 @@ pub struct Place {
 pub struct Diagnostic {
     /// Error or warning.
     pub severity: Severity,
-    /// Stable kebab-case name of the kind of problem (listed in the README).
-    pub code: String,
+    /// The kind of problem, with its stable kebab-case name (listed in the README).
+    pub code: DiagnosticCode,
     /// One-line description.
     pub message: String,
     /// Where the offending value (or the mapping missing a field) is written.
@@ -55,10 +59,10 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// An error of kind `code`.
-    pub fn error(code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn error(code: DiagnosticCode, message: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Error,
-            code: code.into(),
+            code,
             message: shown::bounded_lines(&message.into(), shown::MESSAGE_CHARS),
             place: None,
             label: None,
@@ -71,7 +75,7 @@ impl Diagnostic {
     }
 
     /// A warning of kind `code`.
-    pub fn warning(code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn warning(code: DiagnosticCode, message: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Warning,
             ..Diagnostic::error(code, message)
@@ -152,7 +156,7 @@ pub fn sort(diagnostics: &mut [Diagnostic]) {
         place(a)
             .cmp(&place(b))
             .then_with(|| a.severity.cmp(&b.severity))
-            .then_with(|| a.code.cmp(&b.code))
+            .then_with(|| a.code.name().cmp(b.code.name()))
             .then_with(|| a.message.cmp(&b.message))
     });
 }
@@ -192,7 +196,7 @@ impl<'s> TextRenderer<'s> {
             Severity::Warning => Level::WARNING,
         };
         let mut group =
-            Group::with_title(level.primary_title(d.message.as_str()).id(d.code.as_str()));
+            Group::with_title(level.primary_title(d.message.as_str()).id(d.code.name()));
         if let Some(place) = d.place {
             group = group.element(self.snippet(place, d.label.as_deref(), true));
         }
@@ -311,7 +315,7 @@ impl<'a> JsonDiagnostic<'a> {
         };
         JsonDiagnostic {
             severity: d.severity,
-            code: &d.code,
+            code: d.code.name(),
             message: &d.message,
             file: file.map(|f| f.display.as_str()),
             line,
