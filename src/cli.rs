@@ -33,6 +33,7 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// The options of every command that reads manifests.
         #[command(flatten)]
         common: ManifestArgs,
     },
@@ -45,6 +46,7 @@ pub enum Command {
         /// Print private keys instead of `<redacted>`.
         #[arg(long)]
         show_private_keys: bool,
+        /// The options of every command that reads manifests.
         #[command(flatten)]
         common: ManifestArgs,
     },
@@ -65,8 +67,10 @@ pub enum Command {
         /// Read the API token from FILE instead of NICSRS_API_TOKEN (for --refresh).
         #[arg(long, value_name = "FILE")]
         token_file: Option<PathBuf>,
+        /// Where orders go: the API, the sandbox, the ledger.
         #[command(flatten)]
         api: ApiArgs,
+        /// The options of every command that reads manifests.
         #[command(flatten)]
         common: ManifestArgs,
     },
@@ -110,8 +114,10 @@ pub enum Command {
         /// Wait before asking the API about an unknown outcome.
         #[arg(long, default_value = "1s", value_parser = parse_reconcile_delay, hide = true)]
         reconcile_delay: std::time::Duration,
+        /// Where orders go: the API, the sandbox, the ledger.
         #[command(flatten)]
         api: ApiArgs,
+        /// The options of every command that reads manifests.
         #[command(flatten)]
         common: ManifestArgs,
     },
@@ -126,6 +132,7 @@ pub enum Command {
         /// Read the API token from FILE instead of NICSRS_API_TOKEN.
         #[arg(long, value_name = "FILE")]
         token_file: Option<PathBuf>,
+        /// Where orders go: the API, the sandbox, the ledger.
         #[command(flatten)]
         api: ApiArgs,
     },
@@ -150,8 +157,10 @@ pub enum Command {
         /// Read the API token from FILE instead of NICSRS_API_TOKEN.
         #[arg(long, value_name = "FILE")]
         token_file: Option<PathBuf>,
+        /// Where orders go: the API, the sandbox, the ledger.
         #[command(flatten)]
         api: ApiArgs,
+        /// The options of every command that reads manifests.
         #[command(flatten)]
         common: ManifestArgs,
     },
@@ -166,8 +175,10 @@ pub enum Command {
         /// Only certificates that expire within this long (`30d`), per the last refresh.
         #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
         expiring: Option<std::time::Duration>,
+        /// Where orders go: the API, the sandbox, the ledger.
         #[command(flatten)]
         api: ApiArgs,
+        /// The options of every command that reads manifests.
         #[command(flatten)]
         common: ManifestArgs,
     },
