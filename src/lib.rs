@@ -28,6 +28,7 @@ pub mod plan;
 pub mod pointer;
 pub mod private_key;
 pub mod products;
+pub mod random;
 pub mod references;
 pub mod refresh;
 pub mod report;

@@ -2,7 +2,6 @@
 //! follows a 429/503, and jittered exponential backoff.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -56,27 +55,20 @@ impl Pacer {
 
 /// Jittered exponential backoff, so that retries of many workers do not arrive together.
 pub struct Jitter {
-    state: AtomicU64,
+    random: crate::random::SharedSplitMix64,
 }
 
 impl Jitter {
     /// A generator seeded with `seed`.
     pub fn new(seed: u64) -> Self {
         Jitter {
-            state: AtomicU64::new(seed),
+            random: crate::random::SharedSplitMix64::new(seed),
         }
     }
 
     /// `base * 2^n` (n capped at 10), times a factor between 0.5 and 1.5.
     pub fn backoff(&self, base: Duration, n: u32) -> Duration {
-        let mut x = self
-            .state
-            .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
-            ^ 0xD1B5_4A32_D192_ED03;
-        x ^= x >> 33;
-        x = x.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
-        x ^= x >> 33;
-        let factor = 0.5 + (x >> 11) as f64 / (1u64 << 53) as f64;
+        let factor = 0.5 + self.random.unit();
         base.saturating_mul(1 << n.min(10)).mul_f64(factor)
     }
 }

@@ -108,29 +108,21 @@ pub struct Fate {
 /// requests give the same faults.
 #[derive(Debug)]
 pub struct Dice {
-    state: Mutex<u64>,
+    state: Mutex<crate::random::SplitMix64>,
 }
 
 impl Dice {
     /// A generator seeded with `seed`.
     pub fn new(seed: u64) -> Self {
         Dice {
-            state: Mutex::new(seed),
+            state: Mutex::new(crate::random::SplitMix64(seed)),
         }
-    }
-
-    fn next(state: &mut u64) -> u64 {
-        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = *state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
     }
 
     /// Draws the fate of one request: always the same number of draws, in the same order.
     pub fn roll(&self, faults: &Faults) -> Fate {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let mut unit = || (Self::next(&mut state) >> 11) as f64 / (1u64 << 53) as f64;
+        let mut unit = || state.unit();
         let delay = match faults.latency {
             None => Duration::ZERO,
             Some(Latency::Fixed(d)) => d,

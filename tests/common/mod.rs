@@ -77,24 +77,10 @@ pub fn expect_file(path: &Path, actual: &str) -> Result<(), String> {
     }
 }
 
-/// SplitMix64: a small random sequence, the same on every machine, for the tests that
-/// corrupt inputs (`tests/mutations.rs`, `tests/fuzz.rs`).
-pub struct Dice(pub u64);
-
-impl Dice {
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number below `n`.
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+/// SplitMix64, the crate's one random source: the same sequence on every machine, for the
+/// tests that corrupt inputs (`tests/mutations.rs`, `tests/fuzz.rs`).
+#[allow(unused_imports)]
+pub use nicsrs_batch::random::SplitMix64 as Dice;
 
 /// The diagnostic codes the README's table documents.
 pub fn documented_codes() -> std::collections::BTreeSet<String> {
