@@ -740,7 +740,7 @@ pub fn report_text(outcome: &Outcome, color: bool) {
     let errors = outcome.diagnostics.iter().filter(|d| d.is_error()).count();
     let warnings = outcome.diagnostics.len() - errors;
     let files = outcome.sources.len();
-    let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+    let plural = |n: usize, w: &str| crate::shown::counted(n as u64, w);
     let summary = if errors > 0 {
         format!(
             "invalid: {}, {} in {} ({})",

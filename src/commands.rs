@@ -178,7 +178,7 @@ pub async fn apply(outcome: &Outcome, args: ApplyArgs) -> Result<Exit, Error> {
     if let Some(max) = args.max_orders
         && may_pay > max
     {
-        let orders = if may_pay == 1 { "order" } else { "orders" };
+        let orders = crate::shown::counted(may_pay as u64, "order");
         let reconciles = match resent {
             0 => String::new(),
             1 => {
@@ -190,7 +190,7 @@ pub async fn apply(outcome: &Outcome, args: ApplyArgs) -> Result<Exit, Error> {
             ),
         };
         return Err(refused(format!(
-            "refusing: the plan would place, renew, reissue or replace {may_pay} {orders}{reconciles}, more than --max-orders {max}"
+            "refusing: the plan would place, renew, reissue or replace {orders}{reconciles}, more than --max-orders {max}"
         )));
     }
     if !args.yes {

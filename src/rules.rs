@@ -83,10 +83,9 @@ pub fn check(
         out.push(err(issue(
             DiagnosticCode::YearsAboveProductMax,
             format!(
-                "`{}` can be ordered for at most {} year{}, not {years}",
+                "`{}` can be ordered for at most {}, not {years}",
                 product.code,
-                product.max_year,
-                if product.max_year == 1 { "" } else { "s" }
+                crate::shown::counted(product.max_year, "year"),
             ),
             "/years".into(),
             None,

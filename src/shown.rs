@@ -36,6 +36,13 @@ fn push_shown(out: &mut String, c: char, keep_newlines: bool) {
     }
 }
 
+/// `n` and the noun, in the singular for one and the plural (with `s`) otherwise:
+/// `counted(1, "order")` is `1 order`, `counted(3, "order")` is `3 orders`.
+pub fn counted(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
 /// `s` with hidden characters escaped and cut after `max` characters with an ellipsis and
 /// how long it was. Line breaks are escaped too: the result is one line.
 pub fn bounded(s: &str, max: usize) -> String {

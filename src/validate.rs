@@ -84,8 +84,8 @@ pub fn validate(paths: &[PathBuf], options: &Options) -> Result<Outcome, Error> 
     } = run;
     for (index, more) in more_orders {
         diagnostics[index].notes.push(format!(
-            "the same problem is in {more} more order{}",
-            if more == 1 { "" } else { "s" }
+            "the same problem is in {}",
+            crate::shown::counted(more as u64, "more order")
         ));
     }
     diagnostic::sort(&mut diagnostics);

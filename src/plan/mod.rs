@@ -266,8 +266,8 @@ impl Plan<'_> {
             .iter()
             .filter(|s| s.action.is_new_call() && s.op == Op::Renew)
             .count();
-        let orders = |n: usize| format!("{n} order{}", if n == 1 { "" } else { "s" });
-        let renewal_count = |n: usize| format!("{n} renewal{}", if n == 1 { "" } else { "s" });
+        let orders = |n: usize| crate::shown::counted(n as u64, "order");
+        let renewal_count = |n: usize| crate::shown::counted(n as u64, "renewal");
         let what = match (priced - renewals, renewals) {
             (p, 0) => format!("the {} to place", orders(p)),
             (0, r) => format!("the {}", renewal_count(r)),
