@@ -327,13 +327,12 @@ pub async fn products(
     let json = serde_json::to_string_pretty(&products).map_err(|e| Error::Usage(e.to_string()))?;
     match output {
         Some(path) => {
-            let tmp = path.with_extension("json.tmp");
-            std::fs::write(&tmp, format!("{json}\n"))
-                .and_then(|()| std::fs::rename(&tmp, path))
-                .map_err(|source| Error::Read {
+            crate::atomic::write(path, format!("{json}\n").as_bytes(), 0o644).map_err(
+                |source| Error::Read {
                     path: path.to_owned(),
                     source,
-                })?;
+                },
+            )?;
             print!("{}", crate::products::table(&products));
             println!(
                 "{} products written to {} (use it with --catalog)",

@@ -8,6 +8,7 @@
 //! [`sandbox`] is the NicSRS-compatible API on loopback. Problems in manifests are
 //! [`diagnostic::Diagnostic`]s; [`error::Error`] is for the program's own failures.
 
+pub mod atomic;
 pub mod bounded;
 pub mod catalog;
 pub mod cli;

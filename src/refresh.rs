@@ -275,63 +275,32 @@ pub fn write_files(
     };
     std::fs::create_dir_all(&dir).map_err(|e| named(&dir, e))?;
     // Every file is written beside its place first, then all are renamed into place: a
-    // failure leaves the folder as it was, and the next refresh writes it again.
-    let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
-    let stage = |name: &str, text: &str, secret: bool| -> std::io::Result<(PathBuf, PathBuf)> {
-        use std::io::Write;
-        let path = dir.join(name);
-        let tmp = dir.join(format!(".{name}.tmp"));
-        // A leftover (or a link planted there) is removed, and the file is created anew,
-        // never through a link, so that a key gets mode 0600 whatever was there.
-        match std::fs::remove_file(&tmp) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(named(&tmp, e)),
-        }
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options
-                .mode(if secret { 0o600 } else { 0o644 })
-                .custom_flags(libc::O_NOFOLLOW);
-        }
-        let mut f = options.open(&tmp).map_err(|e| named(&tmp, e))?;
-        f.write_all(text.as_bytes())
-            .and_then(|()| f.sync_all())
-            .map_err(|e| named(&tmp, e))?;
-        Ok((tmp, path))
-    };
+    // failure leaves the folder as it was, and the next refresh writes it again. Files are
+    // created anew, never through a link, so that a key gets mode 0600 whatever was there.
+    let mut staged: Vec<crate::atomic::Staged> = Vec::new();
+    let discard = |staged: Vec<crate::atomic::Staged>| staged.into_iter().for_each(|s| s.discard());
     for (name, text, secret) in &files {
-        match stage(name, text, *secret) {
-            Ok(pair) => staged.push(pair),
+        let path = dir.join(name);
+        match crate::atomic::stage(&path, text.as_bytes(), if *secret { 0o600 } else { 0o644 }) {
+            Ok(s) => staged.push(s),
             Err(e) => {
-                for (tmp, _) in &staged {
-                    let _ = std::fs::remove_file(tmp);
-                }
-                let _ = std::fs::remove_file(dir.join(format!(".{name}.tmp")));
-                return Err(e);
+                discard(staged);
+                return Err(named(&path, e));
             }
         }
     }
     // A place taken by something that is not a file (a folder) fails the rename: found
     // before anything is renamed, so that the folder stays as it was.
     let aside = dir.join(format!("{KEY_FILE}.previous"));
-    let clean = |staged: &[(PathBuf, PathBuf)]| {
-        for (tmp, _) in staged {
-            let _ = std::fs::remove_file(tmp);
-        }
-    };
     if let Some(taken) = staged
         .iter()
-        .map(|(_, path)| path)
-        .chain([&aside])
+        .map(|s| s.path().to_owned())
+        .chain([aside.clone()])
         .find(|path| path.symlink_metadata().is_ok_and(|m| !m.is_file()))
     {
-        clean(&staged);
+        discard(staged);
         return Err(named(
-            taken,
+            &taken,
             std::io::Error::new(std::io::ErrorKind::AlreadyExists, "not a regular file"),
         ));
     }
@@ -346,18 +315,20 @@ pub fn write_files(
             && !key_matches(&text, cert)
             && let Err(e) = std::fs::rename(&old_key, &aside)
         {
-            clean(&staged);
+            discard(staged);
             return Err(named(&aside, e));
         }
     }
     let mut written = Vec::new();
-    for (i, (tmp, path)) in staged.iter().enumerate() {
-        if let Err(e) = std::fs::rename(tmp, path) {
-            clean(&staged[i..]);
-            return Err(named(path, e));
+    let mut staged = staged.into_iter();
+    while let Some(file) = staged.next() {
+        let path = file.path().to_owned();
+        if let Err(e) = file.commit() {
+            discard(staged.collect());
+            return Err(named(&path, e));
         }
         if !path.ends_with(CERT_ID_FILE) {
-            written.push(path.clone());
+            written.push(path);
         }
     }
     Ok(written)

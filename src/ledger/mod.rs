@@ -334,24 +334,7 @@ pub fn is_state_refusal(code: i64) -> bool {
 /// open, locked ledger): to a file beside it, synced, renamed over it, and the new file
 /// opened and locked before the old one is let go. Returns the new file.
 fn replace_locked(path: &Path, locked: File, bytes: &[u8]) -> std::io::Result<File> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("ledger");
-    let tmp = dir.join(format!(".{name}.upgrade"));
-    {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
+    crate::atomic::write(path, bytes, 0o644)?;
     let file = OpenOptions::new().read(true).append(true).open(path)?;
     match file.try_lock() {
         Ok(()) => {}

@@ -289,7 +289,7 @@ impl Store {
             (bytes, inner.generation)
         };
         let target = path.clone();
-        tokio::task::spawn_blocking(move || write_atomically(&target, &bytes))
+        tokio::task::spawn_blocking(move || crate::atomic::write(&target, &bytes, 0o600))
             .await
             .map_err(|e| std::io::Error::other(e.to_string()))
             .and_then(|r| r)
@@ -309,28 +309,4 @@ struct SavedRef<'a> {
     ca_key: &'a str,
     ca_cert: &'a str,
     orders: &'a [StoredOrder],
-}
-
-/// Writes `bytes` to a temporary file beside `path`, syncs it, and renames it over `path`.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("sandbox-state")
-    ));
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, path)?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
