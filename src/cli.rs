@@ -7,9 +7,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::catalog::Catalog;
 use crate::diagnostic::{JsonDiagnostic, TextRenderer};
+use crate::duration::parse_duration;
 use crate::error::Error;
 use crate::exit::Exit;
-use crate::sandbox::faults::{Faults, Latency, parse_duration, parse_rate};
+use crate::sandbox::faults::{Faults, Latency, parse_rate};
 use crate::schema::{MANIFEST_SCHEMA, ORDER_SCHEMA};
 use crate::validate::{self, Outcome};
 

@@ -18,6 +18,7 @@ pub mod csr;
 pub mod csv;
 pub mod dcv;
 pub mod diagnostic;
+pub mod duration;
 pub mod error;
 pub mod exit;
 pub mod expand;
