@@ -4,7 +4,7 @@
 //! read ([`manifest`], [`yaml`]) -> validate ([`schema`], [`rules`], [`csr`], [`validate`])
 //! -> expand ([`expand`]) -> plan ([`plan`], with [`lifecycle`] for renewals and reissues)
 //! -> apply ([`runner`], over [`client`]) -> record ([`ledger`]); [`refresh`] collects what
-//! NicSRS says of each certificate. [`commands`] wires them for the command line ([`cli`]);
+//! NicSRS says of each certificate. [`cli`] is the command line, one file per command;
 //! [`sandbox`] is the NicSRS-compatible API on loopback. Problems in manifests are
 //! [`diagnostic::Diagnostic`]s; [`error::Error`] is for the program's own failures.
 
@@ -13,7 +13,6 @@ pub mod bounded;
 pub mod catalog;
 pub mod cli;
 pub mod client;
-pub mod commands;
 pub mod csr;
 pub mod csv;
 pub mod dcv;

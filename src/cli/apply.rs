@@ -1,0 +1,274 @@
+//! `apply`: the plan, a confirmation, then every order carried out exactly once.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::flags::{parse_connect_timeout, parse_reconcile_delay, parse_request_timeout};
+use super::target::{Target, connect, token_for, warn_ledger};
+use super::{ApiArgs, Format, ManifestArgs, TokenArgs, WorkerArgs};
+use crate::client::Timeouts;
+use crate::error::Error;
+use crate::exit::Exit;
+use crate::ledger;
+use crate::plan::{self, Action};
+use crate::report::{self, JsonReporter, TextReporter};
+use crate::runner::{self, Job, Reporter};
+use crate::validate::Outcome;
+
+/// The arguments of `apply`.
+#[derive(Debug, Args)]
+pub struct ApplyCommand {
+    /// Manifest files, or directories searched for *.yaml and *.yml.
+    #[arg(required = true, value_name = "FILE|DIR")]
+    pub paths: Vec<PathBuf>,
+    /// Go on without asking (required when standard input is not a terminal).
+    #[arg(long)]
+    pub yes: bool,
+    /// Collect the status of every certificate that is not final first (like `refresh`).
+    #[arg(long)]
+    pub refresh: bool,
+    /// Calls in flight and per second.
+    #[command(flatten)]
+    pub workers: WorkerArgs,
+    /// Refuse a run that would place, renew, reissue or replace more than N orders.
+    #[arg(long, value_name = "N")]
+    pub max_orders: Option<usize>,
+    /// Send new orders without first asking the API whether their refId was already
+    /// placed. Saves one call per order; use it only when the ledger is known to be
+    /// complete (a run that lost ledger rows would then buy them again).
+    #[arg(long)]
+    pub trust_ledger: bool,
+    /// Output format: text, or one JSON object per outcome and a summary.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// The token.
+    #[command(flatten)]
+    pub token: TokenArgs,
+    /// Time allowed to connect.
+    #[arg(long, default_value = "10s", value_parser = parse_connect_timeout)]
+    pub connect_timeout: Duration,
+    /// Time allowed for a whole request, reply included (1s to 30m).
+    #[arg(long, default_value = "60s", value_parser = parse_request_timeout)]
+    pub request_timeout: Duration,
+    /// Wait before asking the API about an unknown outcome.
+    #[arg(long, default_value = "1s", value_parser = parse_reconcile_delay, hide = true)]
+    pub reconcile_delay: Duration,
+    /// Where orders go: the API, the sandbox, the ledger.
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// The options of every command that reads manifests.
+    #[command(flatten)]
+    pub common: ManifestArgs,
+}
+
+impl ApplyCommand {
+    /// Applies valid manifests; see the README's exit codes.
+    pub fn run(self) -> Result<Exit, Error> {
+        let target = self.api.target()?;
+        let Some(outcome) = super::load_valid(&self.paths, &self.common)? else {
+            return Ok(Exit::Invalid);
+        };
+        let args = Settings {
+            target,
+            token_file: self.token.token_file,
+            concurrency: usize::from(self.workers.concurrency),
+            rate: self.workers.rate,
+            max_orders: self.max_orders,
+            yes: self.yes,
+            json: self.format == Format::Json,
+            timeouts: Timeouts {
+                connect: self.connect_timeout,
+                request: self.request_timeout,
+            },
+            reconcile_delay: self.reconcile_delay,
+            trust_ledger: self.trust_ledger,
+        };
+        if self.refresh {
+            super::refresh::refresh_first(
+                &args.target,
+                &outcome,
+                args.token_file.as_deref(),
+                args.concurrency,
+                args.rate,
+            )?;
+        }
+        super::runtime()?.block_on(apply(&outcome, args))
+    }
+}
+
+/// What `apply` is asked to do, resolved.
+#[derive(Clone, Debug)]
+struct Settings {
+    /// Where.
+    target: Target,
+    /// The token file, when not from the environment.
+    token_file: Option<PathBuf>,
+    /// Calls in flight.
+    concurrency: usize,
+    /// Calls per second.
+    rate: Option<f64>,
+    /// Refuse a plan that pays for more orders.
+    max_orders: Option<usize>,
+    /// Skip the confirmation.
+    yes: bool,
+    /// JSON lines instead of text.
+    json: bool,
+    /// HTTP timeouts.
+    timeouts: Timeouts,
+    /// Wait before reconciling an unknown outcome.
+    reconcile_delay: Duration,
+    /// Skip the lookup by refId before each new call (the ledger is known complete).
+    trust_ledger: bool,
+}
+
+/// `apply`: the plan, a confirmation, then every order carried out exactly once.
+async fn apply(outcome: &Outcome, args: Settings) -> Result<Exit, Error> {
+    let target = &args.target;
+    // Read before the ledger is touched: a missing token stops the run with nothing written.
+    let token = token_for(target, args.token_file.as_deref())?;
+    let (writer, contents) = ledger::Writer::open(&target.ledger, target.api)?;
+    warn_ledger(&target.ledger, &contents.warnings);
+    let plan = plan::make(&outcome.orders, &contents);
+    // A cancelled order is as stuck as a refused one: the manifest asks for what cannot be.
+    let (already, blocked) = (
+        plan.count(Action::Nothing),
+        plan.count(Action::Blocked) + plan.count(Action::Cancelled),
+    );
+    let ledger_name = target.ledger.display().to_string();
+    if args.json {
+        println!("{}", serde_json::json!({"plan": plan::to_json(&plan)}));
+    } else {
+        print!("{}", plan::render(&plan, &outcome.sources));
+    }
+    if !plan.has_work() {
+        // A script reading the summary finds one on every run, the second as the first.
+        if args.json {
+            println!(
+                "{}",
+                report::summary_json(&runner::Summary::default(), already, blocked, &ledger_name)
+            );
+        } else {
+            println!("Nothing to do.");
+        }
+        return Ok(if blocked > 0 {
+            Exit::Incomplete
+        } else {
+            Exit::Ok
+        });
+    }
+    // A refusal still ends the JSON lines with a summary, saying why nothing was done.
+    let refused = |message: String| {
+        if args.json {
+            let summary = runner::Summary {
+                not_started: plan.steps.iter().filter(|s| s.action.is_work()).count() as u64,
+                stopped: Some(message.clone()),
+                ..runner::Summary::default()
+            };
+            println!(
+                "{}",
+                report::summary_json(&summary, already, blocked, &ledger_name)
+            );
+        }
+        Error::Usage(message)
+    };
+    let (may_pay, resent) = plan.calls_that_may_pay();
+    if let Some(max) = args.max_orders
+        && may_pay > max
+    {
+        let orders = crate::shown::counted(may_pay as u64, "order");
+        let reconciles = match resent {
+            0 => String::new(),
+            1 => {
+                " (one of them a reconcile, which sends its call again if NicSRS has no such order)"
+                    .into()
+            }
+            n => format!(
+                " ({n} of them reconciles, which send their call again if NicSRS has no such order)"
+            ),
+        };
+        return Err(refused(format!(
+            "refusing: the plan would place, renew, reissue or replace {orders}{reconciles}, more than --max-orders {max}"
+        )));
+    }
+    if !args.yes {
+        confirm(&plan, target).map_err(|e| match e {
+            Error::Usage(message) => refused(message),
+            other => other,
+        })?;
+    }
+    let (client, embedded) = connect(target, token, args.timeouts).await?;
+    let jobs = Job::from_plan(&plan, &outcome.sources);
+    let reporter: Box<dyn Reporter> = if args.json {
+        Box::new(JsonReporter::default())
+    } else {
+        let width = jobs.iter().map(|j| j.key.len()).max().unwrap_or(0);
+        Box::new(TextReporter::new(
+            jobs.len(),
+            width,
+            std::io::stderr().is_terminal(),
+        ))
+    };
+    let options = runner::Options {
+        concurrency: args.concurrency,
+        rate: args.rate,
+        api: target.api,
+        reconcile_delay: args.reconcile_delay,
+        trust_ledger: args.trust_ledger,
+    };
+    let summary = runner::run(jobs, client, writer, reporter, options).await;
+    if let Some(s) = embedded {
+        s.stop().await?;
+    }
+    let summary = summary?;
+    if args.json {
+        println!(
+            "{}",
+            report::summary_json(&summary, already, blocked, &ledger_name)
+        );
+    } else {
+        print!(
+            "{}",
+            report::summary_text(&summary, already, blocked, &ledger_name)
+        );
+    }
+    Ok(if summary.interrupted {
+        Exit::Interrupted
+    } else if summary.failed + summary.unknown + summary.not_started > 0 || blocked > 0 {
+        Exit::Incomplete
+    } else {
+        Exit::Ok
+    })
+}
+
+/// Asks on the terminal; refuses when there is none.
+fn confirm(plan: &plan::Plan, target: &Target) -> Result<(), Error> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Usage(
+            "refusing to apply without --yes: standard input is not a terminal to confirm on"
+                .into(),
+        ));
+    }
+    let place = match &target.endpoint {
+        Some(e) => e.clone(),
+        None => "the embedded sandbox".into(),
+    };
+    eprint!(
+        "\nApply this plan? It may place, renew, reissue or replace {} order(s) at {place} ({} API). Type `yes` to go on: ",
+        plan.calls_that_may_pay().0,
+        target.api.as_str()
+    );
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(Error::Output)?;
+    if matches!(answer.trim(), "yes" | "y") {
+        Ok(())
+    } else {
+        Err(Error::Usage("not applied".into()))
+    }
+}

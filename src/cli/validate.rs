@@ -1,0 +1,53 @@
+//! `validate`: every problem of every manifest in one run, as text on stderr or one JSON
+//! document on stdout.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{Format, ManifestArgs};
+use crate::diagnostic::JsonDiagnostic;
+use crate::error::Error;
+use crate::exit::Exit;
+
+/// The arguments of `validate`.
+#[derive(Debug, Args)]
+pub struct ValidateCommand {
+    /// Manifest files, or directories searched for *.yaml and *.yml.
+    #[arg(required = true, value_name = "FILE|DIR")]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// The options of every command that reads manifests.
+    #[command(flatten)]
+    pub common: ManifestArgs,
+}
+
+impl ValidateCommand {
+    /// Validates; exit 2 when a manifest is invalid.
+    pub fn run(self) -> Result<Exit, Error> {
+        let outcome = super::load(&self.paths, &self.common)?;
+        match self.format {
+            Format::Text => super::report_text(&outcome, self.common.color.enabled()),
+            Format::Json => {
+                let doc = serde_json::json!({
+                    "valid": outcome.is_valid(),
+                    "orders": outcome.order_count,
+                    "diagnostics": outcome
+                        .diagnostics
+                        .iter()
+                        .map(|d| JsonDiagnostic::new(&outcome.sources, d))
+                        .collect::<Vec<_>>(),
+                });
+                writeln!(std::io::stdout().lock(), "{doc:#}").map_err(Error::Output)?;
+            }
+        }
+        Ok(if outcome.is_valid() {
+            Exit::Ok
+        } else {
+            Exit::Invalid
+        })
+    }
+}
