@@ -156,7 +156,7 @@ impl Default for Timeouts {
 
 /// How a call ended.
 #[derive(Debug)]
-pub enum Outcome {
+pub enum CallOutcome {
     /// The API answered (any `code`).
     Reply(Box<Reply>),
     /// The request never left: connection refused, DNS, connect timeout. Safe to resend.
@@ -198,13 +198,13 @@ impl Client {
     }
 
     /// `POST /ssl/{endpoint}` with `fields` and the token.
-    pub async fn call(&self, endpoint: &str, fields: &[(&str, &str)]) -> Outcome {
+    pub async fn call(&self, endpoint: &str, fields: &[(&str, &str)]) -> CallOutcome {
         if fields
             .iter()
             .any(|(name, value)| *name == "refId" && value.trim().is_empty())
         {
             // A refId is how an unknown outcome is found again: never sent without one.
-            return Outcome::Rejected("not sent: the call has an empty refId".into());
+            return CallOutcome::Rejected("not sent: the call has an empty refId".into());
         }
         let mut form: Vec<(&str, &str)> = Vec::with_capacity(fields.len() + 1);
         form.push(("api_token", self.token.expose()));
@@ -222,7 +222,7 @@ impl Client {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(|s| Duration::from_secs(s.min(300)));
-            return Outcome::Throttled(wait);
+            return CallOutcome::Throttled(wait);
         }
         if status.is_redirection() {
             let to = response
@@ -241,15 +241,15 @@ impl Client {
                         }
                     },
                 );
-            return Outcome::Rejected(format!(
+            return CallOutcome::Rejected(format!(
                 "HTTP {status}: the API redirected to {to}; redirects are never followed (the token would go with the request): check --endpoint"
             ));
         }
         if status.is_server_error() {
-            return Outcome::Ambiguous(format!("HTTP {status} from the API"));
+            return CallOutcome::Ambiguous(format!("HTTP {status} from the API"));
         }
         if !status.is_success() {
-            return Outcome::Rejected(format!("HTTP {status} from {url}"));
+            return CallOutcome::Rejected(format!("HTTP {status} from {url}"));
         }
         let mut response = response;
         let mut body = Vec::new();
@@ -257,7 +257,7 @@ impl Client {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
                     if body.len() + chunk.len() > MAX_REPLY_BYTES {
-                        return Outcome::Ambiguous(format!(
+                        return CallOutcome::Ambiguous(format!(
                             "the reply is longer than {} MiB: not NicSRS's",
                             MAX_REPLY_BYTES >> 20
                         ));
@@ -273,8 +273,8 @@ impl Client {
             serde_json::from_value::<Reply>(value)
         });
         match parsed {
-            Ok(reply) => Outcome::Reply(Box::new(reply)),
-            Err(_) => Outcome::Ambiguous(format!(
+            Ok(reply) => CallOutcome::Reply(Box::new(reply)),
+            Err(_) => CallOutcome::Ambiguous(format!(
                 "the reply is not NicSRS JSON ({} bytes)",
                 body.len()
             )),
@@ -307,14 +307,14 @@ fn redact_value(value: &mut serde_json::Value, token: &str) {
     }
 }
 
-fn classify_send_error(e: &reqwest::Error) -> Outcome {
+fn classify_send_error(e: &reqwest::Error) -> CallOutcome {
     let text = describe(e);
     if e.is_connect() {
-        Outcome::NotSent(text)
+        CallOutcome::NotSent(text)
     } else if e.is_timeout() {
-        Outcome::Ambiguous(format!("no reply in time ({text})"))
+        CallOutcome::Ambiguous(format!("no reply in time ({text})"))
     } else {
-        Outcome::Ambiguous(text)
+        CallOutcome::Ambiguous(text)
     }
 }
 

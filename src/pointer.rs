@@ -1,7 +1,7 @@
 //! Where a JSON pointer from a schema error lands in a node tree, so the caret goes under
 //! the right characters of the file.
 
-use crate::schema::Target;
+use crate::schema::Caret;
 use crate::source::Span;
 use crate::yaml::{Node, Origin, Value};
 
@@ -52,10 +52,10 @@ pub fn walk<'n>(root: &'n Node, pointer: &str) -> (&'n Node, Option<Span>) {
 
 /// Where to show a problem about `pointer`: under the value; under the key of a mapping
 /// that lacks a field; under an unexpected key itself.
-pub fn locate(root: &Node, pointer: &str, target: &Target) -> Found {
+pub fn locate(root: &Node, pointer: &str, target: &Caret) -> Found {
     let (node, key_span) = walk(root, pointer);
     let span = match target {
-        Target::Unknown(name) => match node.entry(name) {
+        Caret::Unknown(name) => match node.entry(name) {
             Some(e) => {
                 return Found {
                     span: e.key_span,
@@ -64,8 +64,8 @@ pub fn locate(root: &Node, pointer: &str, target: &Target) -> Found {
             }
             None => node.span,
         },
-        Target::Missing(_) => key_span.unwrap_or(node.span),
-        Target::Value => match (&node.value, key_span) {
+        Caret::Missing(_) => key_span.unwrap_or(node.span),
+        Caret::Value => match (&node.value, key_span) {
             (Value::Map(_) | Value::Seq(_), Some(k)) => k,
             _ => node.span,
         },
@@ -105,19 +105,19 @@ mod tests {
     fn carets_go_under_values_keys_and_mappings() {
         let text = "a:\n  b: [1, {c: 2}]\n  d/e: x\n";
         let root = parse(text).expect("yaml");
-        let at = |p: &str, t: Target| {
+        let at = |p: &str, t: Caret| {
             let s = locate(&root, p, &t).span;
             &text[s.start as usize..s.end as usize]
         };
-        assert_eq!(at("/a/b/1/c", Target::Value), "2");
+        assert_eq!(at("/a/b/1/c", Caret::Value), "2");
         assert_eq!(
-            at("/a/b", Target::Value),
+            at("/a/b", Caret::Value),
             "b",
             "a sequence is shown by its key"
         );
-        assert_eq!(at("/a", Target::Missing("z".into())), "a");
-        assert_eq!(at("/a", Target::Unknown("d/e".into())), "d/e");
-        assert_eq!(at("/a/d~1e", Target::Value), "x");
+        assert_eq!(at("/a", Caret::Missing("z".into())), "a");
+        assert_eq!(at("/a", Caret::Unknown("d/e".into())), "d/e");
+        assert_eq!(at("/a/d~1e", Caret::Value), "x");
         assert_eq!(order_index("/orders/12/params"), Some(12));
         let unknown = [("/a", "lastNme")];
         assert!(misspelt(&unknown, "/a", "lastName"), "a misspelling");

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::catalog::{Catalog, Kind, Product};
-use crate::client::{Client, Outcome};
+use crate::client::{CallOutcome, Client};
 use crate::wire::Code;
 
 /// Why the product list could not be read.
@@ -88,17 +88,17 @@ pub async fn fetch(client: &Client, vendors: &[String]) -> Result<Vec<Product>, 
                 .call("productList", &[("vendor", vendor.as_str())])
                 .await
             {
-                Outcome::Reply(reply) if reply.known_code() == Some(Code::Success) => {
+                CallOutcome::Reply(reply) if reply.known_code() == Some(Code::Success) => {
                     data = crate::wire::read::product_list(&reply);
                     break;
                 }
-                Outcome::Reply(reply) => return Err(api(reply.message())),
-                Outcome::Rejected(why) => return Err(api(why)),
-                Outcome::Throttled(wait) => {
+                CallOutcome::Reply(reply) => return Err(api(reply.message())),
+                CallOutcome::Rejected(why) => return Err(api(why)),
+                CallOutcome::Throttled(wait) => {
                     tokio::time::sleep(wait.unwrap_or(std::time::Duration::from_secs(1))).await;
                     last = "throttled".into();
                 }
-                Outcome::NotSent(why) | Outcome::Ambiguous(why) => last = why,
+                CallOutcome::NotSent(why) | CallOutcome::Ambiguous(why) => last = why,
             }
         }
         let Some(entries) = data else {

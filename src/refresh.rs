@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::client::{Client, Outcome};
+use crate::client::{CallOutcome, Client};
 use crate::ledger::{self, Event, Row};
 use crate::pacer::Pacer;
 use crate::wire::Code;
@@ -24,7 +24,7 @@ pub use crate::wire::read::Collected;
 
 /// One certificate to collect.
 #[derive(Clone, Debug)]
-pub struct Job {
+pub struct CollectJob {
     /// The template row: key, refId, certId, product and so on from the ledger.
     pub row: Row,
     /// Should collect say REISSUED: the refIds under which the tool would have reissued or
@@ -70,11 +70,11 @@ pub fn jobs(
     out_dir: Option<&Path>,
     adopt: &[crate::expand::ExpandedOrder],
     manifest: impl Fn(&crate::expand::ExpandedOrder) -> String,
-) -> Vec<Job> {
+) -> Vec<CollectJob> {
     let states = contents.states();
     let mut keys: Vec<&&str> = states.keys().collect();
     keys.sort();
-    let mut jobs: Vec<Job> = keys
+    let mut jobs: Vec<CollectJob> = keys
         .into_iter()
         .filter_map(|key| {
             let state = &states[*key];
@@ -115,7 +115,7 @@ pub fn jobs(
                 _ => Vec::new(),
             };
             let wanted = wanted || (status == "REISSUED" && !probes.is_empty());
-            (wanted && !current.cert_id.is_empty()).then(|| Job {
+            (wanted && !current.cert_id.is_empty()).then(|| CollectJob {
                 row: current.clone(),
                 probes,
             })
@@ -131,7 +131,7 @@ pub fn jobs(
         {
             continue;
         }
-        jobs.push(Job {
+        jobs.push(CollectJob {
             row: Row {
                 ref_id: order.ref_id.clone(),
                 cert_id: cert_id.clone(),
@@ -160,17 +160,19 @@ pub async fn collect(
         }
         pacer.wait().await;
         match client.call("collect", &[("certId", cert_id)]).await {
-            Outcome::Reply(reply) => match read::collected(&reply) {
+            CallOutcome::Reply(reply) => match read::collected(&reply) {
                 Some(c) => return Ok((reply.code, c)),
                 None if reply.known_code() == Some(Code::Unknown) => last = reply.message(),
                 None => return Err(reply.message()),
             },
-            Outcome::Throttled(wait) => {
+            CallOutcome::Throttled(wait) => {
                 // Every worker holds back, as in apply.
                 pacer.pause(wait.unwrap_or(Duration::from_secs(1)));
                 last = "throttled".into();
             }
-            Outcome::NotSent(why) | Outcome::Ambiguous(why) | Outcome::Rejected(why) => last = why,
+            CallOutcome::NotSent(why)
+            | CallOutcome::Ambiguous(why)
+            | CallOutcome::Rejected(why) => last = why,
         }
     }
     Err(last)
@@ -349,7 +351,7 @@ fn key_matches(key: &str, cert: &str) -> bool {
 /// One job's result, for the single writer.
 pub struct Done {
     /// The job.
-    pub job: Job,
+    pub job: CollectJob,
     /// The response code and what collect said, or why it failed.
     pub result: Result<(i64, Collected), String>,
     /// A reissue or replacement of it that the ledger lost, found by refId.
@@ -364,13 +366,13 @@ async fn find(client: &Client, pacer: &Pacer, ref_id: &str) -> Option<String> {
         }
         pacer.wait().await;
         match client.call("certIdByrefId", &[("refId", ref_id)]).await {
-            Outcome::Reply(reply) => match read::lookup(&reply) {
+            CallOutcome::Reply(reply) => match read::lookup(&reply) {
                 read::Lookup::Found(id) => return Some(id),
                 read::Lookup::NotFound | read::Lookup::Denied => return None,
                 read::Lookup::Unclear => {}
             },
-            Outcome::Throttled(wait) => pacer.pause(wait.unwrap_or(Duration::from_secs(1))),
-            Outcome::NotSent(_) | Outcome::Ambiguous(_) | Outcome::Rejected(_) => {}
+            CallOutcome::Throttled(wait) => pacer.pause(wait.unwrap_or(Duration::from_secs(1))),
+            CallOutcome::NotSent(_) | CallOutcome::Ambiguous(_) | CallOutcome::Rejected(_) => {}
         }
     }
     None
@@ -378,7 +380,7 @@ async fn find(client: &Client, pacer: &Pacer, ref_id: &str) -> Option<String> {
 
 /// For a certificate collect says REISSUED: its reissue or replacement by the tool that
 /// the ledger lost, if one of the job's refIds finds it, with what collect says of it.
-async fn probe(client: &Client, pacer: &Pacer, job: &Job) -> Option<Found> {
+async fn probe(client: &Client, pacer: &Pacer, job: &CollectJob) -> Option<Found> {
     for (event, ref_id) in &job.probes {
         if let Some(cert_id) = find(client, pacer, ref_id).await {
             let result = collect(client, pacer, &cert_id).await;
@@ -397,7 +399,7 @@ async fn probe(client: &Client, pacer: &Pacer, job: &Job) -> Option<Found> {
 /// results arrive on the returned channel in completion order.
 pub fn spawn(
     client: Client,
-    jobs: Vec<Job>,
+    jobs: Vec<CollectJob>,
     concurrency: usize,
     rate: Option<f64>,
 ) -> mpsc::UnboundedReceiver<Done> {
@@ -426,7 +428,7 @@ pub fn spawn(
 
 /// The rows recording a reissue or replacement found by refId: the call's success row,
 /// then what collect said of the new certificate.
-pub fn found_rows(job: &Job, found: &Found) -> [Row; 2] {
+pub fn found_rows(job: &CollectJob, found: &Found) -> [Row; 2] {
     let mut done = job.row.clone();
     done.time = ledger::now_rfc3339();
     done.event = found.event;
@@ -450,7 +452,7 @@ pub fn found_rows(job: &Job, found: &Found) -> [Row; 2] {
             }
         }
     }
-    let next = Job {
+    let next = CollectJob {
         row: done.clone(),
         probes: Vec::new(),
     };
@@ -459,7 +461,7 @@ pub fn found_rows(job: &Job, found: &Found) -> [Row; 2] {
 }
 
 /// The ledger row recording a result.
-pub fn status_row(job: &Job, result: &Result<(i64, Collected), String>) -> Row {
+pub fn status_row(job: &CollectJob, result: &Result<(i64, Collected), String>) -> Row {
     let mut row = job.row.clone();
     row.time = ledger::now_rfc3339();
     row.event = Event::Status;

@@ -6,7 +6,7 @@ use crate::catalog::{Catalog, Kind, Product};
 use crate::csr::{self, CsrInfo};
 use crate::diagnostic::DiagnosticCode;
 use crate::diagnostic::Severity;
-use crate::schema::{Issue, Target};
+use crate::schema::{Caret, Issue};
 use crate::yaml::{Node, Value};
 
 /// Approver addresses a CA sends domain-control e-mail to.
@@ -23,7 +23,7 @@ fn issue(code: DiagnosticCode, message: String, pointer: String, hint: Option<St
         code,
         message,
         pointer,
-        target: Target::Value,
+        target: Caret::Value,
         hint,
     }
 }

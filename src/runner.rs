@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use crate::client::{Client, Outcome};
+use crate::client::{CallOutcome, Client};
 use crate::expand::ExpandedOrder;
 use crate::ledger::{self, Api, Event, Row};
 use crate::pacer::{Jitter, Pacer};
@@ -235,7 +235,7 @@ pub struct Summary {
     pub found: u64,
     /// Refused or never sent.
     pub failed: u64,
-    /// Outcome still unknown.
+    /// CallOutcome still unknown.
     pub unknown: u64,
     /// Not started because the run stopped early.
     pub not_started: u64,
@@ -765,8 +765,8 @@ async fn send(ctx: &Ctx, job: &Job) -> Sent {
     loop {
         ctx.pacer.wait().await;
         match ctx.client.call(job.op.endpoint(), &fields).await {
-            Outcome::Reply(reply) => return judge(&reply),
-            Outcome::NotSent(why) => {
+            CallOutcome::Reply(reply) => return judge(&reply),
+            CallOutcome::NotSent(why) => {
                 not_sent += 1;
                 if not_sent >= NOT_SENT_TRIES {
                     return Sent::Refused {
@@ -777,7 +777,7 @@ async fn send(ctx: &Ctx, job: &Job) -> Sent {
                 }
                 tokio::time::sleep(ctx.backoff(Duration::from_millis(500), not_sent - 1)).await;
             }
-            Outcome::Throttled(wait) => {
+            CallOutcome::Throttled(wait) => {
                 throttled += 1;
                 if throttled >= THROTTLE_TRIES {
                     return Sent::Refused {
@@ -792,14 +792,14 @@ async fn send(ctx: &Ctx, job: &Job) -> Sent {
                     }),
                 );
             }
-            Outcome::Rejected(why) => {
+            CallOutcome::Rejected(why) => {
                 return Sent::Refused {
                     code: None,
                     message: format!("not processed: {why}"),
                     stop_all: true,
                 };
             }
-            Outcome::Ambiguous(why) => {
+            CallOutcome::Ambiguous(why) => {
                 return Sent::Unknown {
                     code: None,
                     message: why,
@@ -839,7 +839,7 @@ async fn lookup(ctx: &Ctx, ref_id: &str) -> Lookup {
         }
         ctx.pacer.wait().await;
         match ctx.client.call("certIdByrefId", &[("refId", ref_id)]).await {
-            Outcome::Reply(reply) => match read::lookup(&reply) {
+            CallOutcome::Reply(reply) => match read::lookup(&reply) {
                 read::Lookup::Found(id) => return Lookup::Found(id),
                 read::Lookup::NotFound => return Lookup::NotFound,
                 read::Lookup::Denied => {
@@ -859,11 +859,13 @@ async fn lookup(ctx: &Ctx, ref_id: &str) -> Lookup {
                     }
                 }
             },
-            Outcome::Throttled(wait) => {
+            CallOutcome::Throttled(wait) => {
                 ctx.pacer.pause(wait.unwrap_or(Duration::from_secs(1)));
                 last = "throttled".into();
             }
-            Outcome::NotSent(why) | Outcome::Ambiguous(why) | Outcome::Rejected(why) => last = why,
+            CallOutcome::NotSent(why)
+            | CallOutcome::Ambiguous(why)
+            | CallOutcome::Rejected(why) => last = why,
         }
     }
     Lookup::Unclear(last)

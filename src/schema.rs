@@ -21,7 +21,7 @@ pub struct Schema {
 
 /// What a schema error is about, which decides where its caret goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Target {
+pub enum Caret {
     /// The value at the pointer is wrong.
     Value,
     /// The mapping at the pointer lacks the field.
@@ -40,7 +40,7 @@ pub struct Issue {
     /// JSON pointer of the instance value the error is about.
     pub pointer: String,
     /// What the caret should be under.
-    pub target: Target,
+    pub target: Caret,
     /// A hint (`x-hint`, or "did you mean").
     pub hint: Option<String>,
 }
@@ -201,7 +201,7 @@ fn describe(
     let hint = rule.hint.map(str::to_owned);
     let field = last_segment(&pointer).to_owned();
     let issue =
-        |code: DiagnosticCode, message: String, target: Target, hint: Option<String>| Issue {
+        |code: DiagnosticCode, message: String, target: Caret, hint: Option<String>| Issue {
             code,
             message,
             pointer: pointer.clone(),
@@ -218,7 +218,7 @@ fn describe(
             vec![issue(
                 code(DiagnosticCode::MissingField),
                 message,
-                Target::Missing(name),
+                Caret::Missing(name),
                 None,
             )]
         }
@@ -235,7 +235,7 @@ fn describe(
                     issue(
                         code(DiagnosticCode::UnknownField),
                         format!("unknown field `{name}`"),
-                        Target::Unknown(name.clone()),
+                        Caret::Unknown(name.clone()),
                         crate::diagnostic::did_you_mean(name, allowed.iter().copied()).or_else(
                             || {
                                 (allowed.len() <= 12).then(|| {
@@ -262,7 +262,7 @@ fn describe(
             vec![issue(
                 code(DiagnosticCode::UnknownField),
                 message,
-                Target::Unknown(field.clone()),
+                Caret::Unknown(field.clone()),
                 hint,
             )]
         }
@@ -276,7 +276,7 @@ fn describe(
             vec![issue(
                 code(DiagnosticCode::WrongType),
                 format!("expected {expected}, found {}", json_type(instance)),
-                Target::Value,
+                Caret::Value,
                 hint,
             )]
         }
@@ -302,7 +302,7 @@ fn describe(
             vec![issue(
                 code(DiagnosticCode::InvalidValue),
                 format!("{} is not a valid `{field}`", show_value(&field, instance)),
-                Target::Value,
+                Caret::Value,
                 hint,
             )]
         }
@@ -313,13 +313,13 @@ fn describe(
                 show(expected_value),
                 show_value(&field, instance)
             ),
-            Target::Value,
+            Caret::Value,
             hint,
         )],
         ValidationErrorKind::Pattern { .. } => vec![issue(
             code(DiagnosticCode::InvalidFormat),
             format!("{} is not a valid `{field}`", show_value(&field, instance)),
-            Target::Value,
+            Caret::Value,
             hint,
         )],
         ValidationErrorKind::Minimum { limit }
@@ -327,7 +327,7 @@ fn describe(
             vec![issue(
                 code(DiagnosticCode::OutOfRange),
                 format!("`{field}` is {instance}, below the minimum {limit}"),
-                Target::Value,
+                Caret::Value,
                 hint,
             )]
         }
@@ -336,7 +336,7 @@ fn describe(
             vec![issue(
                 code(DiagnosticCode::OutOfRange),
                 format!("`{field}` is {instance}, above the maximum {limit}"),
-                Target::Value,
+                Caret::Value,
                 hint,
             )]
         }
@@ -346,26 +346,26 @@ fn describe(
                 "`{field}` needs at least {limit} entr{}",
                 if *limit == 1 { "y" } else { "ies" }
             ),
-            Target::Value,
+            Caret::Value,
             hint,
         )],
         ValidationErrorKind::MinLength { .. } => vec![issue(
             code(DiagnosticCode::EmptyValue),
             format!("`{field}` must not be empty"),
-            Target::Value,
+            Caret::Value,
             hint,
         )],
         ValidationErrorKind::MaxLength { limit } => vec![issue(
             code(DiagnosticCode::TooLong),
             format!("`{field}` is longer than {limit} characters"),
-            Target::Value,
+            Caret::Value,
             hint,
         )],
         ValidationErrorKind::MinProperties { .. } | ValidationErrorKind::MaxProperties { .. } => {
             vec![issue(
                 code(DiagnosticCode::InvalidReference),
                 format!("`{field}` takes exactly one of `file` or `env`"),
-                Target::Value,
+                Caret::Value,
                 Some(
                     "write `{ file: PATH }` (relative to the manifest) or `{ env: VARIABLE }`"
                         .into(),
@@ -375,7 +375,7 @@ fn describe(
         other => vec![issue(
             code(DiagnosticCode::InvalidValue),
             format!("`{field}` is invalid: {other:?}"),
-            Target::Value,
+            Caret::Value,
             hint,
         )],
     }
@@ -386,9 +386,9 @@ fn merge_missing(issues: Vec<Issue>) -> Vec<Issue> {
     let mut out: Vec<Issue> = Vec::with_capacity(issues.len());
     let mut names: Vec<Vec<String>> = Vec::with_capacity(issues.len());
     for issue in issues {
-        if let Target::Missing(name) = &issue.target {
+        if let Caret::Missing(name) = &issue.target {
             if let Some(i) = out.iter().position(|o| {
-                matches!(o.target, Target::Missing(_))
+                matches!(o.target, Caret::Missing(_))
                     && o.code == issue.code
                     && o.pointer == issue.pointer
             }) {

@@ -14,7 +14,7 @@ use crate::manifest::{self, Manifest};
 use crate::pointer::{self, locate};
 use crate::private_key;
 use crate::references::{self, Resolution};
-use crate::schema::{Issue, Schema, Target};
+use crate::schema::{Caret, Issue, Schema};
 use crate::shown;
 use crate::source::{FileId, Sources, Span};
 use crate::yaml::{self, Node, Origin, Value};
@@ -31,7 +31,7 @@ pub struct Options {
 
 /// The result of validating a run's manifests.
 #[derive(Debug)]
-pub struct Outcome {
+pub struct Validated {
     /// The files read, for rendering diagnostics.
     pub sources: Sources,
     /// Every problem found, sorted by file and position.
@@ -44,7 +44,7 @@ pub struct Outcome {
     pub secrets: Vec<(FileId, Span)>,
 }
 
-impl Outcome {
+impl Validated {
     /// Whether no diagnostic is an error.
     pub fn is_valid(&self) -> bool {
         !self.diagnostics.iter().any(Diagnostic::is_error)
@@ -53,7 +53,7 @@ impl Outcome {
 
 /// Reads, validates and expands every manifest named by `paths` (files or directories).
 /// Problems in the manifests are diagnostics; `Err` means the run could not happen.
-pub fn validate(paths: &[PathBuf], options: &Options) -> Result<Outcome, Error> {
+pub fn validate(paths: &[PathBuf], options: &Options) -> Result<Validated, Error> {
     let files = manifest::discover(paths)?;
     let mut sources = Sources::default();
     let mut diagnostics = Vec::new();
@@ -89,7 +89,7 @@ pub fn validate(paths: &[PathBuf], options: &Options) -> Result<Outcome, Error> 
         ));
     }
     diagnostic::sort(&mut diagnostics);
-    Ok(Outcome {
+    Ok(Validated {
         sources,
         diagnostics,
         order_count,
@@ -268,7 +268,7 @@ impl<'a> Run<'a> {
         });
         issues.extend(per_order.into_iter().flatten());
         for issue in issues {
-            if matches!(&issue.target, Target::Unknown(n) if is_token_key(n)) {
+            if matches!(&issue.target, Caret::Unknown(n) if is_token_key(n)) {
                 continue; // reported as token-in-manifest
             }
             let found = locate(&m.root, &issue.pointer, &issue.target);
@@ -282,14 +282,14 @@ impl<'a> Run<'a> {
             }
             let order = index.and_then(|i| orders.get(i)?.get("key")?.as_str());
             let mut hint = issue.hint;
-            if matches!(&issue.target, Target::Unknown(n) if n == "renewalOf") {
+            if matches!(&issue.target, Caret::Unknown(n) if n == "renewalOf") {
                 hint = Some(
                     "`renewalOf` adopts one certificate, so it belongs on an order (under `orders`)"
                         .into(),
                 );
             }
             let pointer = match &issue.target {
-                Target::Unknown(n) => format!("{}/{n}", issue.pointer),
+                Caret::Unknown(n) => format!("{}/{n}", issue.pointer),
                 _ => issue.pointer,
             };
             self.diagnostics.push(
@@ -467,15 +467,15 @@ impl<'a> Run<'a> {
             let unknown: Vec<(&str, &str)> = issues
                 .iter()
                 .filter_map(|(_, i)| match &i.target {
-                    Target::Unknown(n) => Some((i.pointer.as_str(), n.as_str())),
+                    Caret::Unknown(n) => Some((i.pointer.as_str(), n.as_str())),
                     _ => None,
                 })
                 .collect();
             let mut shown = Vec::new();
             for (severity, issue) in &issues {
                 match &issue.target {
-                    Target::Unknown(n) if is_token_key(n) => continue,
-                    Target::Missing(n) if pointer::misspelt(&unknown, &issue.pointer, n) => {
+                    Caret::Unknown(n) if is_token_key(n) => continue,
+                    Caret::Missing(n) if pointer::misspelt(&unknown, &issue.pointer, n) => {
                         continue; // the misspelt key is reported as unknown
                     }
                     _ => {}
@@ -562,7 +562,7 @@ impl<'a> Run<'a> {
                 code: DiagnosticCode::MissingField,
                 message: "missing required field `productCode`".into(),
                 pointer: String::new(),
-                target: Target::Missing("productCode".into()),
+                target: Caret::Missing("productCode".into()),
                 hint: Some("set it in the order or in `defaults`".into()),
             };
             found.push(
@@ -581,7 +581,7 @@ impl<'a> Run<'a> {
                 code: DiagnosticCode::UnknownProduct,
                 message: format!("unknown product code {}", shown::quote(code)),
                 pointer: "/productCode".into(),
-                target: Target::Value,
+                target: Caret::Value,
                 hint,
             };
             found.push(self.order_diag(ctx, tree, Severity::Error, issue));
@@ -664,7 +664,7 @@ impl<'a> Run<'a> {
                     code: DiagnosticCode::InlinePrivateKey,
                     message: "a private key is written inline in a manifest that is committed to Git".into(),
                     pointer,
-                    target: Target::Value,
+                    target: Caret::Value,
                     hint: Some(
                         "use `privateKey: { file: PATH }` or `{ env: VARIABLE }`, and keep the key out of the repository"
                             .into(),
@@ -713,7 +713,7 @@ impl<'a> Run<'a> {
                     code,
                     message,
                     pointer: format!("{pointer}/{via}"),
-                    target: Target::Value,
+                    target: Caret::Value,
                     hint: hint.map(str::to_owned),
                 };
                 let d = self.order_diag(ctx, tree, Severity::Error, issue);
@@ -734,7 +734,7 @@ impl<'a> Run<'a> {
                 code: DiagnosticCode::CsrInvalid,
                 message: format!("`csr` is not one certificate request: {why}"),
                 pointer: "/params/csr".into(),
-                target: Target::Value,
+                target: Caret::Value,
                 hint: Some(
                     "give only the `-----BEGIN CERTIFICATE REQUEST-----` block: nothing else in the value is sent"
                         .into(),
@@ -754,7 +754,7 @@ impl<'a> Run<'a> {
                     code,
                     message: e.to_string(),
                     pointer: "/params/csr".into(),
-                    target: Target::Value,
+                    target: Caret::Value,
                     hint: Some("generate it again, e.g. `openssl req -new -key KEY -subj /CN=NAME -out NAME.csr`".into()),
                 };
                 found.push(self.order_diag(ctx, tree, Severity::Error, issue));
@@ -777,7 +777,7 @@ impl<'a> Run<'a> {
             Origin::Order => format!("/orders/{}{}", ctx.index, issue.pointer),
             Origin::Defaults => format!("/defaults{}", issue.pointer),
         };
-        if let Target::Unknown(n) = &issue.target {
+        if let Caret::Unknown(n) = &issue.target {
             pointer.push('/');
             pointer.push_str(n);
         }
@@ -837,7 +837,7 @@ fn key_mismatch(tree: &Node, csr: Option<&crate::csr::CsrInfo>) -> Option<Issue>
         code,
         message,
         pointer: "/params/privateKey".into(),
-        target: Target::Value,
+        target: Caret::Value,
         hint: Some("give the PEM key the CSR was made from".into()),
     };
     match private_key::public_key_of(pem) {
@@ -870,7 +870,7 @@ fn private_key_as_csr(what: String, pointer: String) -> Issue {
         code: DiagnosticCode::PrivateKeyAsCsr,
         message: format!("{what} holds a private key, not a certificate request"),
         pointer,
-        target: Target::Value,
+        target: Caret::Value,
         hint: Some(
             "give the CSR made from the key (`openssl req -new -key KEY -out NAME.csr`); a key that was committed or shared should be replaced"
                 .into(),
@@ -885,7 +885,7 @@ fn referenced_problem(field: &str, written: &str, text: &str, pointer: &str) -> 
         code,
         message,
         pointer: pointer.to_owned(),
-        target: Target::Value,
+        target: Caret::Value,
         hint: Some(hint.into()),
     };
     match field {

@@ -16,7 +16,7 @@ use crate::ledger;
 use crate::plan::{self, Action};
 use crate::report::{self, JsonReporter, TextReporter};
 use crate::runner::{self, Job, Reporter};
-use crate::validate::Outcome;
+use crate::validate::Validated;
 
 /// The arguments of `apply`.
 #[derive(Debug, Args)]
@@ -125,7 +125,7 @@ struct Settings {
 }
 
 /// `apply`: the plan, a confirmation, then every order carried out exactly once.
-async fn apply(outcome: &Outcome, args: Settings) -> Result<Exit, Error> {
+async fn apply(outcome: &Validated, args: Settings) -> Result<Exit, Error> {
     let target = &args.target;
     // Read before the ledger is touched: a missing token stops the run with nothing written.
     let token = token_for(target, args.token_file.as_deref())?;

@@ -24,7 +24,7 @@ use crate::catalog::Catalog;
 use crate::diagnostic::TextRenderer;
 use crate::error::Error;
 use crate::exit::Exit;
-use crate::validate::Outcome;
+use crate::validate::Validated;
 
 pub use apply::ApplyCommand;
 pub use catalog::CatalogCommand;
@@ -216,7 +216,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 fn load_optional(
     paths: &[PathBuf],
     common: &ManifestArgs,
-) -> Result<Result<Option<Outcome>, ()>, Error> {
+) -> Result<Result<Option<Validated>, ()>, Error> {
     if paths.is_empty() {
         return Ok(Ok(None));
     }
@@ -225,7 +225,7 @@ fn load_optional(
 
 /// Validates for a command that acts on the orders: diagnostics go to stderr, and an
 /// invalid run gives `None` (nothing may be sent).
-fn load_valid(paths: &[PathBuf], common: &ManifestArgs) -> Result<Option<Outcome>, Error> {
+fn load_valid(paths: &[PathBuf], common: &ManifestArgs) -> Result<Option<Validated>, Error> {
     let outcome = load(paths, common)?;
     if !outcome.diagnostics.is_empty() {
         report_text(&outcome, common.color.enabled());
@@ -234,7 +234,7 @@ fn load_valid(paths: &[PathBuf], common: &ManifestArgs) -> Result<Option<Outcome
 }
 
 /// Validates the manifests with the catalogue and options of `common`.
-fn load(paths: &[PathBuf], common: &ManifestArgs) -> Result<Outcome, Error> {
+fn load(paths: &[PathBuf], common: &ManifestArgs) -> Result<Validated, Error> {
     let catalog = match &common.catalog {
         Some(path) => Catalog::from_file(path)?,
         None => Catalog::builtin(),
@@ -247,7 +247,7 @@ fn load(paths: &[PathBuf], common: &ManifestArgs) -> Result<Outcome, Error> {
 }
 
 /// Writes diagnostics and a summary line to stderr.
-pub fn report_text(outcome: &Outcome, color: bool) {
+pub fn report_text(outcome: &Validated, color: bool) {
     let renderer = TextRenderer::new(&outcome.sources, color).hiding(&outcome.secrets);
     let mut err = std::io::BufWriter::new(std::io::stderr().lock());
     for d in &outcome.diagnostics {

@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::exit::Exit;
 use crate::ledger;
 use crate::plan;
-use crate::validate::Outcome;
+use crate::validate::Validated;
 
 /// The arguments of `plan`.
 #[derive(Debug, Args)]
@@ -65,7 +65,7 @@ impl PlanCommand {
 }
 
 /// `plan`: what apply would do. With `detailed`, exit 4 when there is work.
-fn show(outcome: &Outcome, target: &Target, json: bool, detailed: bool) -> Result<Exit, Error> {
+fn show(outcome: &Validated, target: &Target, json: bool, detailed: bool) -> Result<Exit, Error> {
     let mut contents = ledger::read_unbuilt(&target.ledger, target.api)?;
     warn_ledger(&target.ledger, &contents.warnings);
     // Only the manifests' keys are decided: the rest of a large ledger is never built.

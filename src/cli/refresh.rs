@@ -12,7 +12,7 @@ use crate::client::Timeouts;
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::ledger;
-use crate::validate::Outcome;
+use crate::validate::Validated;
 
 /// The arguments of `refresh`.
 #[derive(Debug, Args)]
@@ -67,7 +67,7 @@ impl RefreshCommand {
 /// A certificate that could not be collected is reported and does not stop the command.
 pub(super) fn refresh_first(
     target: &Target,
-    manifests: &Outcome,
+    manifests: &Validated,
     token_file: Option<&std::path::Path>,
     concurrency: usize,
     rate: Option<f64>,
@@ -114,7 +114,7 @@ pub(super) struct Settings<'a> {
 /// failed.
 pub(super) async fn collect(
     target: &Target,
-    manifests: Option<&Outcome>,
+    manifests: Option<&Validated>,
     args: Settings<'_>,
 ) -> Result<Exit, Error> {
     let Settings {

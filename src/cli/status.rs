@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::exit::Exit;
 use crate::ledger;
 use crate::plan::{self, Action};
-use crate::validate::Outcome;
+use crate::validate::Validated;
 
 /// The arguments of `status`.
 #[derive(Debug, Args)]
@@ -57,7 +57,7 @@ impl StatusCommand {
 /// judged from the ledger with the default `renewBefore`.
 fn report(
     target: &Target,
-    manifests: Option<&Outcome>,
+    manifests: Option<&Validated>,
     json: bool,
     expiring: Option<Duration>,
 ) -> Result<Exit, Error> {

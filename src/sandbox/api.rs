@@ -10,10 +10,10 @@ use serde_json::{Map, Value, json};
 
 use super::App;
 use super::shapes;
-use super::store::{Origin, Status, StoredOrder};
+use super::store::{MadeBy, Status, StoredOrder};
 use crate::csr;
 use crate::dcv::Family;
-use crate::schema::{Schema, Target};
+use crate::schema::{Caret, Schema};
 use crate::wire::{Code, Reply, endpoints};
 
 /// Seconds in a day.
@@ -287,7 +287,7 @@ fn place(app: &App, form: &Form) -> Handled {
                 let mut field = issue.pointer.trim_start_matches('/').replace('/', ".");
                 let several = issue.message.starts_with("missing required fields")
                     || issue.message.starts_with("missing fields");
-                if let Target::Missing(name) | Target::Unknown(name) = &issue.target
+                if let Caret::Missing(name) | Caret::Unknown(name) = &issue.target
                     && !several
                 {
                     if !field.is_empty() {
@@ -334,7 +334,7 @@ fn place(app: &App, form: &Form) -> Handled {
         params: Value::Object(params),
         placed_at,
         status: Status::Pending,
-        origin: Origin::Place,
+        origin: MadeBy::Place,
         previous: None,
         aged,
         due: placed_at - aged + i64::from(years) * 365 * DAY,
@@ -500,7 +500,7 @@ fn renew(app: &App, form: &Form) -> Handled {
         params: Value::Object(params),
         placed_at,
         status: Status::Pending,
-        origin: Origin::Renew,
+        origin: MadeBy::Renew,
         previous: Some(old.cert_id.clone()),
         aged: 0,
         due: old.due.max(placed_at) + i64::from(years) * 365 * DAY,
@@ -524,7 +524,7 @@ fn kept_key(old: &StoredOrder, params: &Map<String, Value>) -> Option<String> {
 fn successor(
     old: &StoredOrder,
     form: &Form,
-    origin: Origin,
+    origin: MadeBy,
     params: Map<String, Value>,
 ) -> StoredOrder {
     StoredOrder {
@@ -579,7 +579,7 @@ fn reissue(app: &App, form: &Form) -> Handled {
     if let Some(u) = form.get("uniqueValue").filter(|u| !u.is_empty()) {
         params.insert("uniqueValue".into(), json!(u));
     }
-    let order = successor(&inner.orders[i], form, Origin::Reissue, params);
+    let order = successor(&inner.orders[i], form, MadeBy::Reissue, params);
     inner.orders[i].status = Status::Reissued;
     let cert_id = inner.insert(order);
     let generation = inner.touch();
@@ -616,7 +616,7 @@ fn replace(app: &App, form: &Form) -> Handled {
         Ok(v) => v,
         Err(h) => return *h,
     };
-    let order = successor(&inner.orders[i], form, Origin::Replace, params);
+    let order = successor(&inner.orders[i], form, MadeBy::Replace, params);
     inner.orders[i].status = Status::Reissued;
     created(app, &mut inner, order)
 }
@@ -763,13 +763,13 @@ pub fn stats(app: &App) -> Value {
         })
         .collect();
     duplicates.sort_unstable();
-    let count = |o: Origin| inner.orders.iter().filter(|x| x.origin == o).count();
+    let count = |o: MadeBy| inner.orders.iter().filter(|x| x.origin == o).count();
     // A certificate renewed or reissued more than once: a duplicate of a paid call.
     let mut followed: HashMap<(&str, bool), usize> = HashMap::new();
     for o in &inner.orders {
         if let Some(previous) = &o.previous {
             *followed
-                .entry((previous.as_str(), o.origin == Origin::Renew))
+                .entry((previous.as_str(), o.origin == MadeBy::Renew))
                 .or_default() += 1;
         }
     }
@@ -780,10 +780,10 @@ pub fn stats(app: &App) -> Value {
         .collect();
     twice.sort_unstable();
     json!({
-        "orders_placed": count(Origin::Place),
-        "orders_renewed": count(Origin::Renew),
-        "orders_reissued": count(Origin::Reissue),
-        "orders_replaced": count(Origin::Replace),
+        "orders_placed": count(MadeBy::Place),
+        "orders_renewed": count(MadeBy::Renew),
+        "orders_reissued": count(MadeBy::Reissue),
+        "orders_replaced": count(MadeBy::Replace),
         "undocumented_fields": inner.undocumented,
         "orders_per_ref_id": per_ref,
         "cert_ids_per_ref_id": cert_ids,

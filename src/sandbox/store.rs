@@ -26,7 +26,7 @@ pub enum Status {
 /// How an order came to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Origin {
+pub enum MadeBy {
     /// `/ssl/place`.
     Place,
     /// `/ssl/renew` of an earlier certificate.
@@ -60,7 +60,7 @@ pub struct StoredOrder {
     /// Where it stands.
     pub status: Status,
     /// Place, renew or reissue.
-    pub origin: Origin,
+    pub origin: MadeBy,
     /// The certId renewed or reissued.
     pub previous: Option<String>,
     /// End of the paid subscription (Unix seconds).
@@ -146,7 +146,7 @@ impl Inner {
     pub fn paid(&self) -> u64 {
         self.orders
             .iter()
-            .filter(|o| matches!(o.origin, Origin::Place | Origin::Renew))
+            .filter(|o| matches!(o.origin, MadeBy::Place | MadeBy::Renew))
             .count() as u64
     }
 

@@ -9,24 +9,24 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-struct Due {
+struct Wake {
     at: Instant,
     seq: u64,
     wake: oneshot::Sender<()>,
 }
 
-impl PartialEq for Due {
+impl PartialEq for Wake {
     fn eq(&self, other: &Self) -> bool {
         (self.at, self.seq) == (other.at, other.seq)
     }
 }
-impl Eq for Due {}
-impl PartialOrd for Due {
+impl Eq for Wake {}
+impl PartialOrd for Wake {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
-impl Ord for Due {
+impl Ord for Wake {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         (self.at, self.seq).cmp(&(other.at, other.seq))
     }
@@ -34,7 +34,7 @@ impl Ord for Due {
 
 #[derive(Default)]
 struct Queue {
-    heap: BinaryHeap<Reverse<Due>>,
+    heap: BinaryHeap<Reverse<Wake>>,
     seq: u64,
     closed: bool,
 }
@@ -66,7 +66,7 @@ impl Timer {
             let mut q = lock.lock().unwrap_or_else(|e| e.into_inner());
             q.seq += 1;
             let seq = q.seq;
-            q.heap.push(Reverse(Due { at, seq, wake: tx }));
+            q.heap.push(Reverse(Wake { at, seq, wake: tx }));
             ready.notify_one();
         }
         // The thread only goes away with the timer; fall back to tokio's timer then.
