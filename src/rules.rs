@@ -48,16 +48,55 @@ fn product_taking(catalog: &Catalog, product: &Product, names: &[&str]) -> Optio
     })
 }
 
-/// Every product-dependent problem of `order` (a merged, resolved order tree).
+/// What the rule families look at: one merged, resolved order and its product.
+struct Order<'a> {
+    tree: &'a Node,
+    product: &'a Product,
+    catalog: &'a Catalog,
+    csr: Option<&'a CsrInfo>,
+    names: Vec<DomainEntry>,
+}
+
+/// What the rule families find.
+type Found = Vec<(Severity, Issue)>;
+
+fn err(i: Issue) -> (Severity, Issue) {
+    (Severity::Error, i)
+}
+
+/// Every product-dependent problem of `order` (a merged, resolved order tree), family by
+/// family.
 pub fn check(
     order: &Node,
     product: &Product,
     catalog: &Catalog,
     csr: Option<&CsrInfo>,
 ) -> Vec<(Severity, Issue)> {
+    let names = order
+        .get("params")
+        .and_then(|p| p.get("domainInfo"))
+        .map(domain_entries)
+        .unwrap_or_default();
+    let o = Order {
+        tree: order,
+        product,
+        catalog,
+        csr,
+        names,
+    };
     let mut out = Vec::new();
-    let err = |i: Issue| (Severity::Error, i);
+    product_status(&o, &mut out);
+    product_limits(&o, &mut out);
+    lifecycle_fields(&o, &mut out);
+    names_the_product_takes(&o, &mut out);
+    domain_validation(&o, &mut out);
+    csr_matches(&o, &mut out);
+    out
+}
 
+/// A product NicSRS's own module lists as unconfirmed (`unconfirmed-product`).
+fn product_status(o: &Order, out: &mut Found) {
+    let product = o.product;
     if product.unconfirmed {
         out.push((
             Severity::Warning,
@@ -75,7 +114,11 @@ pub fn check(
             ),
         ));
     }
+}
 
+/// The product's limits: years (`years-above-product-max`) and names (`too-many-domains`).
+fn product_limits(o: &Order, out: &mut Found) {
+    let (order, product, names) = (o.tree, o.product, &o.names);
     if let Some(Value::Int(years)) = order.get("years").map(|n| &n.value)
         && *years > i64::from(product.max_year)
         && *years <= 6
@@ -91,7 +134,26 @@ pub fn check(
             None,
         )));
     }
+    if names.len() > product.max_domain as usize {
+        out.push(err(issue(
+            DiagnosticCode::TooManyDomains,
+            format!(
+                "{} names, but `{}` takes at most {}",
+                names.len(),
+                product.code,
+                product.max_domain
+            ),
+            "/params/domainInfo".into(),
+            (!product.support_san)
+                .then(|| "this product covers a single name; use a multi-domain product".into()),
+        )));
+    }
+}
 
+/// The tool's own lifecycle fields: `renewBefore` beyond NicSRS's window, and an adopted
+/// certificate without a CSR to renew it with.
+fn lifecycle_fields(o: &Order, out: &mut Found) {
+    let order = o.tree;
     if let Some(days) = order
         .get("renewBefore")
         .and_then(Node::as_str)
@@ -128,30 +190,16 @@ pub fn check(
             ),
         ));
     }
+}
 
-    let params = order.get("params");
-    let names = params
-        .and_then(|p| p.get("domainInfo"))
-        .map(domain_entries)
-        .unwrap_or_default();
-    if names.len() > product.max_domain as usize {
-        out.push(err(issue(
-            DiagnosticCode::TooManyDomains,
-            format!(
-                "{} names, but `{}` takes at most {}",
-                names.len(),
-                product.code,
-                product.max_domain
-            ),
-            "/params/domainInfo".into(),
-            (!product.support_san)
-                .then(|| "this product covers a single name; use a multi-domain product".into()),
-        )));
-    }
-
-    let all_names: Vec<&str> = names.iter().filter_map(|d| d.name.as_deref()).collect();
-    let mut seen: Vec<String> = Vec::with_capacity(names.len());
-    for d in &names {
+/// Each name once (`duplicate-domain`), and of a kind the product takes: IP addresses
+/// (`ip-not-supported`), plain names (`plain-name-not-supported`), wildcards
+/// (`wildcard-not-supported`).
+fn names_the_product_takes(o: &Order, out: &mut Found) {
+    let (product, catalog) = (o.product, o.catalog);
+    let all_names: Vec<&str> = o.names.iter().filter_map(|d| d.name.as_deref()).collect();
+    let mut seen: Vec<String> = Vec::with_capacity(o.names.len());
+    for d in &o.names {
         let at = |field: &str| format!("/params/domainInfo/{}/{field}", d.index);
         let Some(name) = d.name.as_deref() else {
             continue;
@@ -204,6 +252,22 @@ pub fn check(
                 Some("order a wildcard product, or name the hosts one by one".into()),
             )));
         }
+    }
+}
+
+/// How each name is validated: file validation for wildcards (`wildcard-file-validation`)
+/// and anything but file validation for IP addresses (`ip-requires-file-validation`), an
+/// approver at the name or a parent domain (`dcv-email-domain-mismatch`), and an approver
+/// that no method uses (`dcv-email-unused`).
+fn domain_validation(o: &Order, out: &mut Found) {
+    for d in &o.names {
+        let at = |field: &str| format!("/params/domainInfo/{}/{field}", d.index);
+        let Some(name) = d.name.as_deref() else {
+            continue;
+        };
+        let lower = name.to_ascii_lowercase();
+        let wildcard = lower.starts_with("*.");
+        let ip = lower.parse::<IpAddr>().is_ok();
         match d.method.as_deref() {
             Some(m @ ("HTTP_CSR_HASH" | "HTTPS_CSR_HASH")) if wildcard => out.push(err(issue(
                 DiagnosticCode::WildcardFileValidation,
@@ -255,7 +319,19 @@ pub fn check(
             }
         }
     }
+}
 
+/// The CSR: its key strong enough (`csr-weak-key`), and its names exactly the order's
+/// (`csr-names-mismatch`).
+fn csr_matches(o: &Order, out: &mut Found) {
+    let names = &o.names;
+    let mut seen: Vec<String> = names
+        .iter()
+        .filter_map(|d| d.name.as_deref())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    seen.dedup();
+    let csr = o.csr;
     if let Some(info) = csr {
         if let Some(problem) = csr::key_problem(&info.key) {
             out.push(err(issue(DiagnosticCode::CsrWeakKey, problem, "/params/csr".into(), Some("generate a new key: `openssl req -new -newkey rsa:2048 ...` or an EC P-256 key".into()))));
@@ -296,7 +372,6 @@ pub fn check(
             }
         }
     }
-    out
 }
 
 /// One `domainInfo` entry, read leniently (the schema reports wrong shapes).
@@ -351,5 +426,138 @@ mod tests {
         assert!(!is_self_or_parent("example", "www.example"));
         assert!(!is_self_or_parent("hop.example", "www.shop.example"));
         assert_eq!(registrable_guess("www.shop.example"), "shop.example");
+    }
+
+    /// The codes one family finds in the order written as YAML, for product `code`.
+    fn found(family: fn(&Order, &mut Found), code: &str, yaml: &str) -> Vec<&'static str> {
+        let catalog = Catalog::builtin();
+        let tree = crate::yaml::parse(yaml).expect("YAML");
+        let product = catalog.get(code).expect("product");
+        let names = tree
+            .get("params")
+            .and_then(|p| p.get("domainInfo"))
+            .map(domain_entries)
+            .unwrap_or_default();
+        let o = Order {
+            tree: &tree,
+            product,
+            catalog: &catalog,
+            csr: None,
+            names,
+        };
+        let mut out = Vec::new();
+        family(&o, &mut out);
+        out.iter().map(|(_, i)| i.code.name()).collect()
+    }
+
+    fn names(list: &[(&str, &str)]) -> String {
+        let mut y = String::from("params:\n  domainInfo:\n");
+        for (name, method) in list {
+            y.push_str(&format!(
+                "    - {{ domainName: \"{name}\", dcvMethod: {method} }}\n"
+            ));
+        }
+        y
+    }
+
+    #[test]
+    fn product_status_warns_of_unconfirmed_products() {
+        let unconfirmed = Catalog::builtin()
+            .products()
+            .iter()
+            .find(|p| p.unconfirmed)
+            .map(|p| p.code.clone())
+            .expect("an unconfirmed product");
+        assert_eq!(
+            found(product_status, &unconfirmed, "years: 1"),
+            ["unconfirmed-product"]
+        );
+        assert!(found(product_status, "comodo-positivessl", "years: 1").is_empty());
+    }
+
+    #[test]
+    fn product_limits_are_years_and_names() {
+        let two = names(&[
+            ("a.example", "HTTP_CSR_HASH"),
+            ("b.example", "HTTP_CSR_HASH"),
+        ]);
+        assert_eq!(
+            found(
+                product_limits,
+                "comodo-positivessl",
+                &format!("years: 6\n{two}")
+            ),
+            ["years-above-product-max", "too-many-domains"]
+        );
+        assert!(
+            found(
+                product_limits,
+                "comodo-positive-multi-domain",
+                &format!("years: 1\n{two}")
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn lifecycle_fields_warn_of_a_long_window_and_an_adoption_without_csr() {
+        assert_eq!(
+            found(
+                lifecycle_fields,
+                "comodo-positivessl",
+                "renewBefore: 120d\nrenewalOf: '1'\n"
+            ),
+            ["renew-before-beyond-90-days", "renewal-needs-csr"]
+        );
+        assert!(found(lifecycle_fields, "comodo-positivessl", "renewBefore: 30d\n").is_empty());
+    }
+
+    #[test]
+    fn names_must_be_unique_and_of_a_kind_the_product_takes() {
+        let y = names(&[
+            ("a.example", "EMAIL"),
+            ("A.example", "EMAIL"),
+            ("*.b.example", "EMAIL"),
+            ("192.0.2.1", "HTTP_CSR_HASH"),
+        ]);
+        assert_eq!(
+            found(names_the_product_takes, "sectigo-multi-domain", &y),
+            [
+                "duplicate-domain",
+                "wildcard-not-supported",
+                "ip-not-supported"
+            ]
+        );
+        let plain = names(&[("c.example", "EMAIL")]);
+        assert_eq!(
+            found(
+                names_the_product_takes,
+                "comodo-positivessl-wildcard",
+                &plain
+            ),
+            ["plain-name-not-supported"]
+        );
+    }
+
+    #[test]
+    fn domain_validation_fits_each_name() {
+        let y = "params:\n  domainInfo:\n    - { domainName: '*.a.example', dcvMethod: HTTP_CSR_HASH }\n    - { domainName: 192.0.2.1, dcvMethod: EMAIL }\n    - { domainName: b.example, dcvMethod: EMAIL, dcvEmail: admin@other.example }\n    - { domainName: c.example, dcvMethod: CNAME_CSR_HASH, dcvEmail: admin@c.example }\n";
+        assert_eq!(
+            found(domain_validation, "comodo-positive-multi-domain", y),
+            [
+                "wildcard-file-validation",
+                "ip-requires-file-validation",
+                "dcv-email-domain-mismatch",
+                "dcv-email-unused"
+            ]
+        );
+        let fine = "params:\n  domainInfo:\n    - { domainName: www.b.example, dcvMethod: EMAIL, dcvEmail: admin@b.example }\n";
+        assert!(found(domain_validation, "comodo-positivessl", fine).is_empty());
+    }
+
+    #[test]
+    fn without_a_csr_there_is_nothing_to_match() {
+        let y = names(&[("a.example", "HTTP_CSR_HASH")]);
+        assert!(found(csr_matches, "comodo-positivessl", &y).is_empty());
     }
 }
