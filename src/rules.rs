@@ -532,7 +532,7 @@ mod tests {
         assert_eq!(
             found(
                 names_the_product_takes,
-                "comodo-positivessl-wildcard",
+                "globalsign-domain-wildcard-ssl",
                 &plain
             ),
             ["plain-name-not-supported"]
