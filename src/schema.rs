@@ -2,7 +2,7 @@
 
 use std::sync::OnceLock;
 
-use jsonschema::error::ValidationErrorKind;
+use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::{Validator, paths::LocationSegment};
 use serde_json::Value;
 
@@ -267,12 +267,11 @@ fn describe(
             )]
         }
         ValidationErrorKind::Type { kind } => {
-            let expected = format!("{kind:?}")
-                .to_ascii_lowercase()
-                .replace("single(", "")
-                .replace("multiple(", "")
-                .replace(['(', ')'], "");
-            let expected = expected_types(&expected);
+            let types: Vec<jsonschema::JsonType> = match kind {
+                TypeKind::Single(t) => vec![*t],
+                TypeKind::Multiple(set) => set.iter().collect(),
+            };
+            let expected = expected_types(&types);
             vec![issue(
                 code(DiagnosticCode::WrongType),
                 format!("expected {expected}, found {}", json_type(instance)),
@@ -436,18 +435,20 @@ fn requirement(code: DiagnosticCode, field: &str) -> String {
     }
 }
 
-fn expected_types(debug: &str) -> String {
-    let mut names: Vec<&str> = debug
-        .split([',', ' ', '[', ']', '{', '}'])
-        .filter(|s| !s.is_empty() && *s != "null")
-        .map(|s| match s {
-            "object" => "a mapping",
-            "array" => "a sequence",
-            "string" => "a string",
-            "integer" => "an integer",
-            "number" => "a number",
-            "boolean" => "a boolean",
-            other => other,
+/// The types a schema expects, as a person says them (`a string or an integer`); `null`
+/// (which the manifest schema allows for removing a default) is left unsaid.
+fn expected_types(types: &[jsonschema::JsonType]) -> String {
+    use jsonschema::JsonType as T;
+    let mut names: Vec<&str> = types
+        .iter()
+        .filter_map(|t| match t {
+            T::Null => None,
+            T::Object => Some("a mapping"),
+            T::Array => Some("a sequence"),
+            T::String => Some("a string"),
+            T::Integer => Some("an integer"),
+            T::Number => Some("a number"),
+            T::Boolean => Some("a boolean"),
         })
         .collect();
     names.dedup();
