@@ -15,33 +15,13 @@ use crate::csv::{line, records};
 pub use read::{Contents, all_rows, read, read_unbuilt};
 pub use state::KeyState;
 
-/// The columns, in the order a new ledger is written. Each row of an existing ledger is
-/// written in the order of that file's own header; the first [`REQUIRED_COLUMNS`] must be
-/// in every ledger, the rest were added later and may be missing from older files.
-pub const COLUMNS: [&str; 19] = [
-    "time",
-    "api",
-    "event",
-    "key",
-    "ref_id",
-    "cert_id",
-    "product_code",
-    "years",
-    "domains",
-    "request_sha256",
-    "attempt",
-    "code",
-    "message",
-    "manifest",
-    "status",
-    "not_before",
-    "not_after",
-    "due_date",
-    "request_fields",
-];
+mod columns;
 
-/// How many of [`COLUMNS`] every ledger has (those of the first release).
-pub const REQUIRED_COLUMNS: usize = 18;
+/// The columns (one table, `columns.rs`), in the order a new ledger is written. Each row of
+/// an existing ledger is written in the order of that file's own header; the first
+/// [`REQUIRED_COLUMNS`] must be in every ledger, the rest were added later and may be
+/// missing from older files.
+pub use columns::{COLUMNS, Column, REQUIRED_COLUMNS, TABLE};
 
 /// The default ledger file for the live API.
 pub const DEFAULT_PATH: &str = "nicsrs-ledger.csv";
@@ -207,6 +187,14 @@ impl Row {
     pub fn about(api: Api, event: Event, key: &str) -> Row {
         Row {
             time: now_rfc3339(),
+            ..Row::blank(api, event, key)
+        }
+    }
+
+    /// A row about `key` with every other cell empty, its time too.
+    fn blank(api: Api, event: Event, key: &str) -> Row {
+        Row {
+            time: String::new(),
             api,
             event,
             key: key.to_owned(),
@@ -226,30 +214,6 @@ impl Row {
             due_date: String::new(),
             request_fields: String::new(),
         }
-    }
-
-    fn cells(&self) -> [String; 19] {
-        [
-            self.time.clone(),
-            self.api.as_str().into(),
-            self.event.as_str().into(),
-            self.key.clone(),
-            self.ref_id.clone(),
-            self.cert_id.clone(),
-            self.product_code.clone(),
-            self.years.to_string(),
-            self.domains.clone(),
-            self.request_sha256.clone(),
-            self.attempt.to_string(),
-            self.code.map(|c| c.to_string()).unwrap_or_default(),
-            self.message.clone(),
-            self.manifest.clone(),
-            self.status.clone(),
-            self.not_before.clone(),
-            self.not_after.clone(),
-            self.due_date.clone(),
-            self.request_fields.clone(),
-        ]
     }
 
     /// The row as one CSV line in the order of [`COLUMNS`], ending in CRLF as RFC 4180

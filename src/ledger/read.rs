@@ -9,6 +9,7 @@ use std::hash::BuildHasher;
 use std::io::{BufRead, Read};
 use std::path::Path;
 
+use super::columns::at;
 use super::state::{Fold, Kept, KeyState, View};
 use super::{Api, COLUMNS, Event, LedgerError, REQUIRED_COLUMNS, Row};
 use crate::csv::{decode, records};
@@ -562,38 +563,46 @@ fn view_of<'a>(
     }
     let cell = |c: usize| cell_at(cells, index, c);
     let shown = |c: usize| crate::shown::quote(cell(c));
-    let api = Api::parse(cell(1))
-        .ok_or_else(|| format!("the `api` cell is {}, not `live` or `sandbox`", shown(1)))?;
-    let event = Event::parse(cell(2)).ok_or_else(|| {
+    let api = Api::parse(cell(at::API)).ok_or_else(|| {
+        format!(
+            "the `api` cell is {}, not `live` or `sandbox`",
+            shown(at::API)
+        )
+    })?;
+    let event = Event::parse(cell(at::EVENT)).ok_or_else(|| {
         format!(
             "the `event` cell is {}, not an event nicsrs-batch writes",
-            shown(2)
+            shown(at::EVENT)
         )
     })?;
-    let time = unix_time(cell(0)).ok_or_else(|| {
+    let time = unix_time(cell(at::TIME)).ok_or_else(|| {
         format!(
             "the `time` cell is {}, not a time like 2026-01-31T12:00:00Z",
-            shown(0)
+            shown(at::TIME)
         )
     })?;
-    if cell(3).is_empty() {
+    if cell(at::KEY).is_empty() {
         return Err("the `key` cell is empty".into());
     }
-    let ref_id = cell(4);
+    let ref_id = cell(at::REF_ID);
     if event != Event::Status && ref_id.is_empty() {
         return Err(format!(
             "the `ref_id` cell of a `{}` row is empty",
             event.as_str()
         ));
     }
-    let cert_id = cell(5);
+    let cert_id = cell(at::CERT_ID);
     if event.is_success() && cert_id.is_empty() {
         return Err(format!(
             "the `cert_id` cell of a `{}` row is empty",
             event.as_str()
         ));
     }
-    for (c, what) in [(4, "ref_id"), (5, "cert_id"), (3, "key")] {
+    for (c, what) in [
+        (at::REF_ID, "ref_id"),
+        (at::CERT_ID, "cert_id"),
+        (at::KEY, "key"),
+    ] {
         if cell(c).len() > 200 || cell(c).chars().any(|ch| ch.is_control() || ch == ' ') {
             return Err(format!(
                 "the `{what}` cell {} is not an identifier",
@@ -615,8 +624,8 @@ fn view_of<'a>(
             u32::try_from(n).map_err(|_| format!("the `{what}` cell {} is out of range", shown(c)))
         })
     };
-    small(7, "years")?;
-    number(11, "code")?;
+    small(at::YEARS, "years")?;
+    number(at::CODE, "code")?;
     Ok((
         api,
         View {
@@ -624,36 +633,15 @@ fn view_of<'a>(
             event,
             ref_id,
             cert_id,
-            has_status: !cell(14).is_empty(),
-            attempt: small(10, "attempt")?,
+            has_status: !cell(at::STATUS).is_empty(),
+            attempt: small(at::ATTEMPT, "attempt")?,
         },
     ))
 }
 
 /// The row of cells checked by [`view_of`] (so that nothing here can fail).
 fn build_row(cells: &[&str], index: &[Option<usize>; COLUMNS.len()]) -> Row {
-    let cell = |c: usize| cell_at(cells, index, c);
-    Row {
-        time: cell(0).into(),
-        api: Api::parse(cell(1)).unwrap_or(Api::Live),
-        event: Event::parse(cell(2)).unwrap_or(Event::Status),
-        key: cell(3).into(),
-        ref_id: cell(4).into(),
-        cert_id: cell(5).into(),
-        product_code: cell(6).into(),
-        years: cell(7).parse().unwrap_or(0),
-        domains: cell(8).into(),
-        request_sha256: cell(9).into(),
-        attempt: cell(10).parse().unwrap_or(0),
-        code: cell(11).parse().ok(),
-        message: cell(12).into(),
-        manifest: cell(13).into(),
-        status: cell(14).into(),
-        not_before: cell(15).into(),
-        not_after: cell(16).into(),
-        due_date: cell(17).into(),
-        request_fields: cell(18).into(),
-    }
+    Row::from_cells(|c| cell_at(cells, index, c))
 }
 
 /// The Unix time of `YYYY-MM-DDTHH:MM:SSZ` with every field in range, as the writer
