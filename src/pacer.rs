@@ -6,11 +6,13 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// Calls per second, and the pause every worker observes after a 429/503.
+/// Calls per second, the pause every worker observes after a 429/503, and the jitter of
+/// their backoffs.
 pub struct Pacer {
     interval: Option<Duration>,
     next: Mutex<Instant>,
     paused_until: Mutex<Instant>,
+    jitter: Jitter,
 }
 
 impl Pacer {
@@ -23,7 +25,18 @@ impl Pacer {
                 .map(|r| Duration::from_secs_f64(1.0 / r)),
             next: Mutex::new(now),
             paused_until: Mutex::new(now),
+            jitter: Jitter::new(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos() as u64)
+                    ^ u64::from(std::process::id()),
+            ),
         }
+    }
+
+    /// Jittered exponential backoff: `base * 2^n`, times 0.5 to 1.5.
+    pub fn backoff(&self, base: Duration, n: u32) -> Duration {
+        self.jitter.backoff(base, n)
     }
 
     /// Waits until a call may start.
@@ -50,6 +63,38 @@ impl Pacer {
     pub fn pause(&self, d: Duration) {
         let mut until = self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
         *until = (*until).max(Instant::now() + d);
+    }
+}
+
+/// How a free call (a lookup, a collect, a product list) is tried again after a transient
+/// failure: how many tries, and the jittered exponential wait before each retry; every try
+/// waits for the pacer too, so a rate limit and a 429's pause hold for it.
+#[derive(Clone, Copy, Debug)]
+pub struct Retry {
+    /// Tries in all.
+    pub tries: u32,
+    /// The wait before the first retry, doubled for each one after.
+    pub base: Duration,
+}
+
+impl Retry {
+    /// The free calls of `refresh`, `products` and lookups outside `apply`.
+    pub const FREE_CALL: Retry = Retry {
+        tries: 5,
+        base: Duration::from_millis(300),
+    };
+
+    /// The tries, numbered from 0.
+    pub fn attempts(&self) -> std::ops::Range<u32> {
+        0..self.tries
+    }
+
+    /// Waits before try `attempt`: the backoff (none before the first), then the pacer.
+    pub async fn before(&self, attempt: u32, pacer: &Pacer) {
+        if attempt > 0 {
+            tokio::time::sleep(pacer.backoff(self.base, attempt - 1)).await;
+        }
+        pacer.wait().await;
     }
 }
 

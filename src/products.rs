@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use crate::catalog::{Catalog, Kind, Product};
 use crate::client::{CallOutcome, Client};
+use crate::pacer::{Pacer, Retry};
 use crate::wire::Code;
 
 /// Why the product list could not be read.
@@ -73,6 +74,7 @@ pub fn to_products(
 /// Reads every vendor's products. Lookups are free: transient failures are tried again.
 pub async fn fetch(client: &Client, vendors: &[String]) -> Result<Vec<Product>, ProductsError> {
     let mut products = Vec::new();
+    let pacer = Pacer::new(None);
     for vendor in vendors {
         let api = |message: String| ProductsError::Api {
             vendor: vendor.clone(),
@@ -80,10 +82,9 @@ pub async fn fetch(client: &Client, vendors: &[String]) -> Result<Vec<Product>, 
         };
         let mut last = String::new();
         let mut data = None;
-        for attempt in 0..4u32 {
-            if attempt > 0 {
-                tokio::time::sleep(std::time::Duration::from_millis(500 << attempt)).await;
-            }
+        let retry = Retry::FREE_CALL;
+        for attempt in retry.attempts() {
+            retry.before(attempt, &pacer).await;
             match client
                 .call("productList", &[("vendor", vendor.as_str())])
                 .await
@@ -95,7 +96,7 @@ pub async fn fetch(client: &Client, vendors: &[String]) -> Result<Vec<Product>, 
                 CallOutcome::Reply(reply) => return Err(api(reply.message())),
                 CallOutcome::Rejected(why) => return Err(api(why)),
                 CallOutcome::Throttled(wait) => {
-                    tokio::time::sleep(wait.unwrap_or(std::time::Duration::from_secs(1))).await;
+                    pacer.pause(wait.unwrap_or(std::time::Duration::from_secs(1)));
                     last = "throttled".into();
                 }
                 CallOutcome::NotSent(why) | CallOutcome::Ambiguous(why) => last = why,

@@ -11,14 +11,12 @@ use tokio::sync::mpsc;
 
 use crate::client::{CallOutcome, Client};
 use crate::ledger::{self, Event, Row};
-use crate::pacer::Pacer;
+use crate::pacer::{Pacer, Retry};
 use crate::wire::Code;
 use crate::wire::read;
 
 /// Statuses after which collecting again tells nothing new.
 const FINAL: [&str; 4] = ["COMPLETE", "CANCELLED", "REISSUED", "FAILED"];
-/// Tries of one collect before it is reported as an error (collect is free).
-const TRIES: u32 = 5;
 
 pub use crate::wire::read::Collected;
 
@@ -154,11 +152,9 @@ pub async fn collect(
     cert_id: &str,
 ) -> Result<(i64, Collected), String> {
     let mut last = String::new();
-    for attempt in 0..TRIES {
-        if attempt > 0 {
-            tokio::time::sleep(Duration::from_millis(300 << attempt)).await;
-        }
-        pacer.wait().await;
+    let retry = Retry::FREE_CALL;
+    for attempt in retry.attempts() {
+        retry.before(attempt, pacer).await;
         match client.call("collect", &[("certId", cert_id)]).await {
             CallOutcome::Reply(reply) => match read::collected(&reply) {
                 Some(c) => return Ok((reply.code, c)),
@@ -360,11 +356,9 @@ pub struct Done {
 
 /// Asks for an order by refId; `None` when it is not found or the API cannot tell.
 async fn find(client: &Client, pacer: &Pacer, ref_id: &str) -> Option<String> {
-    for attempt in 0..TRIES {
-        if attempt > 0 {
-            tokio::time::sleep(Duration::from_millis(300 << attempt)).await;
-        }
-        pacer.wait().await;
+    let retry = Retry::FREE_CALL;
+    for attempt in retry.attempts() {
+        retry.before(attempt, pacer).await;
         match client.call("certIdByrefId", &[("refId", ref_id)]).await {
             CallOutcome::Reply(reply) => match read::lookup(&reply) {
                 read::Lookup::Found(id) => return Some(id),

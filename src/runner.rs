@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use crate::client::{CallOutcome, Client};
 use crate::expand::ExpandedOrder;
 use crate::ledger::{self, Api, Event, Row};
-use crate::pacer::{Jitter, Pacer};
+use crate::pacer::Pacer;
 use crate::plan::{Action, NO_CSR_HELD, Op, Plan};
 use crate::wire::read::{self, Paid};
 use crate::wire::{Code, Reply};
@@ -300,7 +300,6 @@ struct Ctx {
     pacer: Pacer,
     options: Options,
     stop: Arc<Stop>,
-    jitter: Jitter,
     /// Jobs taken from the queue as the run stopped, never started.
     skipped: std::sync::atomic::AtomicU64,
     /// Placements in a row that answered -2 and were then not found.
@@ -338,7 +337,7 @@ impl Ctx {
 
     /// Exponential backoff with jitter: `base * 2^n`, times 0.5 to 1.5.
     fn backoff(&self, base: Duration, n: u32) -> Duration {
-        self.jitter.backoff(base, n)
+        self.pacer.backoff(base, n)
     }
 }
 
@@ -390,7 +389,6 @@ pub async fn run(
         stop: stop.clone(),
         skipped: std::sync::atomic::AtomicU64::new(0),
         unknown_not_found: std::sync::atomic::AtomicU32::new(0),
-        jitter: Jitter::new(started.elapsed().as_nanos() as u64 ^ u64::from(std::process::id())),
         options,
     });
     let queue = Arc::new(Mutex::new(VecDeque::from(jobs)));
