@@ -1,0 +1,56 @@
+//! What must be unique across a run: keys, refIds and adopted certificates.
+
+use super::*;
+
+impl<'a> Run<'a> {
+    /// Records a key or refId and reports it when another order already has it.
+    /// Returns whether it was new.
+    pub(super) fn unique(&mut self, file: FileId, span: Span, value: &str, pointer: &str) -> bool {
+        let (map, code, what, hint) = if pointer.ends_with("/key") {
+            (
+                &mut self.keys,
+                DiagnosticCode::DuplicateKey,
+                "key",
+                "keys identify orders across all files of a run; give each order its own",
+            )
+        } else if pointer.ends_with("/renewalOf") {
+            (
+                &mut self.adopted,
+                DiagnosticCode::DuplicateRenewalOf,
+                "renewalOf",
+                "a certificate is adopted by one order only, or it would be renewed twice",
+            )
+        } else {
+            (
+                &mut self.ref_ids,
+                DiagnosticCode::DuplicateRefId,
+                "refId",
+                "refIds must be unique; NicSRS would accept a second order with the same refId",
+            )
+        };
+        let Some(&(first_file, first_span)) = map.get(value) else {
+            map.insert(value.to_owned(), (file, span));
+            return true;
+        };
+        let mut d = Diagnostic::error(
+            code,
+            format!(
+                "{what} {} is used by more than one order",
+                shown::quote(value)
+            ),
+        )
+        .at(file, Some(span))
+        .pointer(pointer)
+        .label("used again here")
+        .hint(hint);
+        if first_file == file {
+            d = d.related(file, first_span, "first used here");
+        } else {
+            let first = self.sources.get(first_file);
+            let (line, col) = first.line_col(first_span.start);
+            d = d.note(format!("first used at {}:{line}:{col}", first.display));
+        }
+        self.diagnostics.push(d);
+        false
+    }
+}
