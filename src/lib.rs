@@ -27,6 +27,7 @@ pub mod manifest;
 pub mod pacer;
 pub mod plan;
 pub mod pointer;
+pub mod pool;
 pub mod private_key;
 pub mod products;
 pub mod random;

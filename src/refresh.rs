@@ -2,9 +2,8 @@
 //! recorded in the ledger, and with `--out-dir` the issued certificates (and keys NicSRS
 //! generated) are written to files. Key material never goes into the ledger or any output.
 
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -398,25 +397,24 @@ pub fn spawn(
     rate: Option<f64>,
 ) -> mpsc::UnboundedReceiver<Done> {
     let (tx, rx) = mpsc::unbounded_channel();
-    let queue = Arc::new(Mutex::new(VecDeque::from(jobs)));
     let pacer = Arc::new(Pacer::new(rate));
-    for _ in 0..concurrency.max(1) {
-        let (tx, queue, client, pacer) = (tx.clone(), queue.clone(), client.clone(), pacer.clone());
-        tokio::spawn(async move {
-            loop {
-                let job = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
-                let Some(job) = job else { break };
+    let _ = crate::pool::spawn(
+        jobs,
+        concurrency,
+        Duration::ZERO,
+        || false,
+        move |job: CollectJob| {
+            let (tx, client, pacer) = (tx.clone(), client.clone(), pacer.clone());
+            async move {
                 let result = collect(&client, &pacer, &job.row.cert_id).await;
                 let found = match &result {
                     Ok((_, c)) if c.status == "REISSUED" => probe(&client, &pacer, &job).await,
                     _ => None,
                 };
-                if tx.send(Done { job, result, found }).is_err() {
-                    break;
-                }
+                tx.send(Done { job, result, found }).is_ok()
             }
-        });
-    }
+        },
+    );
     rx
 }
 

@@ -13,7 +13,6 @@ use writer::write_rows;
 
 pub use job::Job;
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -217,7 +216,6 @@ pub async fn run(
         unknown_not_found: std::sync::atomic::AtomicU32::new(0),
         options,
     });
-    let queue = Arc::new(Mutex::new(VecDeque::from(jobs)));
     let interrupted = Arc::new(AtomicBool::new(false));
     let watcher = {
         let (stop, interrupted) = (stop.clone(), interrupted.clone());
@@ -234,30 +232,32 @@ pub async fn run(
             }
         })
     };
-    let workers: Vec<_> = (0..ctx.options.concurrency.max(1))
-        .map(|n| {
-            let (ctx, queue) = (ctx.clone(), queue.clone());
-            tokio::spawn(async move {
-                tokio::time::sleep(RAMP_STEP * n as u32).await;
-                loop {
-                    if ctx.stopping() {
-                        break;
-                    }
-                    let job = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
-                    let Some(job) = job else { break };
+    let (workers, queue) = crate::pool::spawn(
+        jobs,
+        ctx.options.concurrency,
+        RAMP_STEP,
+        {
+            let ctx = ctx.clone();
+            move || ctx.stopping()
+        },
+        {
+            let ctx = ctx.clone();
+            move |job| {
+                let ctx = ctx.clone();
+                async move {
                     if !carry_out(&ctx, job).await {
                         ctx.skipped.fetch_add(1, Ordering::Relaxed);
                     }
+                    true
                 }
-            })
-        })
-        .collect();
+            }
+        },
+    );
     for w in workers {
         let _ = w.await;
     }
     watcher.abort();
-    let not_started = queue.lock().unwrap_or_else(|e| e.into_inner()).len() as u64
-        + ctx.skipped.load(Ordering::Relaxed);
+    let not_started = crate::pool::left(&queue) as u64 + ctx.skipped.load(Ordering::Relaxed);
     let stopped = stop
         .reason
         .lock()
