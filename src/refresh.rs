@@ -85,8 +85,8 @@ pub fn jobs(
                 let folder = d.join(key);
                 !folder.join(CERT_FILE).is_file()
                     || (folder.join(CHAIN_FILE).is_file() && !folder.join(FULLCHAIN_FILE).is_file())
-                    || !std::fs::read_to_string(folder.join(CERT_ID_FILE))
-                        .is_ok_and(|id| id.trim() == current.cert_id)
+                    || read_small(&folder.join(CERT_ID_FILE))
+                        .is_none_or(|id| id.trim() != current.cert_id)
             });
             // A call refused for the certificate's state (-5, -7, -8) waits for what
             // collect says now, whatever the ledger last recorded.
@@ -308,7 +308,7 @@ pub fn write_files(
         && let Some(cert) = &c.certificate
     {
         let old_key = dir.join(KEY_FILE);
-        if let Ok(text) = std::fs::read_to_string(&old_key)
+        if let Some(text) = read_small(&old_key)
             && !key_matches(&text, cert)
             && let Err(e) = std::fs::rename(&old_key, &aside)
         {
@@ -329,6 +329,13 @@ pub fn write_files(
         }
     }
     Ok(written)
+}
+
+/// A small text file of an output folder (a key, a certId), read only if it is a regular
+/// file (a FIFO or a device planted there is never read, nothing blocks) of at most 64 KiB.
+fn read_small(path: &Path) -> Option<String> {
+    let read = crate::bounded::read_regular(path, 64 * 1024).ok()?;
+    String::from_utf8(read.bytes).ok()
 }
 
 /// Whether the PEM private key `key` is the key of the PEM certificate `cert`.
@@ -613,6 +620,37 @@ mod tests {
         let meta = std::fs::symlink_metadata(dir.join("a").join(KEY_FILE)).expect("key");
         use std::os::unix::fs::PermissionsExt;
         assert!(meta.is_file() && meta.permissions().mode() & 0o777 == 0o600);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn fifos_planted_in_a_key_folder_block_nothing() {
+        let dir = std::env::temp_dir().join(format!("nicsrs-fifo-out-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("a")).expect("folder");
+        let fifo = |name: &str| {
+            let path =
+                std::ffi::CString::new(dir.join("a").join(name).to_string_lossy().into_owned())
+                    .expect("path");
+            // SAFETY: a valid NUL-terminated path.
+            assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0, "mkfifo");
+        };
+        // A FIFO where an old key would be: never read (nothing blocks), never set aside.
+        fifo(KEY_FILE);
+        let (cert, _) = issued("a.example");
+        let c = Collected {
+            certificate: Some(cert),
+            ..Collected::default()
+        };
+        write_files(&dir, "a", "SBX1", &c).expect("written beside it");
+        assert!(!dir.join("a").join(format!("{KEY_FILE}.previous")).exists());
+        // A FIFO where the certId is: read as no certId, and refused as a place to write.
+        std::fs::remove_file(dir.join("a").join(CERT_ID_FILE)).expect("certId");
+        fifo(CERT_ID_FILE);
+        assert_eq!(read_small(&dir.join("a").join(CERT_ID_FILE)), None);
+        let e = write_files(&dir, "a", "SBX1", &c).expect_err("a FIFO in the certId's place");
+        assert!(e.to_string().contains("not a regular file"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
