@@ -56,7 +56,7 @@ impl CsrInfo {
 }
 
 /// Why a CSR is unusable.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CsrError {
     /// Not a PEM `CERTIFICATE REQUEST` block.
     #[error("not a PEM certificate signing request: {0}")]

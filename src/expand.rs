@@ -22,17 +22,27 @@ const TEXT_FIELDS: [&str; 4] = [
 /// Deep-merges `defaults` under `order`: mappings merge recursively and the order wins;
 /// a sequence or scalar in the order replaces the default; `null` removes a default.
 /// Every node of the result remembers whether it came from the order or the defaults.
-pub fn merge(defaults: Option<&Node>, order: &Node) -> Node {
-    match (defaults.map(|d| &d.value), &order.value) {
-        (Some(Value::Map(base)), Value::Map(over)) => {
-            let mut entries: Vec<Entry> = base
-                .iter()
-                .map(|e| {
-                    let mut e = e.clone();
-                    e.value.set_origin(Origin::Defaults);
-                    e
-                })
-                .collect();
+/// The order's nodes are moved into the result; the defaults are copied once.
+pub fn merge(defaults: Option<&Node>, order: Node) -> Node {
+    match defaults {
+        Some(
+            defaults @ Node {
+                value: Value::Map(_),
+                ..
+            },
+        ) if matches!(order.value, Value::Map(_)) => {
+            let mut base = defaults.clone();
+            base.set_origin(Origin::Defaults);
+            merge_owned(base, order)
+        }
+        _ => without_nulls(order),
+    }
+}
+
+/// [`merge`] of a copy of the defaults (already marked as such) and the order.
+fn merge_owned(base: Node, order: Node) -> Node {
+    match (base.value, order.value) {
+        (Value::Map(mut entries), Value::Map(over)) => {
             for e in over {
                 let existing = entries.iter().position(|b| b.key == e.key);
                 match (existing, &e.value.value) {
@@ -41,14 +51,14 @@ pub fn merge(defaults: Option<&Node>, order: &Node) -> Node {
                     }
                     (None, Value::Null) => {}
                     (Some(i), _) => {
-                        let merged = merge(Some(&entries[i].value), &e.value);
+                        let below = std::mem::replace(&mut entries[i].value, Node::null());
                         entries[i] = Entry {
-                            key: e.key.clone(),
+                            key: e.key,
                             key_span: e.key_span,
-                            value: merged,
+                            value: merge_owned(below, e.value),
                         };
                     }
-                    (None, _) => entries.push(e.clone()),
+                    (None, _) => entries.push(e),
                 }
             }
             Node {
@@ -57,12 +67,18 @@ pub fn merge(defaults: Option<&Node>, order: &Node) -> Node {
                 origin: order.origin,
             }
         }
-        _ => {
-            let mut n = order.clone();
-            drop_nulls(&mut n);
-            n
-        }
+        (_, value) => without_nulls(Node {
+            value,
+            span: order.span,
+            origin: order.origin,
+        }),
     }
+}
+
+/// `node` with [`drop_nulls`] applied.
+fn without_nulls(mut node: Node) -> Node {
+    drop_nulls(&mut node);
+    node
 }
 
 /// Removes `null` entries from mappings: an absent value and `null` mean the same.
@@ -159,10 +175,12 @@ impl ExpandedOrder {
         file: FileId,
         index: usize,
         span: Span,
-        json: &Json,
+        json: Json,
     ) -> Option<Self> {
-        let obj = json.as_object()?;
-        let mut params = obj.get("params")?.clone();
+        let Json::Object(mut obj) = json else {
+            return None;
+        };
+        let mut params = obj.shift_remove("params")?;
         // The live API reads the misspelt key; send both.
         for contact in CONTACTS {
             if let Some(Json::Object(c)) = params.get_mut(contact)
@@ -447,38 +465,44 @@ pub fn domain_names(params: &Json) -> Vec<String> {
 
 /// JSON with every object's keys sorted: one spelling per value.
 pub fn canonical_json(value: &Json) -> String {
-    fn write(v: &Json, out: &mut String) {
+    fn write(v: &Json, out: &mut Vec<u8>) {
         match v {
             Json::Object(m) => {
-                let mut keys: Vec<&String> = m.keys().collect();
-                keys.sort_unstable();
-                out.push('{');
-                for (i, k) in keys.into_iter().enumerate() {
+                let mut entries: Vec<(&String, &Json)> = m.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                out.push(b'{');
+                for (i, (k, v)) in entries.into_iter().enumerate() {
                     if i > 0 {
-                        out.push(',');
+                        out.push(b',');
                     }
-                    out.push_str(&Json::String(k.clone()).to_string());
-                    out.push(':');
-                    write(&m[k], out);
+                    scalar(k, out);
+                    out.push(b':');
+                    write(v, out);
                 }
-                out.push('}');
+                out.push(b'}');
             }
             Json::Array(items) => {
-                out.push('[');
+                out.push(b'[');
                 for (i, item) in items.iter().enumerate() {
                     if i > 0 {
-                        out.push(',');
+                        out.push(b',');
                     }
                     write(item, out);
                 }
-                out.push(']');
+                out.push(b']');
             }
-            scalar => out.push_str(&scalar.to_string()),
+            other => scalar(other, out),
         }
     }
-    let mut out = String::with_capacity(512);
+    /// serde_json's own compact spelling, written straight into the buffer.
+    fn scalar<T: serde::Serialize + ?Sized>(v: &T, out: &mut Vec<u8>) {
+        // Writing a string or a number into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, v);
+    }
+    let mut out = Vec::with_capacity(512);
     write(value, &mut out);
-    out
+    // Only serde_json's UTF-8 output and ASCII punctuation were written.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -490,7 +514,7 @@ mod tests {
     fn order_wins_lists_replace_and_null_removes() {
         let d = parse("years: 1\nparams:\n  server: nginx\n  uniqueValue: abc\n  domainInfo: [{domainName: a.example}]\n  Administrator: {job: CTO, city: Berlin}\n").expect("defaults");
         let o = parse("key: k\nparams:\n  uniqueValue: null\n  domainInfo: [{domainName: b.example}]\n  Administrator: {city: Paris}\n").expect("order");
-        let m = merge(Some(&d), &o);
+        let m = merge(Some(&d), o);
         assert_eq!(
             m.to_json(),
             serde_json::json!({"years": 1, "params": {"server": "nginx", "domainInfo": [{"domainName": "b.example"}],

@@ -83,14 +83,15 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), Error> {
     Ok(())
 }
 
-/// Reads and parses each file. A file that is too large, not UTF-8 or not YAML becomes a
-/// diagnostic and the others are still read; a file that cannot be opened is an [`Error`].
-pub fn load(
+/// Reads each file into `sources`, returning the ids of those to parse. A file that is too
+/// large or not UTF-8 becomes a diagnostic and the others are still read; a file that cannot
+/// be opened is an [`Error`].
+pub fn read(
     files: &[PathBuf],
     sources: &mut Sources,
     diagnostics: &mut Vec<Diagnostic>,
-) -> Result<Vec<Manifest>, Error> {
-    let mut manifests = Vec::with_capacity(files.len());
+) -> Result<Vec<FileId>, Error> {
+    let mut read = Vec::with_capacity(files.len());
     for path in files {
         let read_err = |source| Error::Read {
             path: path.clone(),
@@ -140,25 +141,21 @@ pub fn load(
             .strip_prefix('\u{feff}')
             .map(str::to_owned)
             .unwrap_or(text);
-        let parsed = yaml::parse(&text);
-        let id = sources.add(SourceFile::new(path.clone(), text));
-        match parsed {
-            Ok(root) => manifests.push(Manifest { file: id, root }),
-            Err(e) => {
-                let hint = e
-                    .message
-                    .contains("tab")
-                    .then_some("YAML indents with spaces; replace the tabs");
-                diagnostics.push(
-                    Diagnostic::error(
-                        DiagnosticCode::YamlSyntax,
-                        format!("not valid YAML: {}", e.message),
-                    )
-                    .at(id, e.span)
-                    .maybe_hint(hint.map(str::to_owned)),
-                );
-            }
-        }
+        read.push(sources.add(SourceFile::new(path.clone(), text)));
     }
-    Ok(manifests)
+    Ok(read)
+}
+
+/// The diagnostic for a file that is not a YAML document this tool can read.
+pub fn not_yaml(file: FileId, e: yaml::YamlError) -> Diagnostic {
+    let hint = e
+        .message
+        .contains("tab")
+        .then_some("YAML indents with spaces; replace the tabs");
+    Diagnostic::error(
+        DiagnosticCode::YamlSyntax,
+        format!("not valid YAML: {}", e.message),
+    )
+    .at(file, e.span)
+    .maybe_hint(hint.map(str::to_owned))
 }

@@ -462,3 +462,39 @@ fn a_large_manifest_reports_every_problem_in_order() {
     let lines: Vec<u64> = diags.iter().filter_map(|d| d["line"].as_u64()).collect();
     assert!(lines.windows(2).all(|w| w[0] <= w[1]), "sorted by position");
 }
+
+/// Orders are checked while their file is parsed, against the `defaults` and `refIdPrefix`
+/// written before them. Written after the orders, they still apply: the same requests are
+/// expanded, and a bad default is reported the same way, once.
+#[test]
+fn defaults_written_after_the_orders_still_apply() {
+    let example = std::fs::read_to_string(root().join("examples/bulk-dv.yaml")).expect("example");
+    let (frame, orders) = example.split_once("orders:\n").expect("an orders key");
+    let dir = scratch("defaults-after-orders");
+    std::fs::write(dir.join("before.yaml"), &example).expect("manifest");
+    std::fs::write(dir.join("after.yaml"), format!("orders:\n{orders}{frame}")).expect("manifest");
+    let before = run(&dir, &["expand", "before.yaml"]);
+    let after = run(&dir, &["expand", "after.yaml"]);
+    assert_eq!(before.code, 0, "{}", before.stderr);
+    assert_eq!(after.code, 0, "{}", after.stderr);
+    assert_eq!(after.stdout.lines().count(), 50);
+    assert!(after.stdout.contains("\"refId\":\"hosting-customer-001\""));
+    assert_eq!(after.stdout, before.stdout);
+
+    // A wrong default, written after the orders, is one error pointing at it.
+    let bad = format!(
+        "orders:\n{orders}{}",
+        frame.replace("server: nginx", "server: nginxx")
+    );
+    std::fs::write(dir.join("bad.yaml"), bad).expect("manifest");
+    let r = run(&dir, &["validate", "bad.yaml"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(r.stderr.matches("error[").count(), 1, "{}", r.stderr);
+    for shown in [
+        "error[invalid-value]: `nginxx` is not a valid `server`",
+        "note: the value is inherited from `defaults`",
+        "note: the same problem is in 49 more orders",
+    ] {
+        assert!(r.stderr.contains(shown), "{shown}\n{}", r.stderr);
+    }
+}

@@ -3,6 +3,7 @@
 
 mod file;
 mod order;
+mod stream;
 mod unique;
 
 use std::collections::{HashMap, HashSet};
@@ -61,7 +62,7 @@ pub fn validate(paths: &[PathBuf], options: &Options) -> Result<Validated, Error
     let files = manifest::discover(paths)?;
     let mut sources = Sources::default();
     let mut diagnostics = Vec::new();
-    let manifests = manifest::load(&files, &mut sources, &mut diagnostics)?;
+    let read = manifest::read(&files, &mut sources, &mut diagnostics)?;
     let mut run = Run {
         options,
         sources: &sources,
@@ -74,9 +75,13 @@ pub fn validate(paths: &[PathBuf], options: &Options) -> Result<Validated, Error
         repeated: HashMap::new(),
         more_orders: HashMap::new(),
         secrets: Vec::new(),
+        csrs: Default::default(),
     };
-    for m in &manifests {
-        run.manifest(m);
+    for file in read {
+        match run.parse_checking(file) {
+            Ok((root, orders)) => run.manifest(&Manifest { file, root }, orders),
+            Err(e) => run.diagnostics.push(manifest::not_yaml(file, e)),
+        }
     }
     let Run {
         mut diagnostics,
@@ -119,6 +124,8 @@ struct Run<'a> {
     /// How many more orders share the problem of the diagnostic at an index.
     more_orders: HashMap<usize, usize>,
     secrets: Vec<(FileId, Span)>,
+    /// Each distinct CSR's inspection, shared by the orders that send it.
+    csrs: std::sync::Mutex<HashMap<String, Result<CsrInfo, csr::CsrError>>>,
 }
 
 /// What the file-level schema check found, which the order-level checks must not repeat.
@@ -142,18 +149,25 @@ struct Checked {
     derived: bool,
     renewal_of: Option<(String, Span)>,
     diagnostics: Vec<Diagnostic>,
+    /// What the order schema and the rules found: those at a place the file-level check
+    /// already reported (a bad default) are folded into that report when committed.
+    schema_diagnostics: Vec<Diagnostic>,
     secrets: Vec<(FileId, Span)>,
-    /// File-level diagnostics (by index) about defaults this order inherits.
-    inherited: Vec<usize>,
+    /// Present when the order passed every check that needs no other order.
     expanded: Option<ExpandedOrder>,
+}
+
+/// How many threads the checks use.
+fn threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8)
 }
 
 /// Maps `f` over `items` on the machine's cores, keeping the order. Small inputs stay on
 /// this thread.
 fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(usize, &T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
+    let threads = threads();
     if threads < 2 || items.len() < 512 {
         return items.iter().enumerate().map(|(i, t)| f(i, t)).collect();
     }
@@ -190,8 +204,23 @@ struct OrderCtx<'t> {
 impl<'a> Run<'a> {
     /// Adds one checked order to the run, in manifest order: the checks across orders
     /// (unique keys and refIds), its diagnostics, and its expansion if all is well.
-    fn commit(&mut self, c: Checked) {
+    fn commit(&mut self, c: Checked, findings: &FileFindings) {
         let file = c.file;
+        let mut inherited = Vec::new();
+        let mut diagnostics = c.diagnostics;
+        for d in c.schema_diagnostics {
+            let reported = d
+                .is_error()
+                .then(|| d.place.and_then(|p| p.span))
+                .flatten()
+                .and_then(|at| findings.spans.get(&at));
+            match reported {
+                // Already reported against the file as written (a bad default).
+                Some(&reported) => inherited.push(reported),
+                None => diagnostics.push(d),
+            }
+        }
+        let failed = !inherited.is_empty() || findings.shared || findings.orders.contains(&c.index);
         let at = format!("/orders/{}", c.index);
         let key_is_new = self.unique(file, c.key_span, &c.key, &format!("{at}/key"));
         let mut ref_is_new = true;
@@ -204,16 +233,17 @@ impl<'a> Run<'a> {
         if let Some((value, span)) = &c.renewal_of {
             adoption_is_new = self.unique(file, *span, value, &format!("{at}/renewalOf"));
         }
-        for d in c.diagnostics {
+        for d in diagnostics {
             self.push_order_diag(d);
         }
         self.secrets.extend(c.secrets);
-        for reported in c.inherited {
+        for reported in inherited {
             self.inherited_by(reported, &c.key);
         }
         if key_is_new
             && ref_is_new
             && adoption_is_new
+            && !failed
             && let Some(order) = c.expanded
         {
             self.orders.push(order);

@@ -5,19 +5,21 @@ use super::file::is_token_key;
 use super::*;
 
 impl<'a> Run<'a> {
-    /// Everything about one order that does not depend on the other orders: merged,
-    /// resolved, checked against the schema and the rules, expanded. Runs in parallel.
+    /// Everything about one order that does not depend on the other orders nor on the
+    /// file-level checks: merged, resolved, checked against the schema and the rules,
+    /// expanded. Runs in parallel, while the file is still being parsed.
     pub(super) fn check_order(
         &self,
         file: FileId,
         index: usize,
-        item: &Node,
+        item: Node,
         defaults: Option<&Node>,
         prefix: &str,
-        findings: &FileFindings,
     ) -> Option<Checked> {
         let key_entry = item.entry("key")?;
-        let key = key_entry.value.as_str()?;
+        let key = key_entry.value.as_str()?.to_owned();
+        let key_span = key_entry.value.span;
+        let key = key.as_str();
         let mut tree = expand::merge(defaults, item);
         // `renewalOf` in `defaults` is reported there; no order adopts a certificate by it.
         if let Value::Map(entries) = &mut tree.value {
@@ -34,7 +36,7 @@ impl<'a> Run<'a> {
             file,
             index,
             key: key.to_owned(),
-            key_span: key_entry.value.span,
+            key_span,
             ref_id: tree
                 .get("refId")
                 .and_then(|r| Some((r.as_str()?.to_owned(), r.span))),
@@ -48,8 +50,8 @@ impl<'a> Run<'a> {
                 Some((id, r.span))
             }),
             diagnostics: Vec::new(),
+            schema_diagnostics: Vec::new(),
             secrets: Vec::new(),
-            inherited: Vec::new(),
             expanded: None,
         };
         let found = &mut checked.diagnostics;
@@ -76,7 +78,7 @@ impl<'a> Run<'a> {
         if let Some(issue) = key_mismatch(&tree, csr_info.as_ref()) {
             found.push(self.order_diag(&ctx, &tree, Severity::Error, issue));
         }
-        let product = self.product(&tree, &ctx, key_entry.value.span, found);
+        let product = self.product(&tree, &ctx, key_span, found);
 
         let renew_before = tree
             .get("renewBefore")
@@ -126,36 +128,24 @@ impl<'a> Run<'a> {
                 shown.push((*severity, issue.clone()));
             }
             for (severity, issue) in shown {
-                let at = locate(&tree, &issue.pointer, &issue.target).span;
-                if let Some(&reported) = findings
-                    .spans
-                    .get(&at)
-                    .filter(|_| severity == Severity::Error)
-                {
-                    // Already reported against the file as written (a bad default).
-                    checked.inherited.push(reported);
-                    continue;
-                }
-                found.push(self.order_diag(&ctx, &tree, severity, issue));
+                checked
+                    .schema_diagnostics
+                    .push(self.order_diag(&ctx, &tree, severity, issue));
             }
         }
         let failed = found.iter().any(Diagnostic::is_error)
-            || !checked.inherited.is_empty()
-            || findings.shared
-            || findings.orders.contains(&index);
+            || checked.schema_diagnostics.iter().any(Diagnostic::is_error);
         if !failed && let Some(product) = product {
             checked.expanded =
-                ExpandedOrder::from_json(key, file, index, key_entry.value.span, &json).map(
-                    |mut order| {
-                        order.price = product.price_for(
-                            order.years,
-                            crate::catalog::NameCount::of(order.domains.iter().map(String::as_str)),
-                        );
-                        order.renew_before = renew_before;
-                        order.renewal_of = checked.renewal_of.as_ref().map(|(id, _)| id.clone());
-                        order
-                    },
-                );
+                ExpandedOrder::from_json(key, file, index, key_span, json).map(|mut order| {
+                    order.price = product.price_for(
+                        order.years,
+                        crate::catalog::NameCount::of(order.domains.iter().map(String::as_str)),
+                    );
+                    order.renew_before = renew_before;
+                    order.renewal_of = checked.renewal_of.as_ref().map(|(id, _)| id.clone());
+                    order
+                });
         }
         Some(checked)
     }
@@ -308,7 +298,7 @@ impl<'a> Run<'a> {
             found.push(self.order_diag(ctx, tree, Severity::Error, issue));
             return None;
         }
-        match csr::inspect(pem) {
+        match self.inspect_csr(pem) {
             Ok(info) => Some(info),
             Err(e) => {
                 let code = match e {
@@ -326,6 +316,28 @@ impl<'a> Run<'a> {
                 None
             }
         }
+    }
+}
+
+impl Run<'_> {
+    /// [`csr::inspect`], once per distinct CSR of the run: orders that share a CSR file
+    /// (or a CSR in `defaults`) are verified once.
+    fn inspect_csr(&self, pem: &str) -> Result<CsrInfo, csr::CsrError> {
+        let known = self
+            .csrs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(pem)
+            .cloned();
+        if let Some(known) = known {
+            return known;
+        }
+        let found = csr::inspect(pem);
+        self.csrs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(pem.to_owned(), found.clone());
+        found
     }
 }
 

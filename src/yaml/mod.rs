@@ -8,9 +8,15 @@ use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::options::DuplicateKeyPolicy;
-use serde_saphyr::{Location, SnippetMode, Spanned};
+use serde_saphyr::{Location, SnippetMode};
 
 use crate::source::Span;
+
+mod spanned;
+mod stream;
+
+use spanned::spanned;
+pub use stream::{OrderStream, parse_streaming};
 
 /// Largest manifest read, in bytes. A 10,000-order manifest is about 3 MB.
 pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
@@ -74,6 +80,15 @@ pub enum Value {
 }
 
 impl Node {
+    /// A `null` written nowhere.
+    pub fn null() -> Node {
+        Node {
+            value: Value::Null,
+            span: Span::default(),
+            origin: Origin::Order,
+        }
+    }
+
     /// The entry for `key` in a mapping.
     pub fn entry(&self, key: &str) -> Option<&Entry> {
         match &self.value {
@@ -180,6 +195,11 @@ pub struct DuplicateKey {
 
 /// Parses one YAML document.
 pub fn parse(text: &str) -> Result<Node, YamlError> {
+    parse_with(text, None)
+}
+
+/// Parses one document, handing its orders to `stream` as they are read, if given.
+fn parse_with(text: &str, stream: Option<OrderStream>) -> Result<Node, YamlError> {
     if text.trim().is_empty() {
         return Err(YamlError {
             message: "the file is empty".into(),
@@ -192,7 +212,13 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
         std::thread::Builder::new()
             .name("yaml-parse".into())
             .stack_size(PARSE_STACK_BYTES)
-            .spawn_scoped(scope, || parse_on_this_thread(text))
+            .spawn_scoped(scope, move || {
+                stream::install(stream);
+                let parsed = parse_on_this_thread(text);
+                // An order stream not taken (the root was not read) ends here.
+                stream::install(None);
+                parsed
+            })
             .map(|handle| handle.join())
     });
     match parsed {
@@ -218,32 +244,34 @@ fn parse_on_this_thread(text: &str) -> Result<Node, YamlError> {
         strict_booleans: true,
         leading_zero_numbers_as_strings: true,
     };
-    serde_saphyr::from_str_with_options::<Node>(text, options).map_err(|err| {
-        let location = err
-            .location()
-            .or_else(|| err.locations().and_then(|l| l.primary_location()));
-        let line_col = location.map(|l| (l.line(), l.column()));
-        let span = location
-            .and_then(|l| span_of(&l))
-            .or_else(|| line_col.and_then(|(line, col)| offset_of(text, line, col)))
-            .map(|at| {
-                if at.end == at.start {
-                    point_at(text, at.start)
-                } else {
-                    at
-                }
+    serde_saphyr::from_str_with_options::<stream::Root>(text, options)
+        .map(|root| root.0)
+        .map_err(|err| {
+            let location = err
+                .location()
+                .or_else(|| err.locations().and_then(|l| l.primary_location()));
+            let line_col = location.map(|l| (l.line(), l.column()));
+            let span = location
+                .and_then(|l| span_of(&l))
+                .or_else(|| line_col.and_then(|(line, col)| offset_of(text, line, col)))
+                .map(|at| {
+                    if at.end == at.start {
+                        point_at(text, at.start)
+                    } else {
+                        at
+                    }
+                });
+            let mut message = err.render_with_options(serde_saphyr::render_options! {
+                snippets: SnippetMode::Off,
             });
-        let mut message = err.render_with_options(serde_saphyr::render_options! {
-            snippets: SnippetMode::Off,
-        });
-        if let Some(cut) = message.find(" at line ") {
-            message.truncate(cut);
-        }
-        YamlError {
-            message: friendly(message),
-            span,
-        }
-    })
+            if let Some(cut) = message.find(" at line ") {
+                message.truncate(cut);
+            }
+            YamlError {
+                message: friendly(message),
+                span,
+            }
+        })
 }
 
 /// Every key repeated within one mapping, anywhere in the tree.
@@ -324,16 +352,16 @@ fn span_of(location: &Location) -> Option<Span> {
 
 impl<'de> Deserialize<'de> for Node {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let spanned = Spanned::<Bare>::deserialize(deserializer)?;
+        let (Bare(value), span) = spanned(deserializer)?;
         Ok(Node {
-            value: spanned.value.0,
-            span: span_of(&spanned.referenced).unwrap_or_default(),
+            value,
+            span,
             origin: Origin::Order,
         })
     }
 }
 
-/// A value without its span; [`Node`] wraps it in `Spanned`.
+/// A value without its span; [`Node`] reads it with its span.
 struct Bare(Value);
 
 impl<'de> Deserialize<'de> for Bare {
@@ -395,15 +423,24 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
-        while let Some(key) = map.next_key::<Spanned<KeyText>>()? {
+        while let Some(SpannedKey(KeyText(key), key_span)) = map.next_key()? {
             let value = map.next_value::<Node>()?;
             entries.push(Entry {
-                key: key.value.0,
-                key_span: span_of(&key.referenced).unwrap_or_default(),
+                key,
+                key_span,
                 value,
             });
         }
         Ok(Value::Map(entries))
+    }
+}
+
+/// A mapping key with its span.
+struct SpannedKey(KeyText, Span);
+
+impl<'de> Deserialize<'de> for SpannedKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        spanned(deserializer).map(|(key, span)| SpannedKey(key, span))
     }
 }
 

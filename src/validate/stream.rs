@@ -1,0 +1,93 @@
+//! Checking a file's orders while the file is still being parsed: the parser hands each
+//! order over as soon as it is read, the other cores check it, and it is not kept.
+
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, mpsc};
+
+use super::file::{OrderDone, frame_parts};
+use super::*;
+use crate::yaml::{OrderStream, YamlError};
+
+/// One file's root, its `orders` taken out, and what was found in each order.
+pub(super) type Parsed = (Node, Vec<OrderDone>);
+
+impl Run<'_> {
+    /// Parses one file, checking each order on the other cores as soon as it is read,
+    /// against the `defaults` and `refIdPrefix` written before `orders`. Should either be
+    /// written after `orders` (which the checks cannot wait for), the file is parsed again
+    /// and its orders checked once it is whole.
+    pub(super) fn parse_checking(&self, file: FileId) -> Result<Parsed, YamlError> {
+        let text = self.sources.get(file).text.as_str();
+        let frame: Arc<OnceLock<Vec<yaml::Entry>>> = Arc::default();
+        let (sender, receiver) = mpsc::channel::<(usize, Node)>();
+        let receiver = Mutex::new(receiver);
+        let workers = threads().saturating_sub(1).max(1);
+        let (parsed, mut done) = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| scope.spawn(|| self.check_streamed(file, &frame, &receiver)))
+                .collect();
+            let stream = OrderStream {
+                frame: Arc::clone(&frame),
+                orders: sender,
+            };
+            let parsed = yaml::parse_streaming(text, stream);
+            // The parser's core, now free, checks what the workers have not reached yet.
+            let mine = self.check_streamed(file, &frame, &receiver);
+            let mut done: Vec<(usize, OrderDone)> = handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect();
+            done.extend(mine);
+            (parsed, done)
+        });
+        let root = parsed?;
+        let checked_with = frame_parts(frame.get().map_or(&[], Vec::as_slice));
+        let whole = frame_parts(match &root.value {
+            Value::Map(entries) => entries,
+            _ => &[],
+        });
+        if checked_with.0.map(|d| d.span) != whole.0.map(|d| d.span) || checked_with.1 != whole.1 {
+            return self.parse_then_check(file);
+        }
+        done.sort_unstable_by_key(|d| d.0);
+        Ok((root, done.into_iter().map(|(_, order)| order).collect()))
+    }
+
+    /// Parses one file whole, then checks its orders.
+    fn parse_then_check(&self, file: FileId) -> Result<Parsed, YamlError> {
+        let mut root = yaml::parse(&self.sources.get(file).text)?;
+        let items = match root.get_mut("orders").map(|o| &mut o.value) {
+            Some(Value::Seq(items)) => std::mem::take(items),
+            _ => Vec::new(),
+        };
+        let (defaults, prefix) = frame_parts(match &root.value {
+            Value::Map(entries) => entries,
+            _ => &[],
+        });
+        let done = par_map(&items, |index, item| {
+            self.order_done(file, index, item.clone(), defaults, prefix)
+        });
+        Ok((root, done))
+    }
+
+    /// A worker: checks orders as they arrive, until the parser closes the stream.
+    fn check_streamed(
+        &self,
+        file: FileId,
+        frame: &OnceLock<Vec<yaml::Entry>>,
+        receiver: &Mutex<mpsc::Receiver<(usize, Node)>>,
+    ) -> Vec<(usize, OrderDone)> {
+        let mut done = Vec::new();
+        loop {
+            let next = receiver
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .recv();
+            let Ok((index, item)) = next else {
+                return done;
+            };
+            // The frame is set before the first order is sent.
+            let (defaults, prefix) = frame_parts(frame.get().map_or(&[], Vec::as_slice));
+            done.push((index, self.order_done(file, index, item, defaults, prefix)));
+        }
+    }
+}
