@@ -92,9 +92,18 @@ impl Retry {
     /// Waits before try `attempt`: the backoff (none before the first), then the pacer.
     pub async fn before(&self, attempt: u32, pacer: &Pacer) {
         if attempt > 0 {
-            tokio::time::sleep(pacer.backoff(self.base, attempt - 1)).await;
+            tokio::time::sleep(self.backoff(attempt, pacer)).await;
         }
         pacer.wait().await;
+    }
+
+    /// The jittered wait before try `attempt` (1 for the first retry): `base` doubled for
+    /// each retry before it. Zero before the first try.
+    pub fn backoff(&self, attempt: u32, pacer: &Pacer) -> Duration {
+        match attempt {
+            0 => Duration::ZERO,
+            n => pacer.backoff(self.base, n - 1),
+        }
     }
 }
 

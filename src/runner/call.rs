@@ -184,15 +184,20 @@ pub(super) async fn carry_out(ctx: &Ctx, mut job: Job) -> bool {
                 unknown_rounds += 1;
                 after_minus_2 = code == Some(Code::Unknown.value());
                 answered_success |= code == Some(Code::Success.value());
-                let give_up = unknown_rounds >= UNKNOWN_ROUNDS;
+                // Each unknown outcome is looked up again after a wait, and resent if it
+                // went nowhere, a bounded number of times.
+                let rounds = Retry {
+                    tries: UNKNOWN_ROUNDS,
+                    base: ctx.options.reconcile_delay,
+                };
+                let give_up = unknown_rounds >= rounds.tries;
                 let row = job.row(api, Event::Unknown, attempt, code, "", &message);
                 ctx.record(row, give_up.then_some(Final::Unknown), false)
                     .await;
                 if give_up {
                     return true;
                 }
-                tokio::time::sleep(ctx.backoff(ctx.options.reconcile_delay, unknown_rounds - 1))
-                    .await;
+                tokio::time::sleep(rounds.backoff(unknown_rounds, &ctx.pacer)).await;
                 reconcile = true;
             }
         }
@@ -261,29 +266,26 @@ async fn send(ctx: &Ctx, job: &Job) -> Sent {
             CallOutcome::Reply(reply) => return judge(&reply),
             CallOutcome::NotSent(why) => {
                 not_sent += 1;
-                if not_sent >= NOT_SENT_TRIES {
+                if not_sent >= NOT_SENT.tries {
                     return Sent::Refused {
                         code: None,
                         message: format!("not sent: {why}"),
                         stop_all: false,
                     };
                 }
-                tokio::time::sleep(ctx.backoff(Duration::from_millis(500), not_sent - 1)).await;
+                tokio::time::sleep(NOT_SENT.backoff(not_sent, &ctx.pacer)).await;
             }
             CallOutcome::Throttled(wait) => {
                 throttled += 1;
-                if throttled >= THROTTLE_TRIES {
+                if throttled >= THROTTLED.tries {
                     return Sent::Refused {
                         code: None,
                         message: "not processed: the API kept answering 429/503".into(),
                         stop_all: false,
                     };
                 }
-                ctx.pacer.pause(
-                    wait.unwrap_or_else(|| {
-                        ctx.backoff(Duration::from_secs(1), throttled.min(5) - 1)
-                    }),
-                );
+                ctx.pacer
+                    .pause(wait.unwrap_or_else(|| THROTTLED.backoff(throttled.min(5), &ctx.pacer)));
             }
             CallOutcome::Rejected(why) => {
                 return Sent::Refused {
@@ -326,11 +328,8 @@ fn judge(reply: &Reply) -> Sent {
 /// transient failure is simply tried again.
 async fn lookup(ctx: &Ctx, ref_id: &str) -> Lookup {
     let mut last = String::new();
-    for n in 0..LOOKUP_TRIES {
-        if n > 0 {
-            tokio::time::sleep(ctx.backoff(Duration::from_millis(500), n - 1)).await;
-        }
-        ctx.pacer.wait().await;
+    for attempt in LOOKUP.attempts() {
+        LOOKUP.before(attempt, &ctx.pacer).await;
         match ctx.client.call("certIdByrefId", &[("refId", ref_id)]).await {
             CallOutcome::Reply(reply) => match read::lookup(&reply) {
                 read::Lookup::Found(id) => return Lookup::Found(id),

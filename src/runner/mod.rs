@@ -23,19 +23,31 @@ use tokio::time::Instant;
 use crate::client::{CallOutcome, Client};
 use crate::expand::ExpandedOrder;
 use crate::ledger::{self, Api, Event, Row};
-use crate::pacer::Pacer;
+use crate::pacer::{Pacer, Retry};
 use crate::plan::{Action, NO_CSR_HELD, Op, Plan};
 use crate::wire::read::{self, Paid};
 use crate::wire::{Code, Reply};
 
-/// Tries before a call that never left is given up (0.5 s, 1 s, 2 s, 4 s, 8 s apart).
-const NOT_SENT_TRIES: u32 = 6;
-/// 429/503 answers tolerated for one call before giving up (nothing was processed).
-const THROTTLE_TRIES: u32 = 60;
+/// A paid call that never left: tried 6 times in all (0.5 s, 1 s, 2 s, 4 s, 8 s apart,
+/// jittered) before it is given up.
+const NOT_SENT: Retry = Retry {
+    tries: 6,
+    base: Duration::from_millis(500),
+};
+/// A paid call answered 429/503 (nothing was processed): tolerated 60 times; without a
+/// `Retry-After`, every call is held back 1 s, 2 s, … 16 s (jittered).
+const THROTTLED: Retry = Retry {
+    tries: 60,
+    base: Duration::from_secs(1),
+};
 /// Unknown outcomes of one order reconciled and resent within a run before giving up.
 const UNKNOWN_ROUNDS: u32 = 3;
-/// Lookups by refId tried before an outcome stays unknown.
-const LOOKUP_TRIES: u32 = 6;
+/// A lookup by refId (free): tried 6 times, 0.5 s, 1 s, … apart, before an outcome stays
+/// unknown.
+const LOOKUP: Retry = Retry {
+    tries: 6,
+    base: Duration::from_millis(500),
+};
 /// Workers start this far apart, so that their calls do not arrive at the API (and their
 /// replies here) in waves that queue behind each other.
 const RAMP_STEP: Duration = Duration::from_millis(1);
@@ -179,11 +191,6 @@ impl Ctx {
     async fn end(&self, row: Row, end: Final) -> bool {
         self.record(row, Some(end), false).await;
         true
-    }
-
-    /// Exponential backoff with jitter: `base * 2^n`, times 0.5 to 1.5.
-    fn backoff(&self, base: Duration, n: u32) -> Duration {
-        self.pacer.backoff(base, n)
     }
 }
 

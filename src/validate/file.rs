@@ -106,11 +106,7 @@ impl<'a> Run<'a> {
     /// Reports what `order-manifest.schema.json` finds in the file as written: in its
     /// frame (`m.root`, whose `orders` are taken out) and, by order, in each order
     /// (`orders`: its `key` and what `$defs/order` found).
-    pub(super) fn file_schema(
-        &mut self,
-        m: &Manifest,
-        orders: Vec<OrderIssues>,
-    ) -> FileFindings {
+    pub(super) fn file_schema(&mut self, m: &Manifest, orders: Vec<OrderIssues>) -> FileFindings {
         let mut findings = FileFindings::default();
         let frame = Schema::manifest()
             .check(&m.root.to_json())
