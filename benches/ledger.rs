@@ -25,7 +25,7 @@ const ROUNDS: usize = 5;
 
 fn time(t: u64) -> String {
     // 2026-01-01T00:00:00Z plus `t` seconds.
-    nicsrs_batch::wire::format_utc(1_767_225_600 + t as i64, 'T', "Z")
+    nicsrs_batch::nicsrs::wire::format_utc(1_767_225_600 + t as i64, 'T', "Z")
 }
 
 fn ledger(path: &Path) {

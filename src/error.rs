@@ -34,13 +34,13 @@ pub enum Error {
     Usage(String),
     /// The endpoint or token is unusable.
     #[error(transparent)]
-    Client(#[from] crate::client::ClientError),
+    Client(#[from] crate::nicsrs::client::ClientError),
     /// The ledger is unusable.
     #[error(transparent)]
     Ledger(#[from] crate::ledger::LedgerError),
     /// The run stopped because the ledger could not be written.
     #[error(transparent)]
-    Run(#[from] crate::runner::RunError),
+    Run(#[from] crate::apply::RunError),
     /// Writing the output failed.
     #[error("cannot write output: {0}")]
     Output(std::io::Error),

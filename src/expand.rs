@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value as Json};
 
+use crate::manifest::yaml::{Entry, Node, Origin, Value};
 use crate::source::{FileId, SourceFile, Span};
-use crate::yaml::{Entry, Node, Origin, Value};
 
 /// Contact objects inside `params`; on the wire each gets `organation` too.
 pub const CONTACTS: [&str; 3] = ["Administrator", "finance", "tech"];
@@ -508,7 +508,7 @@ pub fn canonical_json(value: &Json) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::yaml::parse;
+    use crate::manifest::yaml::parse;
 
     #[test]
     fn order_wins_lists_replace_and_null_removes() {

@@ -137,12 +137,12 @@ pub fn parse_date(text: &str) -> Option<i64> {
 
 /// Unix seconds as a NicSRS date (`2027-02-20 07:59:59`, UTC+8).
 pub fn format_date(seconds: i64) -> String {
-    crate::wire::format_utc(seconds + NICSRS_UTC_OFFSET, ' ', "")
+    crate::nicsrs::wire::format_utc(seconds + NICSRS_UTC_OFFSET, ' ', "")
 }
 
 /// Unix seconds as the day in UTC (`2027-02-20`), for messages.
 pub fn format_day(seconds: i64) -> String {
-    let mut date = crate::wire::format_utc(seconds, ' ', "");
+    let mut date = crate::nicsrs::wire::format_utc(seconds, ' ', "");
     date.truncate(10);
     date
 }

@@ -1,9 +1,9 @@
 //! Where a JSON pointer from a schema error lands in a node tree, so the caret goes under
 //! the right characters of the file.
 
+use crate::manifest::yaml::{Node, Origin, Value};
 use crate::schema::Caret;
 use crate::source::Span;
-use crate::yaml::{Node, Origin, Value};
 
 /// The place a problem is shown at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,7 +99,7 @@ pub fn misspelt(unknown: &[(&str, &str)], pointer: &str, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::yaml::parse;
+    use crate::manifest::yaml::parse;
 
     #[test]
     fn carets_go_under_values_keys_and_mappings() {

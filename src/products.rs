@@ -4,9 +4,9 @@
 use serde_json::Value;
 
 use crate::catalog::{Catalog, Kind, Product};
-use crate::client::{CallOutcome, Client};
-use crate::pacer::{Pacer, Retry};
-use crate::wire::Code;
+use crate::nicsrs::client::{CallOutcome, Client};
+use crate::nicsrs::pacer::{Pacer, Retry};
+use crate::nicsrs::wire::Code;
 
 /// Why the product list could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +42,7 @@ pub fn infer_kind(code: &str, name: &str) -> Kind {
     }
 }
 
-/// The entries of one vendor's `/ssl/productList` (see [`crate::wire::read::product_list`])
+/// The entries of one vendor's `/ssl/productList` (see [`crate::nicsrs::wire::read::product_list`])
 /// as catalogue products: `vendor` added, and `kind` inferred from the code and name when
 /// the API does not say.
 pub fn to_products(
@@ -90,7 +90,7 @@ pub async fn fetch(client: &Client, vendors: &[String]) -> Result<Vec<Product>, 
                 .await
             {
                 CallOutcome::Reply(reply) if reply.known_code() == Some(Code::Success) => {
-                    data = crate::wire::read::product_list(&reply);
+                    data = crate::nicsrs::wire::read::product_list(&reply);
                     break;
                 }
                 CallOutcome::Reply(reply) => return Err(api(reply.message())),

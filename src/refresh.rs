@@ -8,16 +8,16 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::client::{CallOutcome, Client};
 use crate::ledger::{self, Event, Row};
-use crate::pacer::{Pacer, Retry};
-use crate::wire::Code;
-use crate::wire::read;
+use crate::nicsrs::client::{CallOutcome, Client};
+use crate::nicsrs::pacer::{Pacer, Retry};
+use crate::nicsrs::wire::Code;
+use crate::nicsrs::wire::read;
 
 /// Statuses after which collecting again tells nothing new.
 const FINAL: [&str; 4] = ["COMPLETE", "CANCELLED", "REISSUED", "FAILED"];
 
-pub use crate::wire::read::Collected;
+pub use crate::nicsrs::wire::read::Collected;
 
 /// One certificate to collect.
 #[derive(Clone, Debug)]
@@ -433,7 +433,7 @@ pub fn found_rows(job: &CollectJob, found: &Found) -> [Row; 2] {
     done.event = found.event;
     done.ref_id = found.ref_id.clone();
     done.cert_id = found.cert_id.clone();
-    done.code = Some(crate::wire::Code::Success.value());
+    done.code = Some(crate::nicsrs::wire::Code::Success.value());
     done.message = "found by refId: a call the ledger did not record went through".into();
     done.status.clear();
     done.not_before.clear();

@@ -7,8 +7,8 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
+use crate::apply::{Final, Reporter, Summary};
 use crate::ledger::Row;
-use crate::runner::{Final, Reporter, Summary};
 
 fn word(row: &Row, end: Final) -> &'static str {
     match end {

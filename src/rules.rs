@@ -6,8 +6,8 @@ use crate::catalog::{Catalog, Kind, Product};
 use crate::csr::{self, CsrInfo};
 use crate::diagnostic::DiagnosticCode;
 use crate::diagnostic::Severity;
+use crate::manifest::yaml::{Node, Value};
 use crate::schema::{Caret, Issue};
-use crate::yaml::{Node, Value};
 
 /// Approver addresses a CA sends domain-control e-mail to.
 pub const APPROVER_LOCAL_PARTS: [&str; 5] = [
@@ -431,7 +431,7 @@ mod tests {
     /// The codes one family finds in the order written as YAML, for product `code`.
     fn found(family: fn(&Order, &mut Found), code: &str, yaml: &str) -> Vec<&'static str> {
         let catalog = Catalog::builtin();
-        let tree = crate::yaml::parse(yaml).expect("YAML");
+        let tree = crate::manifest::yaml::parse(yaml).expect("YAML");
         let product = catalog.get(code).expect("product");
         let names = tree
             .get("params")

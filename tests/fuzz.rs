@@ -15,8 +15,8 @@ use std::time::Duration;
 use nicsrs_batch::catalog::Catalog;
 use nicsrs_batch::diagnostic::TextRenderer;
 use nicsrs_batch::ledger::{self, Api};
+use nicsrs_batch::nicsrs::wire::{self, Reply};
 use nicsrs_batch::validate::{Options, validate};
-use nicsrs_batch::wire::{self, Reply};
 
 mod common;
 

@@ -9,10 +9,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use nicsrs_batch::catalog::{Catalog, NameCount};
+use nicsrs_batch::nicsrs::wire::Reply;
+use nicsrs_batch::nicsrs::wire::read::{self, Lookup, Paid};
 use nicsrs_batch::sandbox::faults::Faults;
 use nicsrs_batch::sandbox::{Config, Sandbox};
-use nicsrs_batch::wire::Reply;
-use nicsrs_batch::wire::read::{self, Lookup, Paid};
 use serde_json::{Map, Value, json};
 
 fn dir() -> PathBuf {
@@ -153,7 +153,10 @@ fn every_fixture_is_read_by_the_clients_own_readers() {
     let r = f.reply("update-dcv.json");
     assert_eq!(read::dcv_records(r.data.as_ref().expect("data")).len(), 1);
     let r = f.reply("update-dcv-bare.json");
-    assert_eq!(r.known_code(), Some(nicsrs_batch::wire::Code::Success));
+    assert_eq!(
+        r.known_code(),
+        Some(nicsrs_batch::nicsrs::wire::Code::Success)
+    );
     assert!(r.data.is_none());
 
     // productList: into the catalogue, priced with sanPrice.

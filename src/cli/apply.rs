@@ -9,13 +9,13 @@ use clap::Args;
 use super::flags::{parse_connect_timeout, parse_reconcile_delay, parse_request_timeout};
 use super::target::{Target, connect, token_for, warn_ledger};
 use super::{ApiArgs, Format, ManifestArgs, TokenArgs, WorkerArgs};
-use crate::client::Timeouts;
+use crate::apply::{self, Job, Reporter};
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::ledger;
+use crate::nicsrs::client::Timeouts;
 use crate::plan::{self, Action};
 use crate::report::{self, JsonReporter, TextReporter};
-use crate::runner::{self, Job, Reporter};
 use crate::validate::Validated;
 
 /// The arguments of `apply`.
@@ -148,7 +148,7 @@ async fn apply(outcome: &Validated, args: Settings) -> Result<Exit, Error> {
         if args.json {
             println!(
                 "{}",
-                report::summary_json(&runner::Summary::default(), already, blocked, &ledger_name)
+                report::summary_json(&apply::Summary::default(), already, blocked, &ledger_name)
             );
         } else {
             println!("Nothing to do.");
@@ -162,10 +162,10 @@ async fn apply(outcome: &Validated, args: Settings) -> Result<Exit, Error> {
     // A refusal still ends the JSON lines with a summary, saying why nothing was done.
     let refused = |message: String| {
         if args.json {
-            let summary = runner::Summary {
+            let summary = apply::Summary {
                 not_started: plan.steps.iter().filter(|s| s.action.is_work()).count() as u64,
                 stopped: Some(message.clone()),
-                ..runner::Summary::default()
+                ..apply::Summary::default()
             };
             println!(
                 "{}",
@@ -211,14 +211,14 @@ async fn apply(outcome: &Validated, args: Settings) -> Result<Exit, Error> {
             std::io::stderr().is_terminal(),
         ))
     };
-    let options = runner::Options {
+    let options = apply::Options {
         concurrency: args.concurrency,
         rate: args.rate,
         api: target.api,
         reconcile_delay: args.reconcile_delay,
         trust_ledger: args.trust_ledger,
     };
-    let summary = runner::run(jobs, client, writer, reporter, options).await;
+    let summary = apply::run(jobs, client, writer, reporter, options).await;
     if let Some(s) = embedded {
         s.stop().await?;
     }

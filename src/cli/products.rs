@@ -6,9 +6,9 @@ use clap::Args;
 
 use super::target::{Target, connect, token_for};
 use super::{ApiArgs, TokenArgs};
-use crate::client::Timeouts;
 use crate::error::Error;
 use crate::exit::Exit;
+use crate::nicsrs::client::Timeouts;
 
 /// The arguments of `products`.
 #[derive(Debug, Args)]

@@ -8,10 +8,10 @@ use clap::Args;
 
 use super::target::{Target, connect, token_for, warn_ledger};
 use super::{ApiArgs, Format, ManifestArgs, TokenArgs, WorkerArgs};
-use crate::client::Timeouts;
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::ledger;
+use crate::nicsrs::client::Timeouts;
 use crate::validate::Validated;
 
 /// The arguments of `refresh`.

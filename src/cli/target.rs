@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::client::{self, Client, Timeouts, Token};
 use crate::error::Error;
 use crate::ledger::{self, Api};
+use crate::nicsrs::client::{self, Client, Timeouts, Token};
 use crate::sandbox::{self, Sandbox};
 
 /// Where orders go and where they are recorded.

@@ -207,5 +207,5 @@ impl Row {
 
 /// Now, RFC 3339 UTC to the second.
 pub fn now_rfc3339() -> String {
-    crate::wire::format_utc(time::OffsetDateTime::now_utc().unix_timestamp(), 'T', "Z")
+    crate::nicsrs::wire::format_utc(time::OffsetDateTime::now_utc().unix_timestamp(), 'T', "Z")
 }

@@ -173,7 +173,7 @@ pub(super) fn unfinished(step: &mut Step, state: &KeyState, open: &Row) {
                 )
             };
         }
-        Event::Unknown if last.code == Some(crate::wire::Code::Success.value()) => {
+        Event::Unknown if last.code == Some(crate::nicsrs::wire::Code::Success.value()) => {
             step.action = Action::Reconcile;
             step.resend = false;
             step.detail = format!(

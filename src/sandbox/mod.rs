@@ -257,7 +257,7 @@ async fn ssl(
         }
         if fate.unknown && paid {
             app.store.lock().faults.unknown += 1;
-            reply = crate::wire::Reply::new(crate::wire::Code::Unknown);
+            reply = crate::nicsrs::wire::Reply::new(crate::nicsrs::wire::Code::Unknown);
         }
     }
     if stored_paid && app.config.faults.hold_paid {

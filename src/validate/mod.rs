@@ -15,14 +15,14 @@ use crate::diagnostic::DiagnosticCode;
 use crate::diagnostic::{self, Diagnostic, Severity};
 use crate::error::Error;
 use crate::expand::{self, ExpandedOrder};
+use crate::manifest::references::{self, Resolution};
+use crate::manifest::yaml::{self, Node, Origin, Value};
 use crate::manifest::{self, Manifest};
 use crate::pointer::{self, locate};
 use crate::private_key;
-use crate::references::{self, Resolution};
 use crate::schema::{Caret, Issue, Schema};
 use crate::shown;
 use crate::source::{FileId, Sources, Span};
-use crate::yaml::{self, Node, Origin, Value};
 use crate::{lifecycle, rules};
 
 /// What changes how manifests are judged.

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError, mpsc};
 
 use super::file::{OrderDone, frame_parts};
 use super::*;
-use crate::yaml::{OrderStream, YamlError};
+use crate::manifest::yaml::{OrderStream, YamlError};
 
 /// One file's root, its `orders` taken out, and what was found in each order.
 pub(super) type Parsed = (Node, Vec<OrderDone>);

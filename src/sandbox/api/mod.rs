@@ -23,9 +23,9 @@ use super::App;
 use super::shapes;
 use crate::csr;
 use crate::dcv::Family;
+use crate::nicsrs::wire::{Code, Reply, endpoints};
 use crate::sandbox::store::{MadeBy, Status, StoredOrder};
 use crate::schema::{Caret, Schema};
-use crate::wire::{Code, Reply, endpoints};
 
 /// Seconds in a day.
 const DAY: i64 = 86_400;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use reqwest::header::{LOCATION, RETRY_AFTER};
 
-use crate::wire::Reply;
+use crate::nicsrs::wire::Reply;
 
 /// The live API.
 pub const LIVE_ENDPOINT: &str = "https://portal.nicsrs.com";

@@ -20,13 +20,13 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use crate::client::{CallOutcome, Client};
 use crate::expand::ExpandedOrder;
 use crate::ledger::{self, Api, Event, Row};
-use crate::pacer::{Pacer, Retry};
+use crate::nicsrs::client::{CallOutcome, Client};
+use crate::nicsrs::pacer::{Pacer, Retry};
+use crate::nicsrs::wire::read::{self, Paid};
+use crate::nicsrs::wire::{Code, Reply};
 use crate::plan::{Action, NO_CSR_HELD, Op, Plan};
-use crate::wire::read::{self, Paid};
-use crate::wire::{Code, Reply};
 
 /// A paid call that never left: tried 6 times in all (0.5 s, 1 s, 2 s, 4 s, 8 s apart,
 /// jittered) before it is given up.

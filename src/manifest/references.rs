@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use crate::diagnostic::DiagnosticCode;
+use crate::manifest::yaml::{Node, Value};
 use crate::source::Span;
-use crate::yaml::{Node, Value};
 
 /// Largest file a `{file: ...}` reference may name (a CSR or key is a few KB).
 pub const MAX_REFERENCED_FILE_BYTES: u64 = 1024 * 1024;

@@ -1,4 +1,8 @@
-//! The read stage: find manifest files, read them safely, parse them into node trees.
+//! The read stage: find manifest files, read them safely, parse them into node trees
+//! ([`yaml`]), and resolve their `{file:}`/`{env:}` references ([`references`]).
+
+pub mod references;
+pub mod yaml;
 
 use std::fs;
 use std::io::Read;
@@ -8,7 +12,7 @@ use crate::diagnostic::Diagnostic;
 use crate::diagnostic::DiagnosticCode;
 use crate::error::Error;
 use crate::source::{FileId, SourceFile, Sources, Span};
-use crate::yaml::{self, MAX_FILE_BYTES, Node};
+use yaml::{MAX_FILE_BYTES, Node};
 
 /// A manifest that parsed as YAML.
 #[derive(Debug)]
