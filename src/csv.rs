@@ -1,39 +1,45 @@
-//! The CSV dialect of the ledger: RFC 4180 records (quoted cells may hold commas, quotes
-//! and line breaks), CRLF line ends, and cells that a spreadsheet would run as a formula
-//! escaped with a leading `'` and read back unchanged.
+//! The CSV dialect of the ledger, read and written with the `csv` crate: RFC 4180 records
+//! (quoted cells may hold commas, quotes and line breaks), CRLF line ends, and cells that a
+//! spreadsheet would run as a formula escaped with a leading `'` and read back unchanged.
+//!
+//! Where a record begins and ends is the ledger reader's own work (`ledger::read`): a record
+//! cut short by a crash (no CRLF at its end) must be told from a whole one, and a file whose
+//! rows end in CR alone must be refused rather than read. The cells of a record are split
+//! here.
 
-/// Cells joined into one CSV line, ending in CRLF.
+use std::borrow::Cow;
+
+/// Cells joined into one CSV line, ending in CRLF, each [neutralised](neutralise) and quoted
+/// where CSV needs it.
 pub fn line<'a>(cells: impl Iterator<Item = &'a str>) -> String {
-    let mut out = String::with_capacity(256);
-    for (i, cell) in cells.enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(&encode(cell));
-    }
-    out.push_str("\r\n");
-    out
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .quote_style(csv::QuoteStyle::Necessary)
+        .flexible(true)
+        .buffer_capacity(512)
+        .from_writer(Vec::with_capacity(512));
+    let cells: Vec<Cow<'a, str>> = cells.map(neutralise).collect();
+    // Writing into memory cannot fail; the header and the rows always have cells.
+    let written = writer.write_record(cells.iter().map(|c| c.as_bytes()));
+    let bytes = match (written, writer.into_inner()) {
+        (Ok(()), Ok(bytes)) => bytes,
+        _ => Vec::new(),
+    };
+    // The cells are UTF-8, and the writer adds only ASCII.
+    String::from_utf8(bytes).unwrap_or_default()
 }
 
 /// One cell as written: a leading `= + - @ '`, tab or CR is escaped with `'` so that no
 /// spreadsheet runs it as a formula (a negative integer, such as the API's code `-1`, is a
-/// number to a spreadsheet and stays as it is), and the cell is quoted when CSV needs it.
-pub fn encode(cell: &str) -> String {
+/// number to a spreadsheet and stays as it is).
+pub fn neutralise(cell: &str) -> Cow<'_, str> {
     let negative_integer = cell
         .strip_prefix('-')
         .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
-    let neutral = if !negative_integer && cell.starts_with(['=', '+', '-', '@', '\t', '\r', '\'']) {
-        format!("'{cell}")
+    if !negative_integer && cell.starts_with(['=', '+', '-', '@', '\t', '\r', '\'']) {
+        Cow::Owned(format!("'{cell}"))
     } else {
-        cell.to_owned()
-    };
-    if neutral.contains([',', '"', '\n', '\r'])
-        || neutral.starts_with(' ')
-        || neutral.ends_with(' ')
-    {
-        format!("\"{}\"", neutral.replace('"', "\"\""))
-    } else {
-        neutral
+        Cow::Borrowed(cell)
     }
 }
 
@@ -42,90 +48,18 @@ pub fn decode(cell: &str) -> &str {
     cell.strip_prefix('\'').unwrap_or(cell)
 }
 
-/// One CSV record.
-pub struct Record {
-    /// The cells, unescaped of CSV quoting (not of the formula escape).
-    pub cells: Vec<String>,
-    /// Byte offset of its first character.
-    pub offset: usize,
-    /// 1-based line number of its first line.
-    pub line: usize,
-    /// Whether it ended with a line break (a crash can leave the last one without).
-    pub complete: bool,
-}
-
-/// Splits RFC 4180 text into records, one at a time (a ledger of many thousand rows is never
-/// held as cells all at once); quoted cells may hold commas, quotes and line breaks.
-pub fn records(text: &str) -> Records<'_> {
-    Records {
-        text,
-        pos: 0,
-        line: 1,
-    }
-}
-
-/// The records of a text; see [`records`].
-pub struct Records<'t> {
-    text: &'t str,
-    pos: usize,
-    line: usize,
-}
-
-impl Iterator for Records<'_> {
-    type Item = Record;
-
-    fn next(&mut self) -> Option<Record> {
-        let start = self.pos;
-        if start >= self.text.len() {
-            return None;
-        }
-        let start_line = self.line;
-        let mut cells = Vec::new();
-        let mut cell = String::new();
-        let mut quoted = false;
-        let mut chars = self.text[start..].char_indices().peekable();
-        while let Some((i, c)) = chars.next() {
-            if quoted {
-                match c {
-                    '"' if chars.peek().map(|(_, n)| *n) == Some('"') => {
-                        cell.push('"');
-                        chars.next();
-                    }
-                    '"' => quoted = false,
-                    '\n' => {
-                        self.line += 1;
-                        cell.push(c);
-                    }
-                    _ => cell.push(c),
-                }
-                continue;
-            }
-            match c {
-                '"' if cell.is_empty() => quoted = true,
-                ',' => cells.push(std::mem::take(&mut cell)),
-                '\r' if chars.peek().map(|(_, n)| *n) == Some('\n') => {}
-                '\n' => {
-                    cells.push(cell);
-                    self.line += 1;
-                    self.pos = start + i + 1;
-                    return Some(Record {
-                        cells,
-                        offset: start,
-                        line: start_line,
-                        complete: true,
-                    });
-                }
-                _ => cell.push(c),
-            }
-        }
-        cells.push(cell);
-        self.pos = self.text.len();
-        Some(Record {
-            cells,
-            offset: start,
-            line: start_line,
-            complete: false,
-        })
+/// The cells of the first record of `text` (one record as the ledger reader framed it),
+/// unescaped of CSV quoting but not of the formula escape; `None` for no record.
+pub fn record(text: &str) -> Option<Vec<String>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(text.len().clamp(64, 1 << 16))
+        .from_reader(text.as_bytes());
+    let mut record = csv::StringRecord::new();
+    match reader.read_record(&mut record) {
+        Ok(true) => Some(record.iter().map(str::to_owned).collect()),
+        _ => None,
     }
 }
 
@@ -144,24 +78,34 @@ mod tests {
             "\tx",
             "'quoted",
             "plain, with \"quotes\"\nand a line",
+            " spaced ",
         ] {
-            let enc = encode(cell);
+            let written = line([cell, "next"].into_iter());
+            assert!(written.ends_with(",next\r\n"), "{written:?}");
             assert!(
-                !enc.trim_start_matches('"')
+                !written
+                    .trim_start_matches('"')
                     .starts_with(['=', '+', '-', '@', '\t']),
-                "{enc}"
+                "{written}"
             );
-            let recs: Vec<Record> = records(&format!("{enc}\n")).collect();
-            assert_eq!(decode(&recs[0].cells[0]), cell);
+            let cells = record(&written).expect("a record");
+            assert_eq!(cells.len(), 2, "{written:?}");
+            assert_eq!(decode(&cells[0]), cell);
         }
     }
 
     #[test]
     fn negative_integers_stay_numbers() {
         for cell in ["-1", "-6", "-12"] {
-            assert_eq!(encode(cell), cell);
+            assert_eq!(neutralise(cell), cell);
             assert_eq!(decode(cell), cell);
         }
-        assert_eq!(encode("-"), "'-");
+        assert_eq!(neutralise("-"), "'-");
+    }
+
+    #[test]
+    fn quoted_cells_keep_commas_quotes_and_line_breaks() {
+        let cells = record("a,\"b,c\",\"say \"\"hi\"\"\",\"two\r\nlines\",\r\n").expect("a record");
+        assert_eq!(cells, ["a", "b,c", "say \"hi\"", "two\r\nlines", ""]);
     }
 }

@@ -222,13 +222,8 @@ mod tests {
         let back = Row::from_cells(|i| cells[i].as_str());
         assert_eq!(back, row);
         // And through the CSV line, as the reader reads it.
-        let text = format!(
-            "{}{}",
-            crate::csv::line(COLUMNS.iter().copied()),
-            row.to_line()
-        );
-        let records: Vec<_> = crate::csv::records(&text).collect();
-        let read = Row::from_cells(|i| crate::csv::decode(&records[1].cells[i]));
+        let cells = crate::csv::record(&row.to_line()).expect("a record");
+        let read = Row::from_cells(|i| crate::csv::decode(&cells[i]));
         assert_eq!(read, row);
     }
 

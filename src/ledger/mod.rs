@@ -13,7 +13,7 @@ pub use write::Writer;
 
 use std::path::PathBuf;
 
-use crate::csv::{line, records};
+use crate::csv::{line, record};
 
 pub use read::{Contents, all_rows, read, read_unbuilt};
 pub use state::KeyState;

@@ -12,7 +12,7 @@ use std::path::Path;
 use super::columns::at;
 use super::state::{Fold, Kept, KeyState, View};
 use super::{Api, COLUMNS, Event, LedgerError, REQUIRED_COLUMNS, Row};
-use crate::csv::{decode, records};
+use crate::csv::{decode, record};
 
 /// Most problems listed in one error: enough to see the pattern.
 const MAX_PROBLEMS: usize = 10;
@@ -331,10 +331,11 @@ fn parse_each(
         return Ok(contents);
     }
     let header_text = String::from_utf8_lossy(header_bytes);
-    let names: Vec<String> = records(&header_text)
-        .next()
-        .map(|r| r.cells.iter().map(|c| decode(c).to_owned()).collect())
-        .unwrap_or_default();
+    let names: Vec<String> = record(&header_text)
+        .unwrap_or_default()
+        .iter()
+        .map(|c| decode(c).to_owned())
+        .collect();
     // Where each of our columns is in this file (by name, so a file whose columns were
     // reordered is read right), and what each of its columns is (so rows are written in
     // its order). A column this version does not know, or one named twice, means the
@@ -417,10 +418,10 @@ fn parse_each(
         let quoted: Vec<String>;
         let mut split = [""; MAX_CELLS];
         let cells: &[&str] = if is_quoted {
-            let Some(record) = records(&text).next() else {
+            let Some(cells) = record(&text) else {
                 continue;
             };
-            quoted = record.cells;
+            quoted = cells;
             split_cells = quoted.iter().map(String::as_str).collect();
             &split_cells
         } else {

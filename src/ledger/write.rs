@@ -84,11 +84,9 @@ impl Writer {
             // rows stay as they are (read as lacking only that column).
             file.seek(SeekFrom::Start(0)).map_err(io)?;
             let bytes = read::all_bytes(&file).map_err(io)?;
-            let mut header: Vec<String> = records(&String::from_utf8_lossy(
+            let mut header: Vec<String> = record(&String::from_utf8_lossy(
                 &bytes[..usize::try_from(contents.header_end).unwrap_or(bytes.len())],
             ))
-            .next()
-            .map(|h| h.cells)
             .unwrap_or_default();
             header.extend(missing.iter().map(|m| (*m).to_owned()));
             let at = usize::try_from(contents.torn_at.unwrap_or(bytes.len() as u64))
