@@ -14,8 +14,9 @@ pub struct CsrHashes {
     pub sha256: String,
 }
 
+/// Uppercase hexadecimal, as Sectigo's records spell their hashes.
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02X}")).collect()
+    crate::shown::hex(bytes).to_ascii_uppercase()
 }
 
 impl CsrHashes {

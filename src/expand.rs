@@ -382,10 +382,7 @@ fn short_hash(name: &str, value: &Json) -> String {
         _ => canonical_json(value).into_bytes(),
     };
     let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
-    digest.as_ref()[..4]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::shown::hex(&digest.as_ref()[..4])
 }
 
 /// Field hashes as the ledger's `request_fields` cell: `name=hex` separated by spaces.
@@ -434,18 +431,28 @@ pub fn parse_fields_cell(cell: &str) -> Vec<(&str, &str)> {
         .collect()
 }
 
-/// SHA-256 (hex) of a request to `endpoint` with these form fields, without the token.
+/// SHA-256 (hex) of a request to `endpoint` with these form fields, without the token: of
+/// the canonical JSON object `{"endpoint": endpoint, field: value, ...}` (keys sorted, every
+/// value a string), written straight into the digest. Field names are distinct and none is
+/// `endpoint`.
 pub fn request_sha256(endpoint: &str, fields: &[(&str, &str)]) -> String {
-    let mut request = Map::new();
-    request.insert("endpoint".into(), Json::String(endpoint.into()));
-    for (name, value) in fields {
-        request.insert((*name).into(), Json::String((*value).into()));
+    let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(fields.len() + 1);
+    pairs.push(("endpoint", endpoint));
+    pairs.extend_from_slice(fields);
+    pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let mut json = Vec::with_capacity(64 + fields.iter().map(|f| f.1.len() * 5 / 4).sum::<usize>());
+    json.push(b'{');
+    for (i, (name, value)) in pairs.into_iter().enumerate() {
+        if i > 0 {
+            json.push(b',');
+        }
+        // Writing a string into memory cannot fail.
+        let _ = serde_json::to_writer(&mut json, name);
+        json.push(b':');
+        let _ = serde_json::to_writer(&mut json, value);
     }
-    let digest = ring::digest::digest(
-        &ring::digest::SHA256,
-        canonical_json(&Json::Object(request)).as_bytes(),
-    );
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    json.push(b'}');
+    crate::shown::hex(ring::digest::digest(&ring::digest::SHA256, &json).as_ref())
 }
 
 /// The `domainName`s of a `params` object's `domainInfo`, in order.
@@ -538,6 +545,41 @@ mod tests {
                 .and_then(|a| a.get("job"))
                 .map(|n| n.origin),
             Some(Origin::Defaults)
+        );
+    }
+
+    #[test]
+    fn a_request_hash_is_the_sha256_of_its_canonical_json() {
+        let fields = [
+            ("years", "1"),
+            ("params", "{\"csr\":\"-----BEGIN\\n\",\"server\":\"nginx\"}"),
+            ("refId", "a \"quoted\" ref"),
+            ("productCode", "comodo-ssl"),
+        ];
+        let mut request = Map::new();
+        request.insert("endpoint".into(), Json::String("place".into()));
+        for (name, value) in fields {
+            request.insert(name.into(), Json::String(value.into()));
+        }
+        let canonical = canonical_json(&Json::Object(request));
+        let expected: String = ring::digest::digest(&ring::digest::SHA256, canonical.as_bytes())
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(request_sha256("place", &fields), expected);
+        // What ledgers already hold for this request: the hash must never change.
+        assert_eq!(
+            request_sha256(
+                "place",
+                &[
+                    ("params", "{}"),
+                    ("productCode", "p"),
+                    ("refId", "r"),
+                    ("years", "1")
+                ]
+            ),
+            "db15db78a268dfd50767af88e016ee32ccc64c081a88fe22b68e211acd933e3c"
         );
     }
 

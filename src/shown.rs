@@ -191,6 +191,17 @@ fn floor_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
+/// Bytes as lowercase hexadecimal (digests, in the ledger and in messages).
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
