@@ -480,6 +480,14 @@ fn defaults_written_after_the_orders_still_apply() {
     assert_eq!(after.stdout.lines().count(), 50);
     assert!(after.stdout.contains("\"refId\":\"hosting-customer-001\""));
     assert_eq!(after.stdout, before.stdout);
+    // `defaults` before the orders (so they are checked as they are read) and the prefix
+    // after them: checked again once the file is whole.
+    let prefix_line = "refIdPrefix: hosting-\n";
+    let late_prefix = format!("{}orders:\n{orders}{prefix_line}", frame.replace(prefix_line, ""));
+    std::fs::write(dir.join("late-prefix.yaml"), late_prefix).expect("manifest");
+    let late = run(&dir, &["expand", "late-prefix.yaml"]);
+    assert_eq!(late.code, 0, "{}", late.stderr);
+    assert_eq!(late.stdout, before.stdout);
 
     // A wrong default, written after the orders, is one error pointing at it.
     let bad = format!(
@@ -497,4 +505,82 @@ fn defaults_written_after_the_orders_still_apply() {
     ] {
         assert!(r.stderr.contains(shown), "{shown}\n{}", r.stderr);
     }
+}
+
+/// A number is sent as the text written: a phone number keeps its `+`. Reached through an
+/// alias or a merge key, that text is at the anchor, never the alias (`*admin`).
+#[test]
+fn numbers_reached_through_an_alias_are_sent_as_written_at_the_anchor() {
+    let dir = scratch("alias-numbers");
+    std::fs::write(
+        dir.join("m.yaml"),
+        "version: 1
+defaults:
+  productCode: sectigo-ov
+  years: 1
+  params:
+    server: nginx
+    Administrator: &admin
+      job: Web Operations
+      firstName: Mia
+      lastName: Novak
+      email: ops@agency.example
+      mobile: +386123
+      organization: Agency Example d.o.o.
+      address: Slovenska cesta 1
+      city: Ljubljana
+      state: Ljubljana
+      postCode: &pc 1000
+      country: SI
+orders:
+  - key: b
+    params:
+      tech:
+        <<: *admin
+        firstName: Tech
+      finance: *admin
+      organizationInfo:
+        organizationName: Agency Example d.o.o.
+        organizationAddress: Slovenska cesta 1
+        organizationCity: Ljubljana
+        organizationCountry: SI
+        organizationPostCode: *pc
+        organizationMobile: +386123
+      domainInfo:
+        - { domainName: www.b.example, dcvMethod: EMAIL, dcvEmail: admin@b.example }
+",
+    )
+    .expect("manifest");
+    let r = run(&dir, &["expand", "m.yaml"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let line: serde_json::Value = serde_json::from_str(r.stdout.trim()).expect("one JSON line");
+    let params = &line["form"]["params"];
+    for contact in ["Administrator", "tech", "finance"] {
+        assert_eq!(params[contact]["mobile"], "+386123", "{contact}: {params}");
+        assert_eq!(params[contact]["postCode"], "1000", "{contact}: {params}");
+    }
+    assert_eq!(params["organizationInfo"]["organizationPostCode"], "1000");
+    assert!(!r.stdout.contains('*'), "an alias was sent: {}", r.stdout);
+}
+
+/// `orders` written twice is one error, the duplicate key: the second list is not read as
+/// orders, and nothing points into the first one for it.
+#[test]
+fn orders_written_twice_is_one_error() {
+    let dir = scratch("orders-twice");
+    let example = std::fs::read_to_string(root().join("examples/bulk-dv.yaml")).expect("example");
+    std::fs::write(
+        dir.join("m.yaml"),
+        format!("{example}orders:\n  - key: b\n    bogus: 1\n    years: 9\n"),
+    )
+    .expect("manifest");
+    let r = run(&dir, &["validate", "m.yaml"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(r.stderr.matches("error[").count(), 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("error[duplicate-yaml-key]: `orders` is written twice"),
+        "{}",
+        r.stderr
+    );
 }

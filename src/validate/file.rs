@@ -108,13 +108,27 @@ impl<'a> Run<'a> {
     /// (`orders`: its `key` and what `$defs/order` found).
     pub(super) fn file_schema(&mut self, m: &Manifest, orders: Vec<OrderIssues>) -> FileFindings {
         let mut findings = FileFindings::default();
-        let frame = Schema::manifest()
-            .check(&m.root.to_json())
-            .into_iter()
-            .map(|issue| {
-                let at = locate(&m.root, &issue.pointer, &issue.target).span;
-                (None, issue, at)
-            });
+        // Every `orders` list emptied: the first one's orders are checked one by one, and
+        // a second one (a duplicate key, reported as such) is not checked at all.
+        let frame = match &m.root.value {
+            Value::Map(entries) => serde_json::Value::Object(
+                entries
+                    .iter()
+                    .map(|e| {
+                        let value = match (&e.key[..], &e.value.value) {
+                            ("orders", Value::Seq(_)) => serde_json::Value::Array(Vec::new()),
+                            _ => e.value.to_json(),
+                        };
+                        (e.key.clone(), value)
+                    })
+                    .collect(),
+            ),
+            _ => m.root.to_json(),
+        };
+        let frame = Schema::manifest().check(&frame).into_iter().map(|issue| {
+            let at = locate(&m.root, &issue.pointer, &issue.target).span;
+            (None, issue, at)
+        });
         let per_order = orders
             .into_iter()
             .enumerate()

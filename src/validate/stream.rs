@@ -1,6 +1,7 @@
 //! Checking a file's orders while the file is still being parsed: the parser hands each
 //! order over as soon as it is read, the other cores check it, and it is not kept.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, mpsc};
 
 use super::file::{OrderDone, frame_parts};
@@ -10,34 +11,45 @@ use crate::manifest::yaml::{OrderStream, YamlError};
 /// One file's root, its `orders` taken out, and what was found in each order.
 pub(super) type Parsed = (Node, Vec<OrderDone>);
 
+/// What the workers return: orders checked, and orders kept to check once the file is
+/// whole (when no `defaults` was written before `orders`, one may follow them).
+type WorkerResult = (Vec<(usize, OrderDone)>, Vec<(usize, Node)>);
+
 impl Run<'_> {
     /// Parses one file, checking each order on the other cores as soon as it is read,
-    /// against the `defaults` and `refIdPrefix` written before `orders`. Should either be
-    /// written after `orders` (which the checks cannot wait for), the file is parsed again
-    /// and its orders checked once it is whole.
+    /// against the `defaults` and `refIdPrefix` written before `orders`.
+    ///
+    /// A file with no `defaults` before its `orders` keeps its orders until it is whole,
+    /// since a `defaults` may follow them. Should a `refIdPrefix` (or a first `defaults`)
+    /// follow orders already checked, the file is parsed again and checked once whole.
     pub(super) fn parse_checking(&self, file: FileId) -> Result<Parsed, YamlError> {
         let text = self.sources.get(file).text.as_str();
         let frame: Arc<OnceLock<Vec<yaml::Entry>>> = Arc::default();
+        let stale: Arc<AtomicBool> = Arc::default();
         let (sender, receiver) = mpsc::channel::<(usize, Node)>();
         let receiver = Mutex::new(receiver);
         let workers = threads().saturating_sub(1).max(1);
-        let (parsed, mut done) = std::thread::scope(|scope| {
+        let (parsed, mut done, kept) = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..workers)
-                .map(|_| scope.spawn(|| self.check_streamed(file, &frame, &receiver)))
+                .map(|_| scope.spawn(|| self.check_streamed(file, &frame, &stale, &receiver)))
                 .collect();
             let stream = OrderStream {
                 frame: Arc::clone(&frame),
                 orders: sender,
+                stale: Arc::clone(&stale),
             };
             let parsed = yaml::parse_streaming(text, stream);
             // The parser's core, now free, checks what the workers have not reached yet.
-            let mine = self.check_streamed(file, &frame, &receiver);
-            let mut done: Vec<(usize, OrderDone)> = handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect();
-            done.extend(mine);
-            (parsed, done)
+            let mine = self.check_streamed(file, &frame, &stale, &receiver);
+            let (mut done, mut kept) = mine;
+            for handle in handles {
+                let (d, k) = handle
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e));
+                done.extend(d);
+                kept.extend(k);
+            }
+            (parsed, done, kept)
         });
         let root = parsed?;
         let checked_with = frame_parts(frame.get().map_or(&[], Vec::as_slice));
@@ -45,9 +57,17 @@ impl Run<'_> {
             Value::Map(entries) => entries,
             _ => &[],
         });
-        if checked_with.0.map(|d| d.span) != whole.0.map(|d| d.span) || checked_with.1 != whole.1 {
+        let holds = !stale.load(Ordering::Relaxed)
+            && checked_with.0.map(|d| d.span) == whole.0.map(|d| d.span)
+            && checked_with.1 == whole.1;
+        if !holds && !done.is_empty() {
+            drop((done, kept));
             return self.parse_then_check(file);
         }
+        let (defaults, prefix) = whole;
+        done.extend(par_map(kept, |(index, item)| {
+            (index, self.order_done(file, index, item, defaults, prefix))
+        }));
         done.sort_unstable_by_key(|d| d.0);
         Ok((root, done.into_iter().map(|(_, order)| order).collect()))
     }
@@ -63,31 +83,38 @@ impl Run<'_> {
             Value::Map(entries) => entries,
             _ => &[],
         });
-        let done = par_map(&items, |index, item| {
-            self.order_done(file, index, item.clone(), defaults, prefix)
+        let done = par_map(items.into_iter().enumerate().collect(), |(index, item)| {
+            self.order_done(file, index, item, defaults, prefix)
         });
         Ok((root, done))
     }
 
-    /// A worker: checks orders as they arrive, until the parser closes the stream.
+    /// A worker: checks orders as they arrive, until the parser closes the stream. With
+    /// no `defaults` before `orders`, it keeps them instead; once a `defaults` or
+    /// `refIdPrefix` turns up after `orders`, it drops them (the file is read again).
     fn check_streamed(
         &self,
         file: FileId,
         frame: &OnceLock<Vec<yaml::Entry>>,
+        stale: &AtomicBool,
         receiver: &Mutex<mpsc::Receiver<(usize, Node)>>,
-    ) -> Vec<(usize, OrderDone)> {
-        let mut done = Vec::new();
+    ) -> WorkerResult {
+        let (mut done, mut kept) = (Vec::new(), Vec::new());
         loop {
             let next = receiver
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .recv();
             let Ok((index, item)) = next else {
-                return done;
+                return (done, kept);
             };
             // The frame is set before the first order is sent.
             let (defaults, prefix) = frame_parts(frame.get().map_or(&[], Vec::as_slice));
-            done.push((index, self.order_done(file, index, item, defaults, prefix)));
+            if defaults.is_none() {
+                kept.push((index, item));
+            } else if !stale.load(Ordering::Relaxed) {
+                done.push((index, self.order_done(file, index, item, defaults, prefix)));
+            }
         }
     }
 }

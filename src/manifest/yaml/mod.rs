@@ -352,7 +352,12 @@ fn span_of(location: &Location) -> Option<Span> {
 
 impl<'de> Deserialize<'de> for Node {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let (Bare(value), span) = spanned(deserializer)?;
+        // A number is sent as the text written (a phone number's `+`, a postcode's form):
+        // through an alias, that text is at the anchor, so its span is taken from there.
+        let (Bare(value), span) =
+            spanned::spanned_seed(deserializer, std::marker::PhantomData::<Bare>, |Bare(v)| {
+                matches!(v, Value::Int(_) | Value::Float(_))
+            })?;
         Ok(Node {
             value,
             span,

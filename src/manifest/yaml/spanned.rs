@@ -16,19 +16,22 @@ const SPANNED_MARKER: &str = "__serde_saphyr_private_spanned";
 pub(super) fn spanned<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     deserializer: D,
 ) -> Result<(T, Span), D::Error> {
-    spanned_seed(deserializer, std::marker::PhantomData::<T>)
+    spanned_seed(deserializer, std::marker::PhantomData::<T>, |_| false)
 }
 
 /// Reads what `seed` reads, with the span where it is referenced, speaking serde-saphyr's
 /// `Spanned` protocol directly: the same fields in the same order as its `Spanned<T>`
 /// reads them, without allocating for the field names or reading the definition site,
-/// which a manifest never needs. This runs for every node of a 10,000-order file.
+/// which a manifest needs only for a value whose text is sent as written (`defined`, when
+/// `at_definition` says so: a number reached through an alias is written at its anchor).
+/// This runs for every node of a 10,000-order file.
 pub(super) fn spanned_seed<'de, D: Deserializer<'de>, S: DeserializeSeed<'de>>(
     deserializer: D,
     seed: S,
+    at_definition: fn(&S::Value) -> bool,
 ) -> Result<(S::Value, Span), D::Error> {
-    struct Wrapper<S>(S);
-    impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for Wrapper<S> {
+    struct Wrapper<'de, S: DeserializeSeed<'de>>(S, fn(&S::Value) -> bool);
+    impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for Wrapper<'de, S> {
         type Value = (S::Value, Span);
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
             f.write_str("a YAML value with its location")
@@ -37,12 +40,12 @@ pub(super) fn spanned_seed<'de, D: Deserializer<'de>, S: DeserializeSeed<'de>>(
             d.deserialize_struct(
                 "Spanned",
                 &[SPANNED_MARKER, "value", "referenced", "defined"],
-                Fields(self.0),
+                Fields(self.0, self.1),
             )
         }
     }
-    struct Fields<S>(S);
-    impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for Fields<S> {
+    struct Fields<'de, S: DeserializeSeed<'de>>(S, fn(&S::Value) -> bool);
+    impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for Fields<'de, S> {
         type Value = (S::Value, Span);
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
             f.write_str("serde-saphyr's spanned view of a value")
@@ -59,12 +62,16 @@ pub(super) fn spanned_seed<'de, D: Deserializer<'de>, S: DeserializeSeed<'de>>(
             if !map.next_key::<FieldIs<2>>()?.is_some_and(|f| f.0) {
                 return Err(de::Error::missing_field("referenced"));
             }
-            let WhereSpan(span) = map.next_value()?;
-            // `defined` (where an alias's anchor is) is left unread.
+            let WhereSpan(mut span) = map.next_value()?;
+            // `defined` (where an alias's anchor is) is read only when asked for.
+            if (self.1)(&value) && map.next_key::<FieldIs<7>>()?.is_some_and(|f| f.0) {
+                let WhereSpan(defined) = map.next_value()?;
+                span = defined.or(span);
+            }
             Ok((value, span.unwrap_or_default()))
         }
     }
-    deserializer.deserialize_newtype_struct(SPANNED, Wrapper(seed))
+    deserializer.deserialize_newtype_struct(SPANNED, Wrapper(seed, at_definition))
 }
 
 /// Whether a field name of serde-saphyr's location views is the `N`th expected one.
@@ -79,7 +86,7 @@ impl<'de, const N: usize> Deserialize<'de> for FieldIs<N> {
                 f.write_str("a field name")
             }
             fn visit_str<E>(self, v: &str) -> Result<FieldIs<N>, E> {
-                const NAMES: [&str; 7] = [
+                const NAMES: [&str; 8] = [
                     SPANNED_MARKER,
                     "value",
                     "referenced",
@@ -87,6 +94,7 @@ impl<'de, const N: usize> Deserialize<'de> for FieldIs<N> {
                     "column",
                     "span",
                     "byte_info",
+                    "defined",
                 ];
                 Ok(FieldIs(NAMES.get(N) == Some(&v)))
             }

@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, mpsc};
 
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -17,6 +18,9 @@ pub struct OrderStream {
     pub frame: Arc<OnceLock<Vec<Entry>>>,
     /// Each item of the top-level `orders` sequence with its index, in file order.
     pub orders: mpsc::Sender<(usize, Node)>,
+    /// Set when a `defaults` or `refIdPrefix` first appears after `orders`: the orders
+    /// sent were read before what they are merged with, and checking them is wasted.
+    pub stale: Arc<AtomicBool>,
 }
 
 /// Parses like [`super::parse`], but sends each item of the first top-level `orders`
@@ -44,7 +48,7 @@ impl<'de> Deserialize<'de> for Root {
         let Some(stream) = STREAM.with(|s| s.borrow_mut().take()) else {
             return Node::deserialize(deserializer).map(Root);
         };
-        let (value, span) = spanned_seed(deserializer, RootValue(stream))?;
+        let (value, span) = spanned_seed(deserializer, RootValue(stream), |_| false)?;
         Ok(Root(Node {
             value,
             span,
@@ -114,6 +118,12 @@ impl<'de> Visitor<'de> for RootValue {
                     origin: Origin::Order,
                 }
             } else {
+                if streamed
+                    && matches!(key.as_str(), "defaults" | "refIdPrefix")
+                    && !entries.iter().any(|e| e.key == key)
+                {
+                    stream.stale.store(true, Ordering::Relaxed);
+                }
                 map.next_value::<Node>()?
             };
             entries.push(Entry {
@@ -132,7 +142,7 @@ struct Spanned<S>(S);
 impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for Spanned<S> {
     type Value = (S::Value, crate::source::Span);
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        spanned_seed(d, self.0)
+        spanned_seed(d, self.0, |_| false)
     }
 }
 
