@@ -483,7 +483,10 @@ fn defaults_written_after_the_orders_still_apply() {
     // `defaults` before the orders (so they are checked as they are read) and the prefix
     // after them: checked again once the file is whole.
     let prefix_line = "refIdPrefix: hosting-\n";
-    let late_prefix = format!("{}orders:\n{orders}{prefix_line}", frame.replace(prefix_line, ""));
+    let late_prefix = format!(
+        "{}orders:\n{orders}{prefix_line}",
+        frame.replace(prefix_line, "")
+    );
     std::fs::write(dir.join("late-prefix.yaml"), late_prefix).expect("manifest");
     let late = run(&dir, &["expand", "late-prefix.yaml"]);
     assert_eq!(late.code, 0, "{}", late.stderr);
