@@ -57,15 +57,31 @@ impl<'de> Deserialize<'de> for Root {
     }
 }
 
-/// Forwards every kind of value to [`ValueVisitor`] but the one named.
-macro_rules! forward_to_value_visitor {
+/// Forwards every scalar (and `Some`) to [`ValueVisitor`]: the visitors here differ only
+/// in how they read a sequence or a mapping.
+macro_rules! forward_scalars_to_value_visitor {
+    () => {
+        forward_scalars_to_value_visitor!(
+            visit_unit(),
+            visit_none(),
+            visit_bool(v: bool),
+            visit_i64(v: i64),
+            visit_u64(v: u64),
+            visit_i128(v: i128),
+            visit_u128(v: u128),
+            visit_f64(v: f64),
+            visit_str(v: &str),
+            visit_string(v: String),
+            visit_bytes(v: &[u8]),
+        );
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            ValueVisitor.visit_some(d)
+        }
+    };
     ($($method:ident($($arg:ident: $ty:ty),*)),* $(,)?) => {
         $(fn $method<E: de::Error>(self, $($arg: $ty),*) -> Result<Value, E> {
             ValueVisitor.$method($($arg),*)
         })*
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-            ValueVisitor.visit_some(d)
-        }
     };
 }
 
@@ -85,19 +101,7 @@ impl<'de> Visitor<'de> for RootValue {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a YAML value")
     }
-    forward_to_value_visitor!(
-        visit_unit(),
-        visit_none(),
-        visit_bool(v: bool),
-        visit_i64(v: i64),
-        visit_u64(v: u64),
-        visit_i128(v: i128),
-        visit_u128(v: u128),
-        visit_f64(v: f64),
-        visit_str(v: &str),
-        visit_string(v: String),
-        visit_bytes(v: &[u8]),
-    );
+    forward_scalars_to_value_visitor!();
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Value, A::Error> {
         ValueVisitor.visit_seq(seq)
     }
@@ -163,19 +167,7 @@ impl<'de> Visitor<'de> for Orders<'_> {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a YAML value")
     }
-    forward_to_value_visitor!(
-        visit_unit(),
-        visit_none(),
-        visit_bool(v: bool),
-        visit_i64(v: i64),
-        visit_u64(v: u64),
-        visit_i128(v: i128),
-        visit_u128(v: u128),
-        visit_f64(v: f64),
-        visit_str(v: &str),
-        visit_string(v: String),
-        visit_bytes(v: &[u8]),
-    );
+    forward_scalars_to_value_visitor!();
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
         ValueVisitor.visit_map(map)
     }
