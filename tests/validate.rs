@@ -491,6 +491,27 @@ fn defaults_written_after_the_orders_still_apply() {
     let late = run(&dir, &["expand", "late-prefix.yaml"]);
     assert_eq!(late.code, 0, "{}", late.stderr);
     assert_eq!(late.stdout, before.stdout);
+    // The same with one order, which the prefix after it reaches before any check does:
+    // the order is read again, never lost.
+    let first = orders
+        .split("  - key: customer-002")
+        .next()
+        .expect("a first order");
+    let one = format!(
+        "{}orders:\n{first}{prefix_line}",
+        frame.replace(prefix_line, "")
+    );
+    std::fs::write(dir.join("one.yaml"), one).expect("manifest");
+    for _ in 0..5 {
+        let r = run(&dir, &["expand", "one.yaml"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_eq!(r.stdout.lines().count(), 1, "{}{}", r.stdout, r.stderr);
+        assert!(
+            r.stdout.contains("\"refId\":\"hosting-customer-001\""),
+            "{}",
+            r.stdout
+        );
+    }
 
     // A wrong default, written after the orders, is one error pointing at it.
     let bad = format!(

@@ -11,9 +11,10 @@ use crate::manifest::yaml::{OrderStream, YamlError};
 /// One file's root, its `orders` taken out, and what was found in each order.
 pub(super) type Parsed = (Node, Vec<OrderDone>);
 
-/// What the workers return: orders checked, and orders kept to check once the file is
-/// whole (when no `defaults` was written before `orders`, one may follow them).
-type WorkerResult = (Vec<(usize, OrderDone)>, Vec<(usize, Node)>);
+/// What a worker returns: orders checked, orders kept to check once the file is whole
+/// (when no `defaults` was written before `orders`, one may follow them), and how many
+/// orders it received in all (the rest it dropped, the file being read again).
+type WorkerResult = (Vec<(usize, OrderDone)>, Vec<(usize, Node)>, usize);
 
 impl Run<'_> {
     /// Parses one file, checking each order on the other cores as soon as it is read,
@@ -29,7 +30,7 @@ impl Run<'_> {
         let (sender, receiver) = mpsc::channel::<(usize, Node)>();
         let receiver = Mutex::new(receiver);
         let workers = threads().saturating_sub(1).max(1);
-        let (parsed, mut done, kept) = std::thread::scope(|scope| {
+        let (parsed, mut done, kept, received) = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..workers)
                 .map(|_| scope.spawn(|| self.check_streamed(file, &frame, &stale, &receiver)))
                 .collect();
@@ -41,15 +42,16 @@ impl Run<'_> {
             let parsed = yaml::parse_streaming(text, stream);
             // The parser's core, now free, checks what the workers have not reached yet.
             let mine = self.check_streamed(file, &frame, &stale, &receiver);
-            let (mut done, mut kept) = mine;
+            let (mut done, mut kept, mut received) = mine;
             for handle in handles {
-                let (d, k) = handle
+                let (d, k, r) = handle
                     .join()
                     .unwrap_or_else(|e| std::panic::resume_unwind(e));
                 done.extend(d);
                 kept.extend(k);
+                received += r;
             }
-            (parsed, done, kept)
+            (parsed, done, kept, received)
         });
         let root = parsed?;
         let checked_with = frame_parts(frame.get().map_or(&[], Vec::as_slice));
@@ -60,7 +62,10 @@ impl Run<'_> {
         let holds = !stale.load(Ordering::Relaxed)
             && checked_with.0.map(|d| d.span) == whole.0.map(|d| d.span)
             && checked_with.1 == whole.1;
-        if !holds && !done.is_empty() {
+        // Every order received is either checked against the file's own frame or kept to
+        // be; otherwise (checked against another frame, or dropped) the file is read again.
+        let all_here = done.len() + kept.len() == received;
+        if !all_here || (!holds && !done.is_empty()) {
             drop((done, kept));
             return self.parse_then_check(file);
         }
@@ -99,15 +104,16 @@ impl Run<'_> {
         stale: &AtomicBool,
         receiver: &Mutex<mpsc::Receiver<(usize, Node)>>,
     ) -> WorkerResult {
-        let (mut done, mut kept) = (Vec::new(), Vec::new());
+        let (mut done, mut kept, mut received) = (Vec::new(), Vec::new(), 0);
         loop {
             let next = receiver
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .recv();
             let Ok((index, item)) = next else {
-                return (done, kept);
+                return (done, kept, received);
             };
+            received += 1;
             // The frame is set before the first order is sent.
             let (defaults, prefix) = frame_parts(frame.get().map_or(&[], Vec::as_slice));
             if defaults.is_none() {
