@@ -1293,3 +1293,39 @@ fn every_field_of_every_json_output_is_pinned() {
     pin("validate.json", &validate, 2);
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+#[test]
+fn lookups_sent_ahead_never_let_an_invalid_run_pay_or_touch_the_ledger() {
+    let dir = common::scratch("apply-invalid-ahead");
+    manifest(&dir, 3);
+    let server = Server::start(Config::default());
+    assert_eq!(apply(&dir, &server, &[]).status.code(), Some(0));
+    let before = std::fs::read(dir.join("ledger.csv")).expect("ledger");
+    // Enough orders that the first are checked (and looked up) while the file is still
+    // read; the last one is invalid.
+    let path = manifest(&dir, 2000);
+    let bad = std::fs::read_to_string(&path)
+        .expect("m")
+        .replace("www.site1999.example", "www.site1999..example");
+    std::fs::write(&path, bad).expect("write");
+    let out = apply(&dir, &server, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("site-1999"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(server.stats()["requests"]["place"], 3, "no placement sent");
+    assert_eq!(
+        std::fs::read(dir.join("ledger.csv")).expect("ledger"),
+        before,
+        "the ledger is as it was"
+    );
+    // Valid again: the lookups ahead are taken, and each order placed once.
+    manifest(&dir, 2000);
+    let out = apply(&dir, &server, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_exactly_once(&server, &dir, 2000);
+    let st = server.stats();
+    assert_eq!(st["requests"]["place"], 2000, "{st}");
+}

@@ -26,6 +26,35 @@ pub fn sandbox(exe: &str, args: &[&str]) -> (Child, String) {
     )
 }
 
+/// The sandbox's `/sandbox/stats` at `url` (`http://127.0.0.1:PORT`), read over plain HTTP.
+pub fn stats(url: &str) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let addr = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).expect("sandbox reachable");
+    write!(
+        stream,
+        "GET /sandbox/stats HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request");
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).expect("reply");
+    let body = reply.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    serde_json::from_str(body).expect("stats JSON")
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The median of `values` (sorted here).
+pub fn median(values: &mut [u64]) -> u64 {
+    values.sort_unstable();
+    values.get(values.len() / 2).copied().unwrap_or(0)
+}
+
 /// The timed rounds of a benchmark.
 #[derive(Default)]
 pub struct Rounds {

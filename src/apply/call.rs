@@ -4,6 +4,7 @@
 use super::*;
 
 /// What a reconciliation found.
+#[derive(Clone, Debug)]
 pub(super) enum Lookup {
     Found(String),
     NotFound,
@@ -55,9 +56,17 @@ pub(super) async fn carry_out(ctx: &Ctx, mut job: Job) -> bool {
     // NicSRS answered success without a readable certId (this run or an earlier one): it
     // did something, so the call is never sent again on a "not found".
     let mut answered_success = !job.resend;
+    // The first lookup may have been sent ahead, while the manifests were validated.
+    let mut first = true;
     loop {
         if reconcile {
-            match lookup(ctx, &job.ref_id).await {
+            let found = if first {
+                ctx.session.first_lookup(&job.ref_id).await
+            } else {
+                lookup(&ctx.session, &job.ref_id).await
+            };
+            first = false;
+            match found {
                 Lookup::Found(cert_id) => {
                     ctx.unknown_not_found.store(0, Ordering::SeqCst);
                     let message = if opened {
@@ -197,7 +206,7 @@ pub(super) async fn carry_out(ctx: &Ctx, mut job: Job) -> bool {
                 if give_up {
                     return true;
                 }
-                tokio::time::sleep(rounds.backoff(unknown_rounds, &ctx.pacer)).await;
+                tokio::time::sleep(rounds.backoff(unknown_rounds, &ctx.session.pacer)).await;
                 reconcile = true;
             }
         }
@@ -210,7 +219,7 @@ pub(super) async fn carry_out(ctx: &Ctx, mut job: Job) -> bool {
 /// fields are left empty: unknown, never taken for the manifest's. Also returns the names
 /// NicSRS holds, space-separated, for the ledger's `domains`.
 async fn held_fields(ctx: &Ctx, cert_id: &str, job: &Job) -> (String, Option<String>) {
-    match crate::refresh::collect(&ctx.client, &ctx.pacer, cert_id).await {
+    match crate::refresh::collect(&ctx.session.client, &ctx.session.pacer, cert_id).await {
         Ok((_, c)) => crate::refresh::held_fields(&job.request_fields, &c),
         Err(_) => (String::new(), None),
     }
@@ -220,7 +229,7 @@ async fn held_fields(ctx: &Ctx, cert_id: &str, job: &Job) -> (String, Option<Str
 /// for the order's names, or why it cannot be used: the message of the `failed` row
 /// (nothing was sent).
 async fn read_held_csr(ctx: &Ctx, cert_id: &str, order: &ExpandedOrder) -> Result<String, String> {
-    let collected = crate::refresh::collect(&ctx.client, &ctx.pacer, cert_id)
+    let collected = crate::refresh::collect(&ctx.session.client, &ctx.session.pacer, cert_id)
         .await
         .map_err(|why| {
             format!("not sent: the CSR NicSRS holds for {cert_id} could not be read: {why}")
@@ -261,8 +270,8 @@ async fn send(ctx: &Ctx, job: &Job) -> Sent {
     let fields = job.fields(&years);
     let (mut not_sent, mut throttled) = (0, 0);
     loop {
-        ctx.pacer.wait().await;
-        match ctx.client.call(job.op.endpoint(), &fields).await {
+        ctx.session.pacer.wait().await;
+        match ctx.session.client.call(job.op.endpoint(), &fields).await {
             CallOutcome::Reply(reply) => return judge(&reply),
             CallOutcome::NotSent(why) => {
                 not_sent += 1;
@@ -273,7 +282,7 @@ async fn send(ctx: &Ctx, job: &Job) -> Sent {
                         stop_all: false,
                     };
                 }
-                tokio::time::sleep(NOT_SENT.backoff(not_sent, &ctx.pacer)).await;
+                tokio::time::sleep(NOT_SENT.backoff(not_sent, &ctx.session.pacer)).await;
             }
             CallOutcome::Throttled(wait) => {
                 throttled += 1;
@@ -284,8 +293,9 @@ async fn send(ctx: &Ctx, job: &Job) -> Sent {
                         stop_all: false,
                     };
                 }
-                ctx.pacer
-                    .pause(wait.unwrap_or_else(|| THROTTLED.backoff(throttled.min(5), &ctx.pacer)));
+                ctx.session.pacer.pause(
+                    wait.unwrap_or_else(|| THROTTLED.backoff(throttled.min(5), &ctx.session.pacer)),
+                );
             }
             CallOutcome::Rejected(why) => {
                 return Sent::Refused {
@@ -322,43 +332,4 @@ fn judge(reply: &Reply) -> Sent {
             message: reply.message(),
         },
     }
-}
-
-/// Asks the API whether an order with `ref_id` exists. Lookups cost nothing, so every
-/// transient failure is simply tried again.
-async fn lookup(ctx: &Ctx, ref_id: &str) -> Lookup {
-    let mut last = String::new();
-    for attempt in LOOKUP.attempts() {
-        LOOKUP.before(attempt, &ctx.pacer).await;
-        match ctx.client.call("certIdByrefId", &[("refId", ref_id)]).await {
-            CallOutcome::Reply(reply) => match read::lookup(&reply) {
-                read::Lookup::Found(id) => return Lookup::Found(id),
-                read::Lookup::NotFound => return Lookup::NotFound,
-                read::Lookup::Denied => {
-                    ctx.stop_because(format!("stopped: {}", reply.message()));
-                    return Lookup::Unclear(reply.message());
-                }
-                read::Lookup::Unclear if reply.known_code() == Some(Code::Success) => {
-                    // A success of a shape nobody documents: asking again will not change it.
-                    return Lookup::Unclear(
-                        "the API answered success in a shape that does not tell whether the order exists".into(),
-                    );
-                }
-                read::Lookup::Unclear => {
-                    last = reply.message();
-                    if last.is_empty() {
-                        last = format!("code {}", reply.code);
-                    }
-                }
-            },
-            CallOutcome::Throttled(wait) => {
-                ctx.pacer.pause(wait.unwrap_or(Duration::from_secs(1)));
-                last = "throttled".into();
-            }
-            CallOutcome::NotSent(why)
-            | CallOutcome::Ambiguous(why)
-            | CallOutcome::Rejected(why) => last = why,
-        }
-    }
-    Lookup::Unclear(last)
 }

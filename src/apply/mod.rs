@@ -6,12 +6,15 @@
 
 mod call;
 mod job;
+mod session;
 mod writer;
 
 use call::carry_out;
+use session::lookup;
 use writer::write_rows;
 
 pub use job::Job;
+pub use session::Session;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,8 +25,8 @@ use tokio::time::Instant;
 
 use crate::expand::ExpandedOrder;
 use crate::ledger::{self, Api, Event, Row};
-use crate::nicsrs::client::{CallOutcome, Client};
-use crate::nicsrs::pacer::{Pacer, Retry};
+use crate::nicsrs::client::CallOutcome;
+use crate::nicsrs::pacer::Retry;
 use crate::nicsrs::wire::read::{self, Paid};
 use crate::nicsrs::wire::{Code, Reply};
 use crate::plan::{Action, NO_CSR_HELD, Op, Plan};
@@ -110,8 +113,6 @@ pub struct Summary {
 pub struct Options {
     /// Calls in flight at most.
     pub concurrency: usize,
-    /// Calls per second at most, shared by all workers.
-    pub rate: Option<f64>,
     /// The API, for the rows.
     pub api: Api,
     /// Wait before asking about an unknown outcome.
@@ -153,11 +154,9 @@ impl Stop {
 }
 
 struct Ctx {
-    client: Client,
+    session: Arc<Session>,
     tx: mpsc::UnboundedSender<Msg>,
-    pacer: Pacer,
     options: Options,
-    stop: Arc<Stop>,
     /// Jobs taken from the queue as the run stopped, never started.
     skipped: std::sync::atomic::AtomicU64,
     /// Placements in a row that answered -2 and were then not found.
@@ -166,11 +165,11 @@ struct Ctx {
 
 impl Ctx {
     fn stopping(&self) -> bool {
-        self.stop.set.load(Ordering::SeqCst)
+        self.session.stopping()
     }
 
     fn stop_because(&self, reason: String) {
-        self.stop.because(reason);
+        self.session.stop.because(reason);
     }
 
     /// Sends a row to the writer; with `sync`, waits until it is on disk.
@@ -194,10 +193,11 @@ impl Ctx {
     }
 }
 
-/// Carries out `jobs`: each worker takes the next job until none is left or the run stops.
+/// Carries out `jobs` through `session`: each worker takes the next job until none is left
+/// or the run stops. Lookups sent ahead end here.
 pub async fn run(
     jobs: Vec<Job>,
-    client: Client,
+    session: Arc<Session>,
     writer: ledger::Writer,
     reporter: Box<dyn Reporter>,
     options: Options,
@@ -213,23 +213,21 @@ pub async fn run(
                 source: e,
             })
         })?;
-    let stop = Arc::new(Stop::default());
+    session.end_look_ahead();
     let ctx = Arc::new(Ctx {
-        client,
+        session: session.clone(),
         tx,
-        pacer: Pacer::new(options.rate),
-        stop: stop.clone(),
         skipped: std::sync::atomic::AtomicU64::new(0),
         unknown_not_found: std::sync::atomic::AtomicU32::new(0),
         options,
     });
     let interrupted = Arc::new(AtomicBool::new(false));
     let watcher = {
-        let (stop, interrupted) = (stop.clone(), interrupted.clone());
+        let (session, interrupted) = (session.clone(), interrupted.clone());
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 interrupted.store(true, Ordering::SeqCst);
-                stop.because("interrupted: orders in flight finish and are recorded; Ctrl-C again exits at once".into());
+                session.stop.because("interrupted: orders in flight finish and are recorded; Ctrl-C again exits at once".into());
                 eprintln!(
                     "\ninterrupted: finishing the orders in flight (Ctrl-C again exits at once; the ledger stays safe)"
                 );
@@ -265,7 +263,8 @@ pub async fn run(
     }
     watcher.abort();
     let not_started = crate::pool::left(&queue) as u64 + ctx.skipped.load(Ordering::Relaxed);
-    let stopped = stop
+    let stopped = session
+        .stop
         .reason
         .lock()
         .unwrap_or_else(|e| e.into_inner())

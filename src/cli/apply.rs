@@ -1,7 +1,9 @@
 //! `apply`: the plan, a confirmation, then every order carried out exactly once.
 
+use std::collections::HashSet;
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
@@ -9,11 +11,12 @@ use clap::Args;
 use super::flags::{parse_connect_timeout, parse_reconcile_delay, parse_request_timeout};
 use super::target::{Target, connect, token_for, warn_ledger};
 use super::{ApiArgs, Format, ManifestArgs, TokenArgs, WorkerArgs};
-use crate::apply::{self, Job, Reporter};
+use crate::apply::{self, Job, Reporter, Session};
 use crate::error::Error;
 use crate::exit::Exit;
+use crate::expand::ExpandedOrder;
 use crate::ledger;
-use crate::nicsrs::client::Timeouts;
+use crate::nicsrs::client::{Client, Timeouts};
 use crate::plan::{self, Action};
 use crate::report::{self, JsonReporter, TextReporter};
 use crate::validate::Validated;
@@ -68,21 +71,52 @@ impl ApplyCommand {
     /// Applies valid manifests; see the README's exit codes.
     pub fn run(self) -> Result<Exit, Error> {
         let target = self.api.target()?;
-        let Some(outcome) = super::load_valid(&self.paths, &self.common)? else {
+        let runtime = super::runtime()?;
+        let timeouts = Timeouts {
+            connect: self.connect_timeout,
+            request: self.request_timeout,
+        };
+        let concurrency = usize::from(self.workers.concurrency);
+        // Lookups by refId go ahead of validation when nothing stands between a valid run
+        // and its calls: no question to ask, no `--max-orders` that may refuse the run (a
+        // refused run sends nothing at all), the API itself (not the embedded sandbox),
+        // every new order looked up, no refresh first.
+        let ahead = (self.yes && self.max_orders.is_none() && !self.trust_ledger && !self.refresh)
+            .then(|| {
+                let _entered = runtime.enter();
+                Ahead::ready(
+                    &target,
+                    self.token.token_file.as_deref(),
+                    timeouts,
+                    self.workers.rate,
+                    concurrency,
+                )
+            })
+            .flatten();
+        let outcome = match &ahead {
+            Some(a) => {
+                let handle = runtime.handle().clone();
+                let each = |order: &ExpandedOrder| {
+                    if order.renewal_of.is_none() && !a.known.contains(order.key.as_str()) {
+                        a.session.look_ahead(&handle, &order.ref_id);
+                    }
+                };
+                super::load_valid_watching(&self.paths, &self.common, &each)?
+            }
+            None => super::load_valid(&self.paths, &self.common)?,
+        };
+        let Some(outcome) = outcome else {
             return Ok(Exit::Invalid);
         };
         let args = Settings {
             target,
             token_file: self.token.token_file,
-            concurrency: usize::from(self.workers.concurrency),
+            concurrency,
             rate: self.workers.rate,
             max_orders: self.max_orders,
             yes: self.yes,
             json: self.format == Format::Json,
-            timeouts: Timeouts {
-                connect: self.connect_timeout,
-                request: self.request_timeout,
-            },
+            timeouts,
             reconcile_delay: self.reconcile_delay,
             trust_ledger: self.trust_ledger,
         };
@@ -95,7 +129,49 @@ impl ApplyCommand {
                 args.rate,
             )?;
         }
-        super::runtime()?.block_on(apply(&outcome, args))
+        runtime.block_on(apply(&outcome, args, ahead))
+    }
+}
+
+/// What `apply` readies before validating, so that lookups by refId can be sent while it
+/// validates: the token read, the ledger open (when it exists) and the API's session.
+struct Ahead {
+    /// The ledger, locked and read; `None` when it does not exist yet (it is created
+    /// once the manifests are valid).
+    ledger: Option<(ledger::Writer, ledger::Contents)>,
+    /// The keys the ledger knows: their orders are not new, and the plan decides.
+    known: HashSet<String>,
+    /// The API.
+    session: Arc<Session>,
+}
+
+impl Ahead {
+    /// Everything lookups ahead need, or `None` when any of it fails: the same steps run
+    /// again once the manifests are valid, and report the failure then.
+    fn ready(
+        target: &Target,
+        token_file: Option<&Path>,
+        timeouts: Timeouts,
+        rate: Option<f64>,
+        concurrency: usize,
+    ) -> Option<Ahead> {
+        let endpoint = target.endpoint.as_deref()?;
+        let token = token_for(target, token_file).ok()??;
+        let ledger = if target.ledger.exists() {
+            Some(ledger::Writer::open(&target.ledger, target.api).ok()?)
+        } else {
+            None
+        };
+        let known = ledger
+            .as_ref()
+            .map(|(_, contents)| contents.keys().map(str::to_owned).collect())
+            .unwrap_or_default();
+        let client = Client::new(endpoint, token, timeouts).ok()?;
+        Some(Ahead {
+            ledger,
+            known,
+            session: Session::new(client, rate, concurrency),
+        })
     }
 }
 
@@ -125,11 +201,21 @@ struct Settings {
 }
 
 /// `apply`: the plan, a confirmation, then every order carried out exactly once.
-async fn apply(outcome: &Validated, args: Settings) -> Result<Exit, Error> {
+async fn apply(outcome: &Validated, args: Settings, ahead: Option<Ahead>) -> Result<Exit, Error> {
     let target = &args.target;
+    let (opened, session) = match ahead {
+        Some(a) => (a.ledger, Some(a.session)),
+        None => (None, None),
+    };
     // Read before the ledger is touched: a missing token stops the run with nothing written.
-    let token = token_for(target, args.token_file.as_deref())?;
-    let (writer, contents) = ledger::Writer::open(&target.ledger, target.api)?;
+    let token = match session {
+        Some(_) => None,
+        None => token_for(target, args.token_file.as_deref())?,
+    };
+    let (writer, contents) = match opened {
+        Some(opened) => opened,
+        None => ledger::Writer::open(&target.ledger, target.api)?,
+    };
     warn_ledger(&target.ledger, &contents.warnings);
     let plan = plan::make(&outcome.orders, &contents);
     // A cancelled order is as stuck as a refused one: the manifest asks for what cannot be.
@@ -199,7 +285,13 @@ async fn apply(outcome: &Validated, args: Settings) -> Result<Exit, Error> {
             other => other,
         })?;
     }
-    let (client, embedded) = connect(target, token, args.timeouts).await?;
+    let (session, embedded) = match session {
+        Some(session) => (session, None),
+        None => {
+            let (client, embedded) = connect(target, token, args.timeouts).await?;
+            (Session::new(client, args.rate, args.concurrency), embedded)
+        }
+    };
     let jobs = Job::from_plan(&plan, &outcome.sources);
     let reporter: Box<dyn Reporter> = if args.json {
         Box::new(JsonReporter::default())
@@ -213,12 +305,11 @@ async fn apply(outcome: &Validated, args: Settings) -> Result<Exit, Error> {
     };
     let options = apply::Options {
         concurrency: args.concurrency,
-        rate: args.rate,
         api: target.api,
         reconcile_delay: args.reconcile_delay,
         trust_ledger: args.trust_ledger,
     };
-    let summary = apply::run(jobs, client, writer, reporter, options).await;
+    let summary = apply::run(jobs, session, writer, reporter, options).await;
     if let Some(s) = embedded {
         s.stop().await?;
     }

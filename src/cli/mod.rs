@@ -226,7 +226,17 @@ fn load_optional(
 /// Validates for a command that acts on the orders: diagnostics go to stderr, and an
 /// invalid run gives `None` (nothing may be sent).
 fn load_valid(paths: &[PathBuf], common: &ManifestArgs) -> Result<Option<Validated>, Error> {
-    let outcome = load(paths, common)?;
+    load_valid_watching(paths, common, &|_| {})
+}
+
+/// [`load_valid`], showing `each` every order that passes the checks it needs no other
+/// order for, as soon as it does (from the validation's threads).
+fn load_valid_watching(
+    paths: &[PathBuf],
+    common: &ManifestArgs,
+    each: &crate::validate::Watcher<'_>,
+) -> Result<Option<Validated>, Error> {
+    let outcome = load_watching(paths, common, each)?;
     if !outcome.diagnostics.is_empty() {
         report_text(&outcome, common.color.enabled());
     }
@@ -235,6 +245,15 @@ fn load_valid(paths: &[PathBuf], common: &ManifestArgs) -> Result<Option<Validat
 
 /// Validates the manifests with the catalogue and options of `common`.
 fn load(paths: &[PathBuf], common: &ManifestArgs) -> Result<Validated, Error> {
+    load_watching(paths, common, &|_| {})
+}
+
+/// [`load`], showing `each` every order that passes its own checks.
+fn load_watching(
+    paths: &[PathBuf],
+    common: &ManifestArgs,
+    each: &crate::validate::Watcher<'_>,
+) -> Result<Validated, Error> {
     let catalog = match &common.catalog {
         Some(path) => Catalog::from_file(path)?,
         None => Catalog::builtin(),
@@ -243,7 +262,7 @@ fn load(paths: &[PathBuf], common: &ManifestArgs) -> Result<Validated, Error> {
         catalog,
         allow_inline_secrets: common.allow_inline_secrets,
     };
-    crate::validate::validate(paths, &options)
+    crate::validate::validate_watching(paths, &options, each)
 }
 
 /// Writes diagnostics and a summary line to stderr.

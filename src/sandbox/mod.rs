@@ -207,11 +207,15 @@ async fn ssl(
     body: Bytes,
 ) -> Response<Body> {
     let arrived = std::time::Instant::now();
-    *app.store
-        .lock()
-        .requests
-        .entry(endpoint.clone())
-        .or_default() += 1;
+    {
+        let mut inner = app.store.lock();
+        *inner.requests.entry(endpoint.clone()).or_default() += 1;
+        inner.first_request_unix_ms.get_or_insert_with(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64)
+        });
+    }
     let fate = app.dice.roll(&app.config.faults);
     // The latency includes the sandbox's own work, as a server's does: requests that
     // arrive together are not queued behind each other's handling after it.

@@ -119,6 +119,9 @@ pub struct Inner {
     by_ref: HashMap<String, Vec<usize>>,
     /// Requests per endpoint.
     pub requests: BTreeMap<String, u64>,
+    /// When the first request arrived, in milliseconds since the Unix epoch: how long a
+    /// client took to its first call.
+    pub first_request_unix_ms: Option<u64>,
     /// Injected faults.
     pub faults: FaultCounts,
     /// Fields each endpoint received that its NicSRS page does not document, with counts.

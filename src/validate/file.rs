@@ -44,9 +44,16 @@ impl<'a> Run<'a> {
         defaults: Option<&Node>,
         prefix: &str,
     ) -> OrderDone {
+        let as_written = order_as_written(file, &item);
+        let checked = self.check_order(file, index, item, defaults, prefix);
+        if as_written.issues.is_empty()
+            && let Some(order) = checked.as_ref().and_then(|c| c.expanded.as_ref())
+        {
+            (self.each)(order);
+        }
         OrderDone {
-            as_written: order_as_written(file, &item),
-            checked: self.check_order(file, index, item, defaults, prefix),
+            as_written,
+            checked,
         }
     }
 

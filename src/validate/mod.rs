@@ -56,15 +56,30 @@ impl Validated {
     }
 }
 
+/// Shown each order that passes the checks it needs no other order for, as soon as it
+/// does, from the validation's threads: it may still fail the checks across orders (a
+/// key written twice), or its file may be read again.
+pub type Watcher<'w> = dyn Fn(&ExpandedOrder) + Sync + 'w;
+
 /// Reads, validates and expands every manifest named by `paths` (files or directories).
 /// Problems in the manifests are diagnostics; `Err` means the run could not happen.
 pub fn validate(paths: &[PathBuf], options: &Options) -> Result<Validated, Error> {
+    validate_watching(paths, options, &|_| {})
+}
+
+/// [`validate`], showing `each` every order that passes its own checks as soon as it does.
+pub fn validate_watching(
+    paths: &[PathBuf],
+    options: &Options,
+    each: &Watcher<'_>,
+) -> Result<Validated, Error> {
     let files = manifest::discover(paths)?;
     let mut sources = Sources::default();
     let mut diagnostics = Vec::new();
     let read = manifest::read(&files, &mut sources, &mut diagnostics)?;
     let mut run = Run {
         options,
+        each,
         sources: &sources,
         diagnostics,
         orders: Vec::new(),
@@ -110,6 +125,8 @@ pub fn validate(paths: &[PathBuf], options: &Options) -> Result<Validated, Error
 /// State of one validation run.
 struct Run<'a> {
     options: &'a Options,
+    /// Shown each order that passes its own checks.
+    each: &'a Watcher<'a>,
     sources: &'a Sources,
     diagnostics: Vec<Diagnostic>,
     orders: Vec<ExpandedOrder>,

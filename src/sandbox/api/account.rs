@@ -73,6 +73,7 @@ pub fn stats(app: &App) -> Value {
         "duplicate_ref_ids": duplicates,
         "renewed_or_reissued_twice": twice,
         "requests": inner.requests,
+        "first_request_unix_ms": inner.first_request_unix_ms,
         "faults": inner.faults,
     })
 }
