@@ -55,6 +55,16 @@ pub fn median(values: &mut [u64]) -> u64 {
     values.get(values.len() / 2).copied().unwrap_or(0)
 }
 
+/// A benchmark's median against its floor.
+pub struct Against {
+    /// The median time.
+    pub median: Duration,
+    /// The median over the floor.
+    pub ratio: f64,
+    /// The median, extremes and peak RSS, for printing.
+    pub line: String,
+}
+
 /// The timed rounds of a benchmark.
 #[derive(Default)]
 pub struct Rounds {
@@ -96,10 +106,39 @@ impl Rounds {
         out
     }
 
+    /// The median and its ratio to `floor`, with a line of the median, extremes and peak
+    /// RSS in milliseconds.
+    pub fn against(mut self, floor: Duration) -> Against {
+        self.times.sort();
+        let n = self.times.len();
+        let median = self.times[n / 2];
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        Against {
+            median,
+            ratio: median.as_secs_f64() / floor.as_secs_f64(),
+            line: format!(
+                "median {:.0} ms over {n} rounds (min {:.0}, max {:.0}); peak RSS {}",
+                ms(median),
+                ms(self.times[0]),
+                ms(self.times[n - 1]),
+                self.rss()
+            ),
+        }
+    }
+
+    /// The median peak RSS.
+    fn rss(&self) -> String {
+        let mut kb = self.rss_kb.clone();
+        kb.sort_unstable();
+        kb.get(kb.len() / 2)
+            .map_or("n/a (no /usr/bin/time)".into(), |kb| {
+                format!("{:.1} MB", *kb as f64 / 1024.0)
+            })
+    }
+
     /// `what: median … over N rounds (min, max); floor …; ratio …; peak RSS …`.
     pub fn summary(mut self, what: &str, floor: Duration) -> String {
         self.times.sort();
-        self.rss_kb.sort_unstable();
         let n = self.times.len();
         let median = self.times[n / 2];
         format!(
@@ -109,10 +148,7 @@ impl Rounds {
             self.times[n - 1].as_secs_f64(),
             floor.as_secs_f64(),
             median.as_secs_f64() / floor.as_secs_f64(),
-            self.rss_kb.get(self.rss_kb.len() / 2).map_or(
-                "n/a (no /usr/bin/time)".into(),
-                |kb| format!("{:.1} MB", *kb as f64 / 1024.0)
-            ),
+            self.rss(),
         )
     }
 }

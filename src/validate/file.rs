@@ -65,6 +65,7 @@ impl<'a> Run<'a> {
         yaml::duplicate_keys(&m.root, &mut duplicates);
         let mut tokens = Tokens::default();
         find_tokens(file, &m.root, &mut tokens);
+        self.orders.reserve(orders.len());
         let mut checked = Vec::with_capacity(orders.len());
         let mut as_written = Vec::with_capacity(orders.len());
         for order in orders {

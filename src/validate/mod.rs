@@ -6,6 +6,8 @@ mod order;
 mod stream;
 mod unique;
 
+use unique::Unique;
+
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
@@ -239,17 +241,16 @@ impl<'a> Run<'a> {
             }
         }
         let failed = !inherited.is_empty() || findings.shared || findings.orders.contains(&c.index);
-        let at = format!("/orders/{}", c.index);
-        let key_is_new = self.unique(file, c.key_span, &c.key, &format!("{at}/key"));
+        let key_is_new = self.unique(file, c.key_span, &c.key, (c.index, Unique::Key));
         let mut ref_is_new = true;
         if (key_is_new || !c.derived)
             && let Some((value, span)) = &c.ref_id
         {
-            ref_is_new = self.unique(file, *span, value, &format!("{at}/refId"));
+            ref_is_new = self.unique(file, *span, value, (c.index, Unique::RefId));
         }
         let mut adoption_is_new = true;
         if let Some((value, span)) = &c.renewal_of {
-            adoption_is_new = self.unique(file, *span, value, &format!("{at}/renewalOf"));
+            adoption_is_new = self.unique(file, *span, value, (c.index, Unique::RenewalOf));
         }
         for d in diagnostics {
             self.push_order_diag(d);

@@ -73,8 +73,7 @@ impl Run<'_> {
         done.extend(par_map(kept, |(index, item)| {
             (index, self.order_done(file, index, item, defaults, prefix))
         }));
-        done.sort_unstable_by_key(|d| d.0);
-        Ok((root, done.into_iter().map(|(_, order)| order).collect()))
+        Ok((root, in_order(done)))
     }
 
     /// Parses one file whole, then checks its orders.
@@ -123,4 +122,18 @@ impl Run<'_> {
             }
         }
     }
+}
+
+/// The orders by their index in the file: each is moved once.
+fn in_order(mut done: Vec<(usize, OrderDone)>) -> Vec<OrderDone> {
+    let n = done.len();
+    if done.iter().any(|(index, _)| *index >= n) {
+        done.sort_unstable_by_key(|d| d.0);
+        return done.into_iter().map(|(_, order)| order).collect();
+    }
+    let mut slots: Vec<Option<OrderDone>> = std::iter::repeat_with(|| None).take(n).collect();
+    for (index, order) in done {
+        slots[index] = Some(order);
+    }
+    slots.into_iter().flatten().collect()
 }

@@ -2,31 +2,46 @@
 
 use super::*;
 
+/// What must be unique across a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Unique {
+    /// An order's `key`.
+    Key,
+    /// An order's `refId`.
+    RefId,
+    /// The certificate an order adopts.
+    RenewalOf,
+}
+
 impl<'a> Run<'a> {
-    /// Records a key or refId and reports it when another order already has it.
-    /// Returns whether it was new.
-    pub(super) fn unique(&mut self, file: FileId, span: Span, value: &str, pointer: &str) -> bool {
-        let (map, code, what, hint) = if pointer.ends_with("/key") {
-            (
+    /// Records the key, refId or `renewalOf` of the order at `index` and reports it when
+    /// another order already has it. Returns whether it was new.
+    pub(super) fn unique(
+        &mut self,
+        file: FileId,
+        span: Span,
+        value: &str,
+        (index, field): (usize, Unique),
+    ) -> bool {
+        let (map, code, what, hint) = match field {
+            Unique::Key => (
                 &mut self.keys,
                 DiagnosticCode::DuplicateKey,
                 "key",
                 "keys identify orders across all files of a run; give each order its own",
-            )
-        } else if pointer.ends_with("/renewalOf") {
-            (
+            ),
+            Unique::RenewalOf => (
                 &mut self.adopted,
                 DiagnosticCode::DuplicateRenewalOf,
                 "renewalOf",
                 "a certificate is adopted by one order only, or it would be renewed twice",
-            )
-        } else {
-            (
+            ),
+            Unique::RefId => (
                 &mut self.ref_ids,
                 DiagnosticCode::DuplicateRefId,
                 "refId",
                 "refIds must be unique; NicSRS would accept a second order with the same refId",
-            )
+            ),
         };
         let Some(&(first_file, first_span)) = map.get(value) else {
             map.insert(value.to_owned(), (file, span));
@@ -40,7 +55,7 @@ impl<'a> Run<'a> {
             ),
         )
         .at(file, Some(span))
-        .pointer(pointer)
+        .pointer(format!("/orders/{index}/{what}"))
         .label("used again here")
         .hint(hint);
         if first_file == file {
