@@ -166,6 +166,9 @@ pub struct ExpandedOrder {
     pub renew_before: crate::lifecycle::RenewBefore,
     /// `renewalOf`: the certId of a certificate ordered outside the tool that it adopts.
     pub renewal_of: Option<String>,
+    /// SHA-256 (hex) of the `/ssl/place` request, worked out when the order is built (on
+    /// the validation's threads, off the path to the first call).
+    place_sha256: String,
 }
 
 impl ExpandedOrder {
@@ -190,19 +193,33 @@ impl ExpandedOrder {
             }
         }
         let domains = domain_names(&params);
+        let product_code = obj.get("productCode")?.as_str()?.to_owned();
+        let years = u32::try_from(obj.get("years")?.as_u64()?).ok()?;
+        let ref_id = obj.get("refId")?.as_str()?.to_owned();
+        let params: Arc<str> = canonical_json(&params).into();
+        let place_sha256 = request_sha256(
+            "place",
+            &[
+                ("params", &params),
+                ("productCode", &product_code),
+                ("refId", &ref_id),
+                ("years", &years.to_string()),
+            ],
+        );
         Some(ExpandedOrder {
             key: key.to_owned(),
             file,
             index,
             span,
-            product_code: obj.get("productCode")?.as_str()?.to_owned(),
-            years: u32::try_from(obj.get("years")?.as_u64()?).ok()?,
-            ref_id: obj.get("refId")?.as_str()?.to_owned(),
-            params: canonical_json(&params).into(),
+            product_code,
+            years,
+            ref_id,
+            params,
             domains,
             price: None,
             renew_before: crate::lifecycle::RenewBefore::default(),
             renewal_of: None,
+            place_sha256,
         })
     }
 
@@ -219,16 +236,7 @@ impl ExpandedOrder {
     /// SHA-256 (hex) of the request without the token: what the ledger compares to tell
     /// whether an order changed after it was placed.
     pub fn request_sha256(&self) -> String {
-        let years = self.years.to_string();
-        request_sha256(
-            "place",
-            &[
-                ("params", &self.params),
-                ("productCode", &self.product_code),
-                ("refId", &self.ref_id),
-                ("years", &years),
-            ],
-        )
+        self.place_sha256.clone()
     }
 
     /// `params` as sent, picked to `fields`, as canonical JSON.

@@ -129,7 +129,11 @@ fn a_refused_token_stops_the_run_at_once_and_nothing_is_lost() {
             .collect::<std::collections::HashSet<_>>()
             .len() as u64;
         assert!(
-            if trust { started == sent } else { started <= sent },
+            if trust {
+                started == sent
+            } else {
+                started <= sent
+            },
             "{recorded:?}"
         );
         assert!(

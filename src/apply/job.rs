@@ -55,35 +55,35 @@ pub struct Job {
 }
 
 impl Job {
-    /// The jobs of a plan's work, in plan order.
-    pub fn from_plan(plan: &Plan, sources: &crate::source::Sources) -> Vec<Job> {
+    /// The jobs of a plan's work, in plan order; the plan's steps are moved into them.
+    pub fn from_plan(plan: Plan, sources: &crate::source::Sources) -> Vec<Job> {
         plan.steps
-            .iter()
+            .into_iter()
             .filter(|s| s.action.is_work())
             .enumerate()
             .map(|(seq, s)| Job {
                 seq,
                 key: s.order.key.clone(),
-                ref_id: s.ref_id.clone(),
                 action: s.action,
                 op: s.op,
                 attempts: s.attempts,
-                product_code: s.product_code.clone(),
                 years: s.years,
-                params: s.params.clone(),
                 held_csr: (s.op == Op::Renew && s.params.is_none())
                     .then(|| Box::new(s.order.clone())),
-                unique_value: s.unique_value.clone(),
-                of_cert: s.of_cert.clone(),
-                reason: s.reason.clone(),
-                request_sha256: s.request_sha256.clone(),
-                request_fields: s.request_fields.clone(),
                 resend: s.resend,
                 must_look_up: s.must_look_up,
-                sent_fields: s.sent_fields.clone(),
-                fields_basis: s.fields_basis.clone(),
                 domains: s.order.domains.join(" "),
                 manifest: sources.get(s.order.file).display.clone(),
+                ref_id: s.ref_id,
+                product_code: s.product_code,
+                params: s.params,
+                unique_value: s.unique_value,
+                of_cert: s.of_cert,
+                reason: s.reason,
+                request_sha256: s.request_sha256,
+                request_fields: s.request_fields,
+                sent_fields: s.sent_fields,
+                fields_basis: s.fields_basis,
             })
             .collect()
     }

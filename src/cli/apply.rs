@@ -292,7 +292,7 @@ async fn apply(outcome: &Validated, args: Settings, ahead: Option<Ahead>) -> Res
             (Session::new(client, args.rate, args.concurrency), embedded)
         }
     };
-    let jobs = Job::from_plan(&plan, &outcome.sources);
+    let jobs = Job::from_plan(plan, &outcome.sources);
     let reporter: Box<dyn Reporter> = if args.json {
         Box::new(JsonReporter::default())
     } else {

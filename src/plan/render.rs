@@ -1,6 +1,8 @@
 //! The plan for people (text, the way a reviewer reads it in a pull request) and for
 //! machines (JSON).
 
+use std::fmt::Write;
+
 use serde_json::{Value, json};
 
 use super::{Action, Op, Plan};
@@ -53,19 +55,21 @@ pub fn render(plan: &Plan, sources: &crate::source::Sources) -> String {
                 (_, Op::Reissue) => format!("{} reissues {}", names, s.of_cert),
                 (_, Op::Replace) => format!("{} replaces {}", names, s.of_cert),
             };
-            out.push_str(&format!(
-                "  {:<9} {:<width$}  {:<24} {}\n",
+            // Writing to a String cannot fail.
+            let _ = writeln!(
+                out,
+                "  {:<9} {:<width$}  {:<24} {}",
                 action.as_str(),
                 s.order.key,
                 s.ref_id,
                 what
-            ));
+            );
             if !matches!(action, Action::Place | Action::Nothing) {
-                out.push_str(&format!("  {:<9} {:<width$}  ^ {}\n", "", "", s.detail));
+                let _ = writeln!(out, "  {:<9} {:<width$}  ^ {}", "", "", s.detail);
             }
             if matches!(action, Action::Replace | Action::Renew) {
                 for c in &s.changes {
-                    out.push_str(&format!("  {:<9} {:<width$}    {}\n", "", "", c.line()));
+                    let _ = writeln!(out, "  {:<9} {:<width$}    {}", "", "", c.line());
                 }
             }
         }
