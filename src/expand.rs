@@ -166,9 +166,10 @@ pub struct ExpandedOrder {
     pub renew_before: crate::lifecycle::RenewBefore,
     /// `renewalOf`: the certId of a certificate ordered outside the tool that it adopts.
     pub renewal_of: Option<String>,
-    /// SHA-256 (hex) of the `/ssl/place` request, worked out when the order is built (on
-    /// the validation's threads, off the path to the first call).
-    place_sha256: String,
+    /// SHA-256 (hex) of the `/ssl/place` request, worked out once, when first asked for
+    /// (`apply` asks on the validation's threads, off the path to the first call). The
+    /// fields above are not changed once the order is built.
+    place_sha256: std::sync::OnceLock<String>,
 }
 
 impl ExpandedOrder {
@@ -197,15 +198,6 @@ impl ExpandedOrder {
         let years = u32::try_from(obj.get("years")?.as_u64()?).ok()?;
         let ref_id = obj.get("refId")?.as_str()?.to_owned();
         let params: Arc<str> = canonical_json(&params).into();
-        let place_sha256 = request_sha256(
-            "place",
-            &[
-                ("params", &params),
-                ("productCode", &product_code),
-                ("refId", &ref_id),
-                ("years", &years.to_string()),
-            ],
-        );
         Some(ExpandedOrder {
             key: key.to_owned(),
             file,
@@ -219,7 +211,7 @@ impl ExpandedOrder {
             price: None,
             renew_before: crate::lifecycle::RenewBefore::default(),
             renewal_of: None,
-            place_sha256,
+            place_sha256: std::sync::OnceLock::new(),
         })
     }
 
@@ -236,7 +228,19 @@ impl ExpandedOrder {
     /// SHA-256 (hex) of the request without the token: what the ledger compares to tell
     /// whether an order changed after it was placed.
     pub fn request_sha256(&self) -> String {
-        self.place_sha256.clone()
+        self.place_sha256
+            .get_or_init(|| {
+                request_sha256(
+                    "place",
+                    &[
+                        ("params", &self.params),
+                        ("productCode", &self.product_code),
+                        ("refId", &self.ref_id),
+                        ("years", &self.years.to_string()),
+                    ],
+                )
+            })
+            .clone()
     }
 
     /// `params` as sent, picked to `fields`, as canonical JSON.

@@ -93,18 +93,19 @@ impl ApplyCommand {
                 )
             })
             .flatten();
-        let outcome = match &ahead {
-            Some(a) => {
-                let handle = runtime.handle().clone();
-                let each = |order: &ExpandedOrder| {
-                    if order.renewal_of.is_none() && !a.known.contains(order.key.as_str()) {
-                        a.session.look_ahead(&handle, &order.ref_id);
-                    }
-                };
-                super::load_valid_watching(&self.paths, &self.common, &each)?
+        // Each order's request is hashed as soon as it is checked, on the validation's
+        // threads: the plan compares it with the ledger's.
+        let handle = runtime.handle().clone();
+        let each = |order: &ExpandedOrder| {
+            let _ = order.request_sha256();
+            if let Some(a) = &ahead
+                && order.renewal_of.is_none()
+                && !a.known.contains(order.key.as_str())
+            {
+                a.session.look_ahead(&handle, &order.ref_id);
             }
-            None => super::load_valid(&self.paths, &self.common)?,
         };
+        let outcome = super::load_valid_watching(&self.paths, &self.common, &each)?;
         let Some(outcome) = outcome else {
             return Ok(Exit::Invalid);
         };
