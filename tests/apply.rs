@@ -1300,7 +1300,10 @@ fn lookups_sent_ahead_never_let_an_invalid_run_pay_or_touch_the_ledger() {
     manifest(&dir, 3);
     let server = Server::start(Config::default());
     assert_eq!(apply(&dir, &server, &[]).status.code(), Some(0));
-    let before = std::fs::read(dir.join("ledger.csv")).expect("ledger");
+    // A torn last row, which a valid run would cut off: an invalid one leaves it.
+    let mut before = std::fs::read(dir.join("ledger.csv")).expect("ledger");
+    before.extend_from_slice(b"2026-12-01T06:53:13Z,sandbox,submitting,site-0");
+    std::fs::write(dir.join("ledger.csv"), &before).expect("torn ledger");
     // Enough orders that the first are checked (and looked up) while the file is still
     // read; the last one is invalid.
     let path = manifest(&dir, 2000);

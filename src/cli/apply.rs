@@ -135,11 +135,10 @@ impl ApplyCommand {
 }
 
 /// What `apply` readies before validating, so that lookups by refId can be sent while it
-/// validates: the token read, the ledger open (when it exists) and the API's session.
+/// validates: the token read, the keys the ledger knows, and the API's session. The ledger
+/// is only read: it is opened for writing (and repaired, if need be) once the manifests are
+/// valid, so that an invalid run leaves it as it was.
 struct Ahead {
-    /// The ledger, locked and read; `None` when it does not exist yet (it is created
-    /// once the manifests are valid).
-    ledger: Option<(ledger::Writer, ledger::Contents)>,
     /// The keys the ledger knows: their orders are not new, and the plan decides.
     known: HashSet<String>,
     /// The API.
@@ -158,18 +157,13 @@ impl Ahead {
     ) -> Option<Ahead> {
         let endpoint = target.endpoint.as_deref()?;
         let token = token_for(target, token_file).ok()??;
-        let ledger = if target.ledger.exists() {
-            Some(ledger::Writer::open(&target.ledger, target.api).ok()?)
-        } else {
-            None
-        };
-        let known = ledger
-            .as_ref()
-            .map(|(_, contents)| contents.keys().map(str::to_owned).collect())
-            .unwrap_or_default();
+        let known = ledger::read_unbuilt(&target.ledger, target.api)
+            .ok()?
+            .keys()
+            .map(str::to_owned)
+            .collect();
         let client = Client::new(endpoint, token, timeouts).ok()?;
         Some(Ahead {
-            ledger,
             known,
             session: Session::new(client, rate, concurrency),
         })
@@ -204,19 +198,13 @@ struct Settings {
 /// `apply`: the plan, a confirmation, then every order carried out exactly once.
 async fn apply(outcome: &Validated, args: Settings, ahead: Option<Ahead>) -> Result<Exit, Error> {
     let target = &args.target;
-    let (opened, session) = match ahead {
-        Some(a) => (a.ledger, Some(a.session)),
-        None => (None, None),
-    };
+    let session = ahead.map(|a| a.session);
     // Read before the ledger is touched: a missing token stops the run with nothing written.
     let token = match session {
         Some(_) => None,
         None => token_for(target, args.token_file.as_deref())?,
     };
-    let (writer, contents) = match opened {
-        Some(opened) => opened,
-        None => ledger::Writer::open(&target.ledger, target.api)?,
-    };
+    let (writer, contents) = ledger::Writer::open(&target.ledger, target.api)?;
     warn_ledger(&target.ledger, &contents.warnings);
     let plan = plan::make(&outcome.orders, &contents);
     // A cancelled order is as stuck as a refused one: the manifest asks for what cannot be.
