@@ -227,20 +227,18 @@ impl ExpandedOrder {
 
     /// SHA-256 (hex) of the request without the token: what the ledger compares to tell
     /// whether an order changed after it was placed.
-    pub fn request_sha256(&self) -> String {
-        self.place_sha256
-            .get_or_init(|| {
-                request_sha256(
-                    "place",
-                    &[
-                        ("params", &self.params),
-                        ("productCode", &self.product_code),
-                        ("refId", &self.ref_id),
-                        ("years", &self.years.to_string()),
-                    ],
-                )
-            })
-            .clone()
+    pub fn request_sha256(&self) -> &str {
+        self.place_sha256.get_or_init(|| {
+            request_sha256(
+                "place",
+                &[
+                    ("params", &self.params),
+                    ("productCode", &self.product_code),
+                    ("refId", &self.ref_id),
+                    ("years", &self.years.to_string()),
+                ],
+            )
+        })
     }
 
     /// `params` as sent, picked to `fields`, as canonical JSON.

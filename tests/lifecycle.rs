@@ -485,7 +485,9 @@ fn the_plan_explains_every_lifecycle_decision() {
         let mut p = row(key, Event::Placed, &cert, key);
         p.code = Some(1);
         let order = outcome.orders.iter().find(|o| o.key == key);
-        p.request_sha256 = order.map(|o| o.request_sha256()).unwrap_or_default();
+        p.request_sha256 = order
+            .map(|o| o.request_sha256().to_owned())
+            .unwrap_or_default();
         p.request_fields = order
             .map(|o| nicsrs_batch::expand::fields_cell(&o.field_hashes()))
             .unwrap_or_default();

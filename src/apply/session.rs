@@ -133,7 +133,7 @@ impl Session {
     }
 
     /// A job's first lookup of `ref_id`: the one sent ahead if there is one (waiting for it
-    /// if it is in flight) and it is fresh, else a new one.
+    /// if it is in flight), it is fresh and it tells; else a new one.
     pub(super) async fn first_lookup(&self, ref_id: &str) -> Lookup {
         let sent = self
             .ahead
@@ -141,9 +141,11 @@ impl Session {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(ref_id);
         if let Some(cell) = sent {
-            // In flight: waited for. Still waiting for a permit: asked now, by this job.
+            // In flight: waited for. Still queued: asked now, by this job.
             let (at, found) = cell.get_or_init(|| answer(self, ref_id)).await;
-            if at.elapsed() <= FRESH {
+            // Only an answer that says whether the order exists is taken: one that could
+            // not tell (the API was unreachable a while ago) is asked again.
+            if at.elapsed() <= FRESH && !matches!(found, Lookup::Unclear(_)) {
                 return found.clone();
             }
         }

@@ -1,6 +1,5 @@
 //! `apply`: the plan, a confirmation, then every order carried out exactly once.
 
-use std::collections::HashSet;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -99,8 +98,7 @@ impl ApplyCommand {
         let each = |order: &ExpandedOrder| {
             let _ = order.request_sha256();
             if let Some(a) = &ahead
-                && order.renewal_of.is_none()
-                && !a.known.contains(order.key.as_str())
+                && a.is_new(order)
             {
                 a.session.look_ahead(&handle, &order.ref_id);
             }
@@ -135,12 +133,12 @@ impl ApplyCommand {
 }
 
 /// What `apply` readies before validating, so that lookups by refId can be sent while it
-/// validates: the token read, the keys the ledger knows, and the API's session. The ledger
-/// is only read: it is opened for writing (and repaired, if need be) once the manifests are
-/// valid, so that an invalid run leaves it as it was.
+/// validates: the ledger locked and read (when it exists; nothing is written to it until
+/// the manifests are valid, so that an invalid run leaves it as it was), the token read,
+/// and the API's session.
 struct Ahead {
-    /// The keys the ledger knows: their orders are not new, and the plan decides.
-    known: HashSet<String>,
+    /// The ledger, locked and read; `None` when it does not exist yet.
+    ledger: Option<ledger::Locked>,
     /// The API.
     session: Arc<Session>,
 }
@@ -156,17 +154,23 @@ impl Ahead {
         concurrency: usize,
     ) -> Option<Ahead> {
         let endpoint = target.endpoint.as_deref()?;
+        let ledger = ledger::Writer::lock_existing(&target.ledger, target.api).ok()?;
         let token = token_for(target, token_file).ok()??;
-        let known = ledger::read_unbuilt(&target.ledger, target.api)
-            .ok()?
-            .keys()
-            .map(str::to_owned)
-            .collect();
         let client = Client::new(endpoint, token, timeouts).ok()?;
         Some(Ahead {
-            known,
+            ledger,
             session: Session::new(client, rate, concurrency),
         })
+    }
+
+    /// Whether `order` is new: no ledger row has its key, and it adopts no certificate.
+    /// Its lookup is what its job will send first.
+    fn is_new(&self, order: &ExpandedOrder) -> bool {
+        order.renewal_of.is_none()
+            && !self
+                .ledger
+                .as_ref()
+                .is_some_and(|l| l.contents().knows(&order.key))
     }
 }
 
@@ -198,13 +202,19 @@ struct Settings {
 /// `apply`: the plan, a confirmation, then every order carried out exactly once.
 async fn apply(outcome: &Validated, args: Settings, ahead: Option<Ahead>) -> Result<Exit, Error> {
     let target = &args.target;
-    let session = ahead.map(|a| a.session);
+    let (locked, session) = match ahead {
+        Some(a) => (a.ledger, Some(a.session)),
+        None => (None, None),
+    };
     // Read before the ledger is touched: a missing token stops the run with nothing written.
     let token = match session {
         Some(_) => None,
         None => token_for(target, args.token_file.as_deref())?,
     };
-    let (writer, contents) = ledger::Writer::open(&target.ledger, target.api)?;
+    let (writer, contents) = match locked {
+        Some(locked) => locked.into_writer()?,
+        None => ledger::Writer::open(&target.ledger, target.api)?,
+    };
     warn_ledger(&target.ledger, &contents.warnings);
     let plan = plan::make(&outcome.orders, &contents);
     // A cancelled order is as stuck as a refused one: the manifest asks for what cannot be.

@@ -9,7 +9,7 @@ mod state;
 mod write;
 
 pub use row::{Api, Event, Row, now_rfc3339};
-pub use write::Writer;
+pub use write::{Locked, Writer};
 
 use std::path::PathBuf;
 
@@ -209,6 +209,46 @@ mod tests {
         std::fs::write(&path, format!("{upgraded}a,b,c\r\n")).expect("write");
         let e = read(&path, Api::Sandbox).expect_err("bad row").to_string();
         assert!(e.contains("line 5: 3 cells where the header has 19"), "{e}");
+    }
+
+    #[test]
+    fn a_locked_ledger_is_written_to_only_once_it_becomes_the_writer() {
+        let path = scratch("locked");
+        assert!(
+            Writer::lock_existing(&path, Api::Sandbox)
+                .expect("lock")
+                .is_none()
+        );
+        assert!(!path.exists(), "no ledger is created by locking");
+        let whole = [
+            line(COLUMNS.iter().copied()),
+            row("a", Event::Submitting, "").to_line(),
+        ]
+        .concat();
+        let torn = format!("{whole}2026-01-01T00:00:00Z,sandbox,submitting,b");
+        std::fs::write(&path, &torn).expect("write");
+        let locked = Writer::lock_existing(&path, Api::Sandbox)
+            .expect("lock")
+            .expect("a ledger");
+        assert!(locked.contents().knows("a") && !locked.contents().knows("b"));
+        assert!(
+            matches!(
+                Writer::open(&path, Api::Sandbox),
+                Err(LedgerError::Locked(_))
+            ),
+            "the lock is held"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("read"),
+            torn,
+            "nothing written"
+        );
+        drop(locked.into_writer().expect("writer"));
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("read"),
+            whole,
+            "the torn row is cut by the writer"
+        );
     }
 
     #[test]

@@ -114,6 +114,11 @@ impl Contents {
         self.ids.contains(&self.id_keys.hash_one(id))
     }
 
+    /// Whether the ledger has rows for `key`.
+    pub fn knows(&self, key: &str) -> bool {
+        self.keys.get(key).is_some_and(|f| !f.is_empty())
+    }
+
     /// Every key of the ledger, built or not.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.keys

@@ -38,36 +38,73 @@ pub struct Writer {
     durable: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
-impl Writer {
-    /// Opens (or creates) the ledger for appending, takes the exclusive lock, reads what it
-    /// holds, and drops a torn last line so that new rows start on a line of their own.
-    pub fn open(path: &Path, api: Api) -> Result<(Writer, Contents), LedgerError> {
+/// Opens the ledger at `path` (creating it when `create`), takes the exclusive lock and
+/// reads it; `None` when it does not exist and `create` is false.
+fn lock(path: &Path, api: Api, create: bool) -> Result<Option<Locked>, LedgerError> {
+    let io = |source| LedgerError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = match OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(create)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(e) if !create && e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(e)),
+    };
+    if !file.metadata().map_err(io)?.is_file() {
+        return Err(io(std::io::Error::other(
+            "it is not a regular file; only regular files are read",
+        )));
+    }
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(LedgerError::Locked(path.to_owned()));
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+    }
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
+    let mut contents = read::parse(path, std::io::BufReader::with_capacity(1 << 16, &file), api)?;
+    contents.build_only(|_| true);
+    Ok(Some(Locked {
+        file,
+        path: path.to_owned(),
+        contents,
+    }))
+}
+
+/// A ledger locked and read, and not written to yet: `apply` holds it while it validates,
+/// so that an invalid run leaves the file exactly as it was.
+#[derive(Debug)]
+pub struct Locked {
+    file: File,
+    path: PathBuf,
+    contents: Contents,
+}
+
+impl Locked {
+    /// What the ledger holds.
+    pub fn contents(&self) -> &Contents {
+        &self.contents
+    }
+
+    /// The writer: drops a torn last line, upgrades an old header, or writes the header of
+    /// a new ledger, so that new rows start on a line of their own.
+    pub fn into_writer(self) -> Result<(Writer, Contents), LedgerError> {
+        let Locked {
+            mut file,
+            path,
+            contents,
+        } = self;
+        let path = path.as_path();
         let io = |source| LedgerError::Io {
             path: path.to_owned(),
             source,
         };
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(path)
-            .map_err(io)?;
-        if !file.metadata().map_err(io)?.is_file() {
-            return Err(io(std::io::Error::other(
-                "it is not a regular file; only regular files are read",
-            )));
-        }
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(LedgerError::Locked(path.to_owned()));
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
-        }
-        file.seek(SeekFrom::Start(0)).map_err(io)?;
-        let mut contents =
-            read::parse(path, std::io::BufReader::with_capacity(1 << 16, &file), api)?;
-        contents.build_only(|_| true);
         if let Some(at) = contents.torn_at {
             // The torn row was never complete: its call either never happened (a
             // `submitting` row) or is recovered by reconciliation (an outcome row).
@@ -126,6 +163,27 @@ impl Writer {
             writer.sync()?;
         }
         Ok((writer, contents))
+    }
+}
+
+impl Writer {
+    /// Opens (or creates) the ledger for appending, takes the exclusive lock, reads what it
+    /// holds, and drops a torn last line so that new rows start on a line of their own.
+    pub fn open(path: &Path, api: Api) -> Result<(Writer, Contents), LedgerError> {
+        match lock(path, api, true)? {
+            Some(locked) => locked.into_writer(),
+            // Only when the file vanished between creating and reading it.
+            None => Err(LedgerError::Io {
+                path: path.to_owned(),
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            }),
+        }
+    }
+
+    /// Takes the exclusive lock of an existing ledger and reads it, writing nothing;
+    /// `None` when there is no ledger at `path` yet.
+    pub fn lock_existing(path: &Path, api: Api) -> Result<Option<Locked>, LedgerError> {
+        lock(path, api, false)
     }
 
     fn write_raw(&mut self, text: &str) -> Result<(), LedgerError> {

@@ -52,7 +52,7 @@ fn prepare(step: &mut Step, op: Op, of: &str, ref_id: String, reason: String, ma
             // Its `request_fields` are the order's own, worked out by the runner when it
             // is sent (off the path to the first call).
             step.params = Some(order.params.clone());
-            step.request_sha256 = order.request_sha256();
+            step.request_sha256 = order.request_sha256().to_owned();
             step.request_fields = String::new();
         }
         Op::Renew => {

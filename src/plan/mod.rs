@@ -313,7 +313,7 @@ pub fn make_at<'o>(orders: &'o [ExpandedOrder], ledger: &Contents, now: i64) -> 
             order,
             action: Action::Place,
             op: Op::Place,
-            request_sha256: order.request_sha256(),
+            request_sha256: order.request_sha256().to_owned(),
             ref_id: order.ref_id.clone(),
             attempts: 0,
             cert_id: String::new(),
