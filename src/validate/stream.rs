@@ -9,12 +9,12 @@ use super::*;
 use crate::manifest::yaml::{OrderStream, YamlError};
 
 /// One file's root, its `orders` taken out, and what was found in each order.
-pub(super) type Parsed = (Node, Vec<OrderDone>);
+pub(super) type Parsed = (Node, Vec<Box<OrderDone>>);
 
 /// What a worker returns: orders checked, orders kept to check once the file is whole
 /// (when no `defaults` was written before `orders`, one may follow them), and how many
 /// orders it received in all (the rest it dropped, the file being read again).
-type WorkerResult = (Vec<(usize, OrderDone)>, Vec<(usize, Node)>, usize);
+type WorkerResult = (Vec<(usize, Box<OrderDone>)>, Vec<(usize, Node)>, usize);
 
 impl Run<'_> {
     /// Parses one file, checking each order on the other cores as soon as it is read,
@@ -34,6 +34,8 @@ impl Run<'_> {
             let handles: Vec<_> = (0..workers)
                 .map(|_| scope.spawn(|| self.check_streamed(file, &frame, &stale, &receiver)))
                 .collect();
+            // The file's own schema is needed once the file is whole: compiled meanwhile.
+            scope.spawn(Schema::manifest);
             let stream = OrderStream {
                 frame: Arc::clone(&frame),
                 orders: sender,
@@ -125,13 +127,14 @@ impl Run<'_> {
 }
 
 /// The orders by their index in the file: each is moved once.
-fn in_order(mut done: Vec<(usize, OrderDone)>) -> Vec<OrderDone> {
+#[expect(clippy::vec_box, reason = "orders move as pointers (see `order_done`)")]
+fn in_order(mut done: Vec<(usize, Box<OrderDone>)>) -> Vec<Box<OrderDone>> {
     let n = done.len();
     if done.iter().any(|(index, _)| *index >= n) {
         done.sort_unstable_by_key(|d| d.0);
         return done.into_iter().map(|(_, order)| order).collect();
     }
-    let mut slots: Vec<Option<OrderDone>> = std::iter::repeat_with(|| None).take(n).collect();
+    let mut slots: Vec<Option<Box<OrderDone>>> = std::iter::repeat_with(|| None).take(n).collect();
     for (index, order) in done {
         slots[index] = Some(order);
     }

@@ -43,9 +43,12 @@ impl<'a> Run<'a> {
                 "refIds must be unique; NicSRS would accept a second order with the same refId",
             ),
         };
-        let Some(&(first_file, first_span)) = map.get(value) else {
-            map.insert(value.to_owned(), (file, span));
-            return true;
+        let (first_file, first_span) = match map.entry(value.to_owned()) {
+            std::collections::hash_map::Entry::Vacant(new) => {
+                new.insert((file, span));
+                return true;
+            }
+            std::collections::hash_map::Entry::Occupied(first) => *first.get(),
         };
         let mut d = Diagnostic::error(
             code,

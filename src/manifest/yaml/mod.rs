@@ -274,12 +274,22 @@ fn parse_on_this_thread(text: &str) -> Result<Node, YamlError> {
         })
 }
 
+/// Whether a key is repeated within one mapping anywhere in the tree.
+pub fn has_duplicate_keys(node: &Node) -> bool {
+    let mut found = Vec::new(); // allocates only when one is found
+    duplicate_keys(node, &mut found);
+    !found.is_empty()
+}
+
+/// Mappings up to this size are searched for repeated keys by comparing every pair.
+const SMALL_MAP: usize = 16;
+
 /// Every key repeated within one mapping, anywhere in the tree.
 pub fn duplicate_keys(node: &Node, out: &mut Vec<DuplicateKey>) {
     match &node.value {
         Value::Seq(items) => items.iter().for_each(|n| duplicate_keys(n, out)),
         Value::Map(entries) => {
-            if entries.len() > 1 {
+            if entries.len() > SMALL_MAP {
                 let mut seen: std::collections::HashMap<&str, Span> =
                     std::collections::HashMap::with_capacity(entries.len());
                 for e in entries {
@@ -287,6 +297,17 @@ pub fn duplicate_keys(node: &Node, out: &mut Vec<DuplicateKey>) {
                         out.push(DuplicateKey {
                             key: e.key.clone(),
                             first,
+                            again: e.key_span,
+                        });
+                    }
+                }
+            } else {
+                // A manifest's mappings are small: comparing costs less than hashing.
+                for (i, e) in entries.iter().enumerate() {
+                    if let Some(before) = entries[..i].iter().rev().find(|b| b.key == e.key) {
+                        out.push(DuplicateKey {
+                            key: e.key.clone(),
+                            first: before.key_span,
                             again: e.key_span,
                         });
                     }

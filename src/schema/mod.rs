@@ -8,15 +8,21 @@ use serde_json::Value;
 
 use crate::diagnostic::DiagnosticCode;
 
+pub mod tree;
+
+pub use tree::View;
+
 /// `order-manifest.schema.json`: the file as written.
-pub const MANIFEST_SCHEMA: &str = include_str!("../schemas/order-manifest.schema.json");
+pub const MANIFEST_SCHEMA: &str = include_str!("../../schemas/order-manifest.schema.json");
 /// `order.schema.json`: one expanded order, with the product-dependent rules.
-pub const ORDER_SCHEMA: &str = include_str!("../schemas/order.schema.json");
+pub const ORDER_SCHEMA: &str = include_str!("../../schemas/order.schema.json");
 
 /// A schema, parsed and compiled once per process.
 pub struct Schema {
     json: Value,
     validator: Validator,
+    /// The same schema for YAML trees seen as JSON ([`tree`]), compiled on first use.
+    tree: OnceLock<Validator<tree::Tree>>,
 }
 
 /// What a schema error is about, which decides where its caret goes.
@@ -51,7 +57,11 @@ impl Schema {
             .unwrap_or_else(|e| unreachable!("embedded schemas are checked by tests: {e}"));
         let validator = jsonschema::draft202012::new(&json)
             .unwrap_or_else(|e| unreachable!("embedded schemas are checked by tests: {e}"));
-        Schema { json, validator }
+        Schema {
+            json,
+            validator,
+            tree: OnceLock::new(),
+        }
     }
 
     /// The manifest schema.
@@ -85,6 +95,24 @@ impl Schema {
     /// The schema document.
     pub fn json(&self) -> &Value {
         &self.json
+    }
+
+    /// Every violation in `view`: the same as [`Schema::check`] of its JSON, which is
+    /// built only when there is one.
+    pub fn check_view(&self, view: View<'_>) -> Vec<Issue> {
+        if self.tree_validator().is_valid(view) {
+            return Vec::new();
+        }
+        self.check(&view.to_json())
+    }
+
+    fn tree_validator(&self) -> &Validator<tree::Tree> {
+        self.tree.get_or_init(|| {
+            jsonschema::options_for::<tree::Tree>()
+                .with_draft(jsonschema::Draft::Draft202012)
+                .build(&self.json)
+                .unwrap_or_else(|e| unreachable!("embedded schemas are checked by tests: {e}"))
+        })
     }
 
     /// Every violation in `instance`.
