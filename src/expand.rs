@@ -186,8 +186,13 @@ impl ExpandedOrder {
         tree: &Node,
     ) -> Option<Self> {
         let product_code = tree.get("productCode")?.as_str()?.to_owned();
+        // JSON Schema counts `1.0` as an integer, and so does the schema's check: the
+        // request says `1`.
         let years = match tree.get("years")?.value {
             Value::Int(n) => u32::try_from(n).ok()?,
+            Value::Float(f) if f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&f) => {
+                f as u32
+            }
             _ => return None,
         };
         let ref_id = tree.get("refId")?.as_str()?.to_owned();
@@ -640,6 +645,20 @@ mod tests {
             ),
             "db15db78a268dfd50767af88e016ee32ccc64c081a88fe22b68e211acd933e3c"
         );
+    }
+
+    #[test]
+    fn years_written_as_a_whole_float_is_sent_as_an_integer() {
+        for years in ["2", "2.0"] {
+            let tree = parse(&format!(
+                "key: k\nproductCode: p\nyears: {years}\nrefId: r\nparams: {{domainInfo: [{{domainName: a.example}}]}}\n"
+            ))
+            .expect("yaml");
+            let order = ExpandedOrder::from_tree("k", FileId::default(), 0, Span::default(), &tree)
+                .expect("an order the schema accepts is expanded");
+            assert_eq!(order.years, 2, "{years}");
+            assert_eq!(order.domains, ["a.example"]);
+        }
     }
 
     #[test]

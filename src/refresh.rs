@@ -474,6 +474,7 @@ pub fn status_row(job: &CollectJob, result: &Result<(i64, Collected), String>) -
             row.not_before = c.begin.clone();
             row.not_after = c.end.clone();
             row.due_date = c.due.clone();
+            row.dcv = crate::dcv::names::cell(&c.names);
         }
         Err(why) => {
             row.code = None;

@@ -76,7 +76,7 @@ fn a_clean_run_places_every_order_and_a_second_run_sends_nothing() {
     );
     assert_exactly_once(&server, &dir, 20);
     let ledger = std::fs::read_to_string(dir.join("ledger.csv")).expect("ledger");
-    assert!(ledger.starts_with("time,api,event,key,ref_id,cert_id,product_code,years,domains,request_sha256,attempt,code,message,manifest,status,not_before,not_after,due_date,request_fields\r\n"));
+    assert!(ledger.starts_with("time,api,event,key,ref_id,cert_id,product_code,years,domains,request_sha256,attempt,code,message,manifest,status,not_before,not_after,due_date,request_fields,dcv\r\n"));
     assert_eq!(
         ledger.matches(",submitting,").count(),
         20,

@@ -13,7 +13,8 @@ pub(super) enum Lookup {
 
 /// What one paid call came to.
 pub(super) enum Sent {
-    Placed(String),
+    /// Done: the certId, and the `dcv` cell of what the reply says to publish.
+    Placed(String, String),
     Refused {
         code: Option<i64>,
         message: String,
@@ -173,9 +174,10 @@ pub(super) async fn carry_out(ctx: &Ctx, mut job: Job) -> bool {
         }
         opened = true;
         match send(ctx, &job).await {
-            Sent::Placed(cert_id) => {
+            Sent::Placed(cert_id, dcv) => {
                 ctx.unknown_not_found.store(0, Ordering::SeqCst);
-                let row = job.done(api, attempt, &cert_id, "");
+                let mut row = job.done(api, attempt, &cert_id, "");
+                row.dcv = dcv;
                 return ctx.end(row, Final::Placed).await;
             }
             Sent::Refused {
@@ -272,7 +274,7 @@ async fn send(ctx: &Ctx, job: &Job) -> Sent {
     loop {
         ctx.session.pacer.wait().await;
         match ctx.session.client.call(job.op.endpoint(), &fields).await {
-            CallOutcome::Reply(reply) => return judge(&reply),
+            CallOutcome::Reply(reply) => return judge(&reply, job),
             CallOutcome::NotSent(why) => {
                 not_sent += 1;
                 if not_sent >= NOT_SENT.tries {
@@ -315,9 +317,12 @@ async fn send(ctx: &Ctx, job: &Job) -> Sent {
 }
 
 /// What a reply to a paid call means (see [`read::paid`]).
-fn judge(reply: &Reply) -> Sent {
+fn judge(reply: &Reply, job: &Job) -> Sent {
     match read::paid(reply) {
-        Paid::Done(id) => Sent::Placed(id),
+        Paid::Done(id) => {
+            let names = crate::dcv::names::from_reply(reply.data.as_ref(), job.names());
+            Sent::Placed(id, crate::dcv::names::cell(&names))
+        }
         Paid::Refused { stop_all } => Sent::Refused {
             code: Some(reply.code),
             message: reply.message(),

@@ -160,6 +160,25 @@ impl Job {
             } else {
                 String::new()
             },
+            dcv: String::new(),
+        }
+    }
+
+    /// The names the call sends, each with its `dcvMethod` and `dcvEmail` (a reissue
+    /// sends none: its names, without them).
+    pub(super) fn names(&self) -> Vec<crate::dcv::NameDcv> {
+        match &self.params {
+            Some(params) => crate::dcv::names::requested(
+                &serde_json::from_str(params).unwrap_or(serde_json::Value::Null),
+            ),
+            None => self
+                .domains
+                .split_whitespace()
+                .map(|d| crate::dcv::NameDcv {
+                    domain: d.to_owned(),
+                    ..Default::default()
+                })
+                .collect(),
         }
     }
 }

@@ -213,7 +213,7 @@ pub async fn run(
                 source: e,
             })
         })?;
-    session.end_look_ahead();
+    session.end_look_ahead().await;
     let ctx = Arc::new(Ctx {
         session: session.clone(),
         tx,

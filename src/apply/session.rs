@@ -42,6 +42,8 @@ pub struct Session {
     senders: usize,
     /// Whether lookups may still be sent ahead (until the run starts).
     open: AtomicBool,
+    /// The senders' tasks, which the run waits for before its jobs start.
+    sending: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 /// The lookups waiting to be sent ahead: the senders' end is shared by them.
@@ -65,6 +67,7 @@ impl Session {
             })),
             senders: concurrency.max(1),
             open: AtomicBool::new(true),
+            sending: Mutex::default(),
         })
     }
 
@@ -106,9 +109,10 @@ impl Session {
         rx: mpsc::UnboundedReceiver<(String, Arc<OnceCell<Answer>>)>,
     ) {
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        let mut sending = self.sending.lock().unwrap_or_else(PoisonError::into_inner);
         for _ in 0..self.senders {
             let (session, rx) = (self.clone(), rx.clone());
-            runtime.spawn(async move {
+            sending.push(runtime.spawn(async move {
                 loop {
                     let next = rx.lock().await.recv().await;
                     let Some((ref_id, cell)) = next else { break };
@@ -118,18 +122,26 @@ impl Session {
                     }
                     cell.get_or_init(|| answer(&session, &ref_id)).await;
                 }
-            });
+            }));
         }
     }
 
-    /// Sends no more lookups ahead: the run starts, and its jobs look up what was not.
-    pub fn end_look_ahead(&self) {
+    /// Sends no more lookups ahead, and waits for those in flight: the run starts, and its
+    /// jobs look up what was not. Waiting (at most one lookup's time) keeps the lookups in
+    /// flight at `--concurrency`, and a refusal of the token among them stops the run
+    /// before any job starts.
+    pub async fn end_look_ahead(&self) {
         self.open.store(false, Ordering::SeqCst);
-        // The senders find the queue closed once they have emptied it.
+        // The senders find the queue closed, or the run started, and end.
         self.queue
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
+        let sending =
+            std::mem::take(&mut *self.sending.lock().unwrap_or_else(PoisonError::into_inner));
+        for sender in sending {
+            let _ = sender.await;
+        }
     }
 
     /// A job's first lookup of `ref_id`: the one sent ahead if there is one (waiting for it

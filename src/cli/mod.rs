@@ -4,6 +4,7 @@
 
 mod apply;
 mod catalog;
+mod dcv;
 mod expand;
 mod flags;
 mod plan;
@@ -28,6 +29,7 @@ use crate::validate::Validated;
 
 pub use apply::ApplyCommand;
 pub use catalog::CatalogCommand;
+pub use dcv::{DcvCommand, DcvFormat};
 pub use expand::ExpandCommand;
 pub use plan::PlanCommand;
 pub use products::ProductsCommand;
@@ -65,6 +67,8 @@ pub enum Command {
     Refresh(RefreshCommand),
     /// Each key's state from the ledger (certificate, expiry, next action), with counts.
     Status(StatusCommand),
+    /// What each name needs for the CA to validate it: the DNS record, the file, the approver.
+    Dcv(DcvCommand),
     /// Print one of the embedded JSON Schemas.
     Schema(SchemaCommand),
     /// Print the built-in product catalogue (the format `--catalog` takes).
@@ -105,6 +109,7 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
         Command::Products(c) => c.run(),
         Command::Refresh(c) => c.run(),
         Command::Status(c) => c.run(),
+        Command::Dcv(c) => c.run(),
         Command::Schema(c) => c.run(),
         Command::Catalog(c) => c.run(),
         Command::Sandbox(c) => c.run(),

@@ -5,11 +5,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::target::{Target, warn_ledger};
+use super::target::Target;
 use super::{ApiArgs, Format, ManifestArgs, TokenArgs};
 use crate::error::Error;
 use crate::exit::Exit;
-use crate::ledger;
 use crate::plan;
 use crate::validate::Validated;
 
@@ -66,13 +65,8 @@ impl PlanCommand {
 
 /// `plan`: what apply would do. With `detailed`, exit 4 when there is work.
 fn show(outcome: &Validated, target: &Target, json: bool, detailed: bool) -> Result<Exit, Error> {
-    let mut contents = ledger::read_unbuilt(&target.ledger, target.api)?;
-    warn_ledger(&target.ledger, &contents.warnings);
     // Only the manifests' keys are decided: the rest of a large ledger is never built.
-    let wanted: std::collections::HashSet<&str> =
-        outcome.orders.iter().map(|o| o.key.as_str()).collect();
-    contents.build_only(|k| wanted.contains(k));
-    contents.forget_unbuilt();
+    let contents = super::target::ledger_of(target, &outcome.orders)?;
     let plan = plan::make(&outcome.orders, &contents);
     let mut out = std::io::stdout().lock();
     if json {

@@ -71,6 +71,20 @@ pub(super) fn warn_ledger(path: &Path, warnings: &[String]) {
     }
 }
 
+/// The ledger of `target` with only the rows of `orders`' keys built (the rest of a large
+/// ledger never is), its warnings shown.
+pub(super) fn ledger_of(
+    target: &Target,
+    orders: &[crate::expand::ExpandedOrder],
+) -> Result<ledger::Contents, Error> {
+    let mut contents = ledger::read_unbuilt(&target.ledger, target.api)?;
+    warn_ledger(&target.ledger, &contents.warnings);
+    let wanted: std::collections::HashSet<&str> = orders.iter().map(|o| o.key.as_str()).collect();
+    contents.build_only(|k| wanted.contains(k));
+    contents.forget_unbuilt();
+    Ok(contents)
+}
+
 /// The token for `target`: from the environment or `token_file`; none for the embedded
 /// sandbox, which has its own.
 pub(super) fn token_for(

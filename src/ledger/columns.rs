@@ -16,7 +16,7 @@ pub struct Column {
 
 /// Every column, in the order a new ledger's header has them; the first
 /// [`REQUIRED_COLUMNS`] are those of the first release.
-pub const TABLE: [Column; 19] = [
+pub const TABLE: [Column; 20] = [
     Column {
         name: "time",
         write: |r| r.time.clone(),
@@ -111,6 +111,11 @@ pub const TABLE: [Column; 19] = [
         name: "request_fields",
         write: |r| r.request_fields.clone(),
         read: |r, v| r.request_fields = v.into(),
+    },
+    Column {
+        name: "dcv",
+        write: |r| r.dcv.clone(),
+        read: |r, v| r.dcv = v.into(),
     },
 ];
 
@@ -217,6 +222,7 @@ mod tests {
             not_after: "2028-02-29 19:59:59".into(),
             due_date: "2029-01-31 19:59:59".into(),
             request_fields: "csr=1a2b3c4d domainInfo=5e6f7a8b".into(),
+            dcv: r#"[{"domain":"www.shop.example","method":"CNAME_CSR_HASH","verified":false,"dns_name":"_AB.www.shop.example","dns_type":"CNAME","dns_value":"C.D.sectigo.com"}]"#.into(),
         };
         let cells = row.cells();
         let back = Row::from_cells(|i| cells[i].as_str());
@@ -244,5 +250,6 @@ mod tests {
             assert_eq!(COLUMNS[at], name);
         }
         assert_eq!(COLUMNS[REQUIRED_COLUMNS], "request_fields");
+        assert_eq!(COLUMNS[REQUIRED_COLUMNS + 1], "dcv");
     }
 }

@@ -198,7 +198,7 @@ mod tests {
             upgraded
                 .lines()
                 .next()
-                .is_some_and(|h| h.ends_with(",due_date,request_fields"))
+                .is_some_and(|h| h.ends_with(",due_date,request_fields,dcv"))
         );
         assert!(upgraded.contains(&old_row("a")), "old rows as they were");
         let c = read(&path, Api::Sandbox).expect("read");
@@ -208,7 +208,7 @@ mod tests {
         // A row short of a required column is refused, with its line.
         std::fs::write(&path, format!("{upgraded}a,b,c\r\n")).expect("write");
         let e = read(&path, Api::Sandbox).expect_err("bad row").to_string();
-        assert!(e.contains("line 5: 3 cells where the header has 19"), "{e}");
+        assert!(e.contains("line 5: 3 cells where the header has 20"), "{e}");
     }
 
     #[test]
@@ -354,7 +354,7 @@ mod tests {
             .expect_err("short row")
             .to_string();
         assert!(
-            e.contains("line 3: 18 cells where the header has 19"),
+            e.contains("line 3: 19 cells where the header has 20"),
             "{e}"
         );
         // A header whose names were swapped is refused before any row is read into a

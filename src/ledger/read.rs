@@ -16,7 +16,7 @@ use crate::csv::{decode, record};
 
 /// Most problems listed in one error: enough to see the pattern.
 const MAX_PROBLEMS: usize = 10;
-/// Most cells a row may have (the header has at most [`COLUMNS`]' 19).
+/// Most cells a row may have (the header has at most [`COLUMNS`]' 20).
 const MAX_CELLS: usize = 32;
 
 /// What reading a ledger found.

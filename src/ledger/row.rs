@@ -154,6 +154,10 @@ pub struct Row {
     /// that `plan` can tell which field of an order changed since (see
     /// [`crate::expand::field_hashes`]).
     pub request_fields: String,
+    /// On the rows of a call whose reply says how each name is validated (place, renew,
+    /// replace, and collect's `status` rows): each name's method, state and the record the
+    /// API said to publish, as compact JSON ([`crate::dcv::names`]).
+    pub dcv: String,
 }
 
 impl Row {
@@ -187,6 +191,7 @@ impl Row {
             not_after: String::new(),
             due_date: String::new(),
             request_fields: String::new(),
+            dcv: String::new(),
         }
     }
 

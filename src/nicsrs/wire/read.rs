@@ -224,6 +224,8 @@ pub struct Collected {
     pub apply_domain_info: Option<Value>,
     /// Each name's validation state.
     pub dcv: Vec<DcvState>,
+    /// Each name's validation state with the records the reply's DCV fields give.
+    pub names: Vec<crate::dcv::NameDcv>,
 }
 
 impl std::fmt::Debug for Collected {
@@ -270,7 +272,7 @@ pub fn collected(reply: &Reply) -> Option<Collected> {
             }
         });
     let field = |k: &str| text(data, k).unwrap_or_default();
-    let dcv = data
+    let dcv: Vec<DcvState> = data
         .get("dcvList")
         .and_then(Value::as_array)
         .into_iter()
@@ -303,6 +305,7 @@ pub fn collected(reply: &Reply) -> Option<Collected> {
             .get("applyParams")
             .and_then(|p| apply_params(p, "domainInfo"))
             .filter(Value::is_array),
+        names: crate::dcv::names::from_collect(Some(data), &dcv),
         dcv,
     })
 }

@@ -5,6 +5,11 @@
 
 use md5::{Digest, Md5};
 
+pub mod names;
+pub mod records;
+
+pub use names::NameDcv;
+
 /// The hashes of a CSR that Sectigo's CSR-hash methods use, as upper-case hex.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CsrHashes {
@@ -108,7 +113,7 @@ mod tests {
             h.file_content(None),
             "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD\nsectigo.com"
         );
-        let pem = include_str!("../examples/csr/shop-api.csr");
+        let pem = include_str!("../../examples/csr/shop-api.csr");
         assert!(CsrHashes::of_pem(pem).is_some_and(|h| h.md5.len() == 32));
     }
 }

@@ -1,0 +1,270 @@
+//! What must be done for each name of each order that is not issued yet: the DNS record
+//! or the file to publish, or the approver's mail to click; computed from the CSR where
+//! the CA family derives it from the CSR (before the order is paid for), else as the
+//! API's replies recorded in the ledger say.
+
+use serde::Serialize;
+
+use super::{CsrHashes, Family, NameDcv, names};
+use crate::catalog::Catalog;
+use crate::expand::ExpandedOrder;
+use crate::ledger::Contents;
+
+/// Statuses of a certificate that need no validation any more.
+const SETTLED: [&str; 5] = ["COMPLETE", "CANCELLED", "REVOKED", "EXPIRED", "REISSUED"];
+
+/// One thing to do for one name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Record {
+    /// The order's key.
+    pub key: String,
+    /// The name validated.
+    pub domain: String,
+    /// `CNAME_CSR_HASH`, `HTTP_CSR_HASH`, `HTTPS_CSR_HASH`, `EMAIL`, ...
+    pub method: String,
+    /// `CNAME` or `TXT` (a DNS record), `FILE` (a file over HTTP), `EMAIL` (an approver's
+    /// click), or empty when it cannot be known yet.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The DNS record's absolute name (without the final dot).
+    pub name: String,
+    /// The DNS record's value; for `EMAIL` the approver's address.
+    pub value: String,
+    /// The file's URL.
+    pub url: String,
+    /// The file's exact content.
+    pub content: String,
+    /// `csr` (computed from the order's CSR), `api` (a reply recorded in the ledger),
+    /// `manifest` (the approver address as written).
+    pub source: String,
+    /// `to-publish`, `to-approve` (EMAIL), `verified` (the CA said so at the last
+    /// refresh), or `unknown` (known only once the order is placed).
+    pub state: String,
+}
+
+impl Record {
+    /// Whether it is a DNS record.
+    pub fn is_dns(&self) -> bool {
+        matches!(self.kind.as_str(), "CNAME" | "TXT")
+    }
+
+    /// The file's name under `/.well-known/pki-validation/`, for a file record.
+    pub fn file_name(&self) -> Option<&str> {
+        (self.kind == "FILE")
+            .then(|| self.url.rsplit('/').next())
+            .flatten()
+    }
+}
+
+/// Letters, digits, `-`, `_` and dots, at most 253 characters, no empty label.
+pub fn is_dns_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+/// A file name that stays in its folder: letters, digits, `.`, `-`, `_`, not starting
+/// with a dot.
+pub fn is_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+}
+
+/// A TXT value written as one quoted zone-file string: printable ASCII without quotes or
+/// backslashes.
+pub fn is_txt(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 255
+        && value
+            .chars()
+            .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\')
+}
+
+/// The records of every name of `orders` that is not issued yet.
+pub fn of_orders(orders: &[ExpandedOrder], ledger: &Contents, catalog: &Catalog) -> Vec<Record> {
+    let states = ledger.states();
+    let mut out = Vec::new();
+    for order in orders {
+        let state = states.get(order.key.as_str());
+        let status = state
+            .and_then(|s| s.status)
+            .map(|r| r.status.to_ascii_uppercase());
+        if status.as_deref().is_some_and(|s| SETTLED.contains(&s)) {
+            continue;
+        }
+        let placed = state.is_some_and(|s| s.current.is_some());
+        // What the API said: the placement's reply, then what collect said since.
+        let mut said: Vec<NameDcv> = state
+            .and_then(|s| s.current)
+            .map(|r| names::parse_cell(&r.dcv))
+            .unwrap_or_default();
+        if let Some(collected) = state.and_then(|s| s.status) {
+            for n in names::parse_cell(&collected.dcv) {
+                match said
+                    .iter_mut()
+                    .find(|s| s.domain.eq_ignore_ascii_case(&n.domain))
+                {
+                    Some(s) => merge(s, n),
+                    None => said.push(n),
+                }
+            }
+        }
+        let params = order.wire_params();
+        let unique = params
+            .get("uniqueValue")
+            .and_then(serde_json::Value::as_str)
+            .filter(|u| !u.is_empty());
+        let family = catalog
+            .get(&order.product_code)
+            .map_or(Family::Other, |p| Family::of_vendor(&p.vendor));
+        let hashes = params
+            .get("csr")
+            .and_then(serde_json::Value::as_str)
+            .and_then(CsrHashes::of_pem)
+            .filter(|_| family == Family::Sectigo);
+        for wanted in names::requested(&params) {
+            let api = said
+                .iter()
+                .find(|s| s.domain.eq_ignore_ascii_case(&wanted.domain));
+            let record = one(order, &wanted, api, hashes.as_ref(), unique);
+            // Before placing, only what can be known then.
+            if placed || record.state != "unknown" {
+                out.push(record);
+            }
+        }
+    }
+    out
+}
+
+/// `later` (collect) over `earlier` (the placement): what it says, where it says anything.
+fn merge(earlier: &mut NameDcv, later: NameDcv) {
+    let keep = |a: &mut String, b: String| {
+        if !b.is_empty() {
+            *a = b;
+        }
+    };
+    keep(&mut earlier.method, later.method);
+    keep(&mut earlier.email, later.email);
+    if later.verified.is_some() {
+        earlier.verified = later.verified;
+    }
+    if !later.dns_value.is_empty() {
+        earlier.dns_name = later.dns_name;
+        earlier.dns_type = later.dns_type;
+        earlier.dns_value = later.dns_value;
+    }
+    if !later.file_name.is_empty() {
+        earlier.file_name = later.file_name;
+        earlier.file_content = later.file_content;
+        earlier.file_path = later.file_path;
+    }
+}
+
+/// The record of one name.
+fn one(
+    order: &ExpandedOrder,
+    wanted: &NameDcv,
+    api: Option<&NameDcv>,
+    hashes: Option<&CsrHashes>,
+    unique: Option<&str>,
+) -> Record {
+    // The method NicSRS holds wins over the manifest's (which `update-dcv` converges).
+    let method = api
+        .map(|a| a.method.as_str())
+        .filter(|m| !m.is_empty())
+        .unwrap_or(&wanted.method)
+        .to_ascii_uppercase();
+    let verified = api.and_then(|a| a.verified) == Some(true);
+    let domain = wanted.domain.clone();
+    let base = domain.trim_start_matches("*.").to_owned();
+    let mut r = Record {
+        key: order.key.clone(),
+        domain,
+        method: method.clone(),
+        kind: String::new(),
+        name: String::new(),
+        value: String::new(),
+        url: String::new(),
+        content: String::new(),
+        source: String::new(),
+        state: "unknown".into(),
+    };
+    let from_api = |r: &mut Record| {
+        r.source = "api".into();
+        r.state = "to-publish".into();
+    };
+    match method.as_str() {
+        "EMAIL" => {
+            r.kind = "EMAIL".into();
+            let email = api.map(|a| a.email.as_str()).filter(|e| !e.is_empty());
+            r.source = if email.is_some() { "api" } else { "manifest" }.into();
+            r.value = email.unwrap_or(&wanted.email).to_owned();
+            r.state = "to-approve".into();
+        }
+        m if m.starts_with("HTTP") => {
+            let scheme = if m.starts_with("HTTPS") {
+                "https"
+            } else {
+                "http"
+            };
+            // A file name from the ledger that is not plain (it could climb out of the
+            // folder) is not taken: the ledger is a file anyone may have edited.
+            let file = api.filter(|a| is_file_name(&a.file_name));
+            if let Some(a) = file {
+                r.kind = "FILE".into();
+                r.url = format!(
+                    "{scheme}://{base}/.well-known/pki-validation/{}",
+                    a.file_name
+                );
+                r.content.clone_from(&a.file_content);
+                from_api(&mut r);
+            } else if let Some(h) = hashes {
+                r.kind = "FILE".into();
+                r.url = format!(
+                    "{scheme}://{base}/.well-known/pki-validation/{}",
+                    h.file_name()
+                );
+                r.content = h.file_content(unique);
+                r.source = "csr".into();
+                r.state = "to-publish".into();
+            }
+        }
+        _ => {
+            let dns = api.filter(|a| {
+                is_dns_name(a.dns_name.trim_end_matches('.'))
+                    && (is_dns_name(a.dns_value.trim_end_matches('.'))
+                        || (a.dns_type.eq_ignore_ascii_case("TXT") && is_txt(&a.dns_value)))
+            });
+            if let Some(a) = dns {
+                r.kind = if a.dns_type.is_empty() {
+                    "CNAME".into()
+                } else {
+                    a.dns_type.clone()
+                };
+                r.name = a.dns_name.trim_end_matches('.').to_owned();
+                r.value = a.dns_value.trim_end_matches('.').to_owned();
+                from_api(&mut r);
+            } else if let Some(h) = hashes.filter(|_| method.contains("CSR_HASH")) {
+                r.kind = "CNAME".into();
+                r.name = format!("{}.{base}", h.cname_label());
+                r.value = h.cname_target(unique);
+                r.source = "csr".into();
+                r.state = "to-publish".into();
+            }
+        }
+    }
+    if verified {
+        r.state = "verified".into();
+    }
+    r
+}
