@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 mod common;
 
@@ -51,28 +51,6 @@ fn order(
         "  - key: {key}\n    productCode: {product}\n    params:\n      csr: {{ file: {root}/examples/csr/{csr} }}\n{unique}      domainInfo:\n        - {{ domainName: \"{name}\", dcvMethod: {method} }}\n",
         root = root().display()
     )
-}
-
-/// An HTTP_CSR_HASH order and a wildcard CNAME_CSR_HASH one, with their CSRs.
-fn two_orders(dir: &Path) {
-    let mut text = HEAD.to_owned();
-    text.push_str(&order(
-        "http",
-        "comodo-positivessl",
-        "shop-api.csr",
-        "api.shop.example",
-        "HTTP_CSR_HASH",
-        None,
-    ));
-    text.push_str(&order(
-        "cname",
-        "comodo-positivessl-wildcard",
-        "cdn-wildcard.csr",
-        "*.cdn.shop.example",
-        "CNAME_CSR_HASH",
-        None,
-    ));
-    std::fs::write(dir.join("orders.yaml"), text).expect("manifest");
 }
 
 /// `apply` on the embedded sandbox, which must succeed.
@@ -234,11 +212,45 @@ fn sectigo_records_are_the_hashes_of_the_csr_as_openssl_computes_them() {
     );
 }
 
+/// An order without a CSR (NicSRS generates the key): nothing can be computed before it
+/// is placed.
+fn order_without_csr(key: &str, name: &str, method: &str) -> String {
+    format!(
+        "  - key: {key}\n    productCode: comodo-positivessl\n    params:\n      domainInfo:\n        - {{ domainName: \"{name}\", dcvMethod: {method} }}\n"
+    )
+}
+
+/// The manifest of the placed-order tests: one order with a CSR, two without.
+fn placed_manifest(dir: &Path) {
+    let mut text = HEAD.to_owned();
+    text.push_str(&order(
+        "http",
+        "comodo-positivessl",
+        "shop-api.csr",
+        "api.shop.example",
+        "HTTP_CSR_HASH",
+        None,
+    ));
+    text.push_str(&order_without_csr(
+        "cname",
+        "gen.shop.example",
+        "CNAME_CSR_HASH",
+    ));
+    text.push_str(&order_without_csr(
+        "genfile",
+        "files.shop.example",
+        "HTTP_CSR_HASH",
+    ));
+    std::fs::write(dir.join("orders.yaml"), text).expect("manifest");
+}
+
 #[test]
-fn placed_orders_show_what_the_api_said_and_the_webroot_gets_the_files() {
+fn the_apis_records_are_recorded_and_shown_once_placed_and_the_webroot_gets_the_files() {
     let dir = scratch("dcv-placed");
-    two_orders(&dir);
+    placed_manifest(&dir);
     let before = records(&dir, &[]);
+    assert_eq!(before.len(), 1, "only what can be computed: {before:#?}");
+    assert_eq!(before[0]["source"], "csr");
     apply(&dir);
     let ledger = std::fs::read_to_string(dir.join("ledger.csv")).expect("ledger");
     assert!(
@@ -247,49 +259,155 @@ fn placed_orders_show_what_the_api_said_and_the_webroot_gets_the_files() {
             .next()
             .is_some_and(|h| h.ends_with(",request_fields,dcv"))
     );
-    let after = records(&dir, &["--webroot", "www"]);
-    assert_eq!(after.len(), 2);
-    for (b, a) in before.iter().zip(&after) {
-        assert_eq!(a["source"], "api", "{a}");
-        for field in ["type", "name", "value", "url", "content"] {
-            assert_eq!(
-                a[field], b[field],
-                "the API's record is the computed one: {field}"
-            );
-        }
-    }
-    let file = after[0]["url"]
+    let file = before[0]["url"]
         .as_str()
         .expect("url")
         .rsplit('/')
         .next()
         .expect("file");
-    let written = std::fs::read_to_string(
-        dir.join("www/api.shop.example/.well-known/pki-validation")
-            .join(file),
-    )
-    .expect("the file is in the webroot");
-    assert_eq!(written, after[0]["content"].as_str().expect("content"));
+    assert!(
+        ledger.contains(&format!("\"\"file_name\"\":\"\"{file}\"\"")),
+        "the API's record, the computed one, is in the ledger: {ledger}"
+    );
+    let after = records(&dir, &["--webroot", "www"]);
+    assert_eq!(after.len(), 3, "{after:#?}");
+    assert_eq!(after[0], before[0], "computed before and after");
+    let (cname, genfile) = (&after[1], &after[2]);
+    assert_eq!(
+        (&cname["source"], &cname["type"], &cname["state"]),
+        (&json!("api"), &json!("CNAME"), &json!("to-publish"))
+    );
+    let name = cname["name"].as_str().expect("name");
+    assert!(
+        name.starts_with('_') && name.ends_with(".gen.shop.example"),
+        "{cname}"
+    );
+    assert!(
+        cname["value"]
+            .as_str()
+            .is_some_and(|v| v.ends_with(".sectigo.com")),
+        "{cname}"
+    );
+    assert_eq!(
+        (&genfile["source"], &genfile["type"]),
+        (&json!("api"), &json!("FILE"))
+    );
+    let url = genfile["url"].as_str().expect("url");
+    assert!(
+        url.starts_with("http://files.shop.example/.well-known/pki-validation/")
+            && url.ends_with(".txt"),
+        "{url}"
+    );
+    for r in [&after[0], genfile] {
+        let host = r["domain"].as_str().expect("domain");
+        let file = r["url"]
+            .as_str()
+            .expect("url")
+            .rsplit('/')
+            .next()
+            .expect("file");
+        let written = std::fs::read_to_string(
+            dir.join("www")
+                .join(host)
+                .join(".well-known/pki-validation")
+                .join(file),
+        )
+        .expect("the file is in the webroot");
+        assert_eq!(written, r["content"].as_str().expect("content"));
+    }
+}
+
+/// Sets `field` of every name in every `dcv` cell of a ledger's text to `value`.
+fn set_field(ledger: &str, field: &str, value: &str) -> String {
+    let start = format!("\"\"{field}\"\":\"\"");
+    let mut out = String::new();
+    let mut rest = ledger;
+    while let Some(at) = rest.find(&start) {
+        let from = at + start.len();
+        out.push_str(&rest[..from]);
+        out.push_str(value);
+        let end = rest[from..].find("\"\"").expect("the value ends");
+        rest = &rest[from + end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[test]
-fn a_hostile_dcv_cell_cannot_write_outside_the_webroot_nor_break_a_zone() {
+fn a_hostile_dcv_cell_writes_no_file_and_no_record_that_a_ca_would_not_ask_for() {
     let dir = scratch("dcv-hostile");
-    two_orders(&dir);
+    placed_manifest(&dir);
     apply(&dir);
-    // Someone edits the ledger's cells: a file name that climbs, a record that injects.
+    // Someone edits the ledger's cells: a web shell, a file name that climbs, a CNAME of a
+    // live name to their host, a zone line injected.
     let ledger = std::fs::read_to_string(dir.join("ledger.csv")).expect("ledger");
-    let evil = ledger
-        .replace(
-            r#"""file_name"":""8FF977F9BA764E122FDE2767DB71A4AE.txt"""#,
-            r#"""file_name"":""../../../escaped.txt"""#,
-        )
-        .replace(
-            r#"""dns_value"":""D3A"#,
-            r#"""dns_value"":""x.example.\n@ 60 IN A 1.2.3.4 ; D3A"#,
+    for (field, value) in [
+        ("file_name", "shell.php"),
+        ("file_name", "../../../escaped.txt"),
+        ("dns_name", "gen.shop.example"),
+        ("dns_value", "x.example.\\n@ 60 IN A 1.2.3.4"),
+        ("dns_value", "attacker.example"),
+        ("dns_name", "_x.other.example"),
+    ] {
+        let evil = set_field(&ledger, field, value);
+        assert_ne!(evil, ledger, "{field} was found");
+        std::fs::write(dir.join("ledger.csv"), evil).expect("edit");
+        let _ = std::fs::remove_dir_all(dir.join("www"));
+        let out = run(
+            &dir,
+            &[
+                "dcv",
+                "orders.yaml",
+                "--sandbox",
+                "--ledger",
+                "ledger.csv",
+                "--webroot",
+                "www",
+                "--format",
+                "zone",
+            ],
         );
-    assert_ne!(evil, ledger, "the cells were found");
-    std::fs::write(dir.join("ledger.csv"), evil).expect("edit");
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let written = walk(&dir.join("www"));
+        // The file computed from the CSR, and the API's file unless its cell was edited:
+        // what an edited cell says is not taken.
+        let files = usize::from(!field.starts_with("file")) + 1;
+        assert_eq!(written.len(), files, "{field}={value}: {written:?}");
+        assert!(written.iter().any(|w| w.ends_with(
+            "api.shop.example/.well-known/pki-validation/8FF977F9BA764E122FDE2767DB71A4AE.txt"
+        )));
+        assert!(
+            written.iter().all(|w| w.contains("/www/api.shop.example/")
+                || w.contains("/www/files.shop.example/.well-known/pki-validation/")),
+            "{written:?}"
+        );
+        assert!(
+            !out.stdout.contains("IN A")
+                && !out.stdout.contains("attacker")
+                && !out.stdout.contains("other.example"),
+            "{field}={value}: {}",
+            out.stdout
+        );
+        let listed = records(&dir, &[]);
+        let edited = if field.starts_with("file") {
+            &listed[2]
+        } else {
+            &listed[1]
+        };
+        assert_eq!(
+            (&edited["state"], &edited["source"]),
+            (&json!("unknown"), &json!("")),
+            "{field}={value}: {edited}"
+        );
+    }
+    assert!(!dir.join("escaped.txt").exists());
+    // A folder of the webroot that is a link to elsewhere is not written through.
+    std::fs::write(dir.join("ledger.csv"), &ledger).expect("restore");
+    let _ = std::fs::remove_dir_all(dir.join("www"));
+    std::fs::create_dir_all(dir.join("www")).expect("www");
+    std::fs::create_dir_all(dir.join("elsewhere")).expect("elsewhere");
+    std::os::unix::fs::symlink(dir.join("elsewhere"), dir.join("www/api.shop.example"))
+        .expect("link");
     let out = run(
         &dir,
         &[
@@ -300,28 +418,11 @@ fn a_hostile_dcv_cell_cannot_write_outside_the_webroot_nor_break_a_zone() {
             "ledger.csv",
             "--webroot",
             "www",
-            "--format",
-            "zone",
         ],
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
-    // What the edited cells say is not taken: the records computed from the CSR are.
-    assert!(!out.stderr.contains("escaped"), "{}", out.stderr);
-    let written: Vec<_> = walk(&dir.join("www"));
-    assert_eq!(written.len(), 1, "{written:?}");
-    assert!(
-        written[0].ends_with(
-            "api.shop.example/.well-known/pki-validation/8FF977F9BA764E122FDE2767DB71A4AE.txt"
-        ),
-        "{written:?}"
-    );
-    assert!(
-        !out.stdout.contains("IN A") && out.stdout.contains("sectigo.com."),
-        "{}",
-        out.stdout
-    );
-    let listed = records(&dir, &[]);
-    assert!(listed.iter().all(|r| r["source"] == "csr"), "{listed:#?}");
+    assert!(out.stderr.contains("symbolic link"), "{}", out.stderr);
+    assert!(walk(&dir.join("elsewhere")).is_empty());
 }
 
 fn walk(dir: &Path) -> Vec<String> {

@@ -36,8 +36,9 @@ pub struct DcvCommand {
     /// Output format.
     #[arg(long, value_enum, default_value_t = DcvFormat::Text)]
     pub format: DcvFormat,
-    /// The TTL of `--format zone` lines, in seconds.
-    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    /// The TTL of `--format zone` lines, in seconds (at most 2147483647, RFC 2181).
+    #[arg(long, default_value_t = 300, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u32).range(0..=2_147_483_647))]
     pub ttl: u32,
     /// Write each file to DIR/<domain>/.well-known/pki-validation/<file>.
     #[arg(long, value_name = "DIR")]
@@ -98,7 +99,8 @@ fn text(records: &[Record]) -> String {
                 shown(&r.content.replace('\n', " / "))
             ),
             "EMAIL" => format!("the CA mails {}: the approver clicks", shown(&r.value)),
-            _ => "known once the order is placed (`refresh` reads it)".into(),
+            _ => "not known yet: the API tells it once the order is placed (`refresh` reads it)"
+                .into(),
         };
         let _ = writeln!(
             out,
@@ -186,6 +188,23 @@ fn write_webroot(root: &Path, records: &[Record]) -> Result<(), Error> {
             continue;
         }
         let dir = root.join(&host).join(".well-known/pki-validation");
+        // A folder below the webroot that is a link could send the file anywhere.
+        let linked = [
+            root.join(&host),
+            root.join(&host).join(".well-known"),
+            dir.clone(),
+        ]
+        .iter()
+        .any(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()));
+        if linked {
+            let _ = writeln!(
+                err,
+                "warning: {} not written: a folder of its path under {} is a symbolic link",
+                crate::shown::bounded(&r.domain, 100),
+                root.display()
+            );
+            continue;
+        }
         let io = |source| Error::Write {
             path: dir.clone(),
             source,

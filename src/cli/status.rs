@@ -116,11 +116,20 @@ fn report(
             (Some(_), None) => ("nothing (in no manifest)".into(), String::new()),
             (None, _) => next_from_ledger(&s, now),
         };
+        // Each name's validation, while the certificate is not issued.
+        let names = crate::dcv::records::said(&s);
+        let verified = names.iter().filter(|n| n.verified == Some(true)).count();
+        let validating = !names.is_empty() && !matches!(certificate, "COMPLETE" | "CANCELLED" | "REVOKED" | "EXPIRED" | "REISSUED");
         if json {
+            let dcv: Vec<serde_json::Value> = names
+                .iter()
+                .map(|n| serde_json::json!({"domain": n.domain, "method": n.method, "verified": n.verified == Some(true)}))
+                .collect();
             let line = serde_json::json!({"key": key, "state": state, "cert_id": cert, "ref_id": s.last.ref_id,
                 "attempts": s.attempts, "time": s.last.time, "code": s.last.code, "message": s.last.message,
                 "certificate": certificate, "not_after": not_after, "days_left": days,
-                "due_date": s.status.map_or("", |r| r.due_date.as_str()), "next": next, "next_detail": why});
+                "due_date": s.status.map_or("", |r| r.due_date.as_str()), "next": next, "next_detail": why,
+                "dcv": dcv, "dcv_next": if validating { dcv_next(&names) } else { "" }});
             writeln!(out, "{line}").map_err(Error::Output)?;
         } else {
             let mut detail = if cert.is_empty() {
@@ -135,6 +144,13 @@ fn report(
                 detail.push_str(&format!("  expires {not_after} ({days} days)"));
             }
             detail.push_str(&format!("  next: {next}"));
+            if validating {
+                detail.push_str(&format!(
+                    "  names: {verified}/{} verified ({})",
+                    names.len(),
+                    dcv_next(&names)
+                ));
+            }
             writeln!(out, "{state:<10} {key:<32} {detail}").map_err(Error::Output)?;
         }
         *counts.entry(state).or_default() += 1;
@@ -168,6 +184,28 @@ fn report(
     }
     out.flush().map_err(Error::Output)?;
     Ok(Exit::Ok)
+}
+
+/// What a certificate being validated waits for: names to publish (`nicsrs-batch dcv`
+/// says what), approvers to click, or the CA.
+fn dcv_next(names: &[crate::dcv::NameDcv]) -> &'static str {
+    let waiting = names.iter().filter(|n| n.verified != Some(true));
+    let (mut publish, mut approve) = (false, false);
+    for n in waiting {
+        if n.method.eq_ignore_ascii_case("EMAIL") {
+            approve = true;
+        } else {
+            publish = true;
+        }
+    }
+    match (publish, approve) {
+        (true, true) => {
+            "publish the records `nicsrs-batch dcv` lists; approvers click the CA's mail"
+        }
+        (true, false) => "publish the records `nicsrs-batch dcv` lists",
+        (false, true) => "approvers click the CA's mail",
+        (false, false) => "every name is validated: wait for the CA",
+    }
 }
 
 /// The next action of a key judged from the ledger alone, with the default window.

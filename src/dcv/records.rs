@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::{CsrHashes, Family, NameDcv, names};
 use crate::catalog::Catalog;
 use crate::expand::ExpandedOrder;
-use crate::ledger::Contents;
+use crate::ledger::{Contents, KeyState};
 
 /// Statuses of a certificate that need no validation any more.
 const SETTLED: [&str; 5] = ["COMPLETE", "CANCELLED", "REVOKED", "EXPIRED", "REISSUED"];
@@ -69,15 +69,60 @@ pub fn is_dns_name(name: &str) -> bool {
         })
 }
 
-/// A file name that stays in its folder: letters, digits, `.`, `-`, `_`, not starting
-/// with a dot.
+/// A file name a CA's validation uses: Sectigo's `<MD5>.txt` (32 hex digits) or
+/// DigiCert's `fileauth.txt`. Anything else (`shell.php`, `../x`) is not written.
 pub fn is_file_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 255
-        && !name.starts_with('.')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+    match name.strip_suffix(".txt") {
+        Some(stem) => {
+            stem == "fileauth" || (stem.len() == 32 && stem.bytes().all(|b| b.is_ascii_hexdigit()))
+        }
+        None => false,
+    }
+}
+
+/// A file's content as a CA's validation has it: printable ASCII lines, at most 4 KB.
+fn is_content(content: &str) -> bool {
+    !content.is_empty()
+        && content.len() <= 4096
+        && content
+            .chars()
+            .all(|c| c == '\n' || c == '\r' || c.is_ascii_graphic() || c == ' ')
+}
+
+/// An approver address: printable ASCII with one `@`, at most 254 characters.
+fn is_email(email: &str) -> bool {
+    email.len() <= 254
+        && email.bytes().all(|b| b.is_ascii_graphic())
+        && email.split('@').count() == 2
+        && email.split('@').all(|part| !part.is_empty())
+}
+
+/// A DNS record from the API, if it is one a CA's validation can be: a `CNAME` to the CA
+/// (`sectigo.com`, or `comodoca.com` in old replies) or a `TXT`, at a `_` label of the name
+/// or of a parent of it.
+fn dns_record(a: &NameDcv, base: &str) -> Option<(String, String, String)> {
+    let name = a.dns_name.trim_end_matches('.');
+    let value = a.dns_value.trim_end_matches('.');
+    let lower = name.to_ascii_lowercase();
+    let (label, zone) = lower.split_once('.')?;
+    let under = zone == base || base.ends_with(&format!(".{zone}"));
+    if !label.starts_with('_') || !under || !zone.contains('.') || !is_dns_name(name) {
+        return None;
+    }
+    let kind = if a.dns_type.is_empty() {
+        "CNAME".to_owned()
+    } else {
+        a.dns_type.to_ascii_uppercase()
+    };
+    let ok = match kind.as_str() {
+        "CNAME" => {
+            let v = value.to_ascii_lowercase();
+            is_dns_name(&v) && (v.ends_with(".sectigo.com") || v.ends_with(".comodoca.com"))
+        }
+        "TXT" => is_txt(value),
+        _ => false,
+    };
+    ok.then(|| (kind, name.to_owned(), value.to_owned()))
 }
 
 /// A TXT value written as one quoted zone-file string: printable ASCII without quotes or
@@ -103,22 +148,7 @@ pub fn of_orders(orders: &[ExpandedOrder], ledger: &Contents, catalog: &Catalog)
             continue;
         }
         let placed = state.is_some_and(|s| s.current.is_some());
-        // What the API said: the placement's reply, then what collect said since.
-        let mut said: Vec<NameDcv> = state
-            .and_then(|s| s.current)
-            .map(|r| names::parse_cell(&r.dcv))
-            .unwrap_or_default();
-        if let Some(collected) = state.and_then(|s| s.status) {
-            for n in names::parse_cell(&collected.dcv) {
-                match said
-                    .iter_mut()
-                    .find(|s| s.domain.eq_ignore_ascii_case(&n.domain))
-                {
-                    Some(s) => merge(s, n),
-                    None => said.push(n),
-                }
-            }
-        }
+        let said = state.map(said).unwrap_or_default();
         let params = order.wire_params();
         let unique = params
             .get("uniqueValue")
@@ -146,6 +176,27 @@ pub fn of_orders(orders: &[ExpandedOrder], ledger: &Contents, catalog: &Catalog)
     out
 }
 
+/// What the API said of each name of a key's certificate in force: the reply of the call
+/// that made it, then what collect said since.
+pub fn said(state: &KeyState<'_>) -> Vec<NameDcv> {
+    let mut said: Vec<NameDcv> = state
+        .current
+        .map(|r| names::parse_cell(&r.dcv))
+        .unwrap_or_default();
+    if let Some(collected) = state.status {
+        for n in names::parse_cell(&collected.dcv) {
+            match said
+                .iter_mut()
+                .find(|s| s.domain.eq_ignore_ascii_case(&n.domain))
+            {
+                Some(s) => merge(s, n),
+                None => said.push(n),
+            }
+        }
+    }
+    said
+}
+
 /// `later` (collect) over `earlier` (the placement): what it says, where it says anything.
 fn merge(earlier: &mut NameDcv, later: NameDcv) {
     let keep = |a: &mut String, b: String| {
@@ -170,7 +221,19 @@ fn merge(earlier: &mut NameDcv, later: NameDcv) {
     }
 }
 
-/// The record of one name.
+/// The methods NicSRS documents (and `DNS_CSR_HASH`, which some clients send).
+const METHODS: [&str; 5] = [
+    "EMAIL",
+    "HTTP_CSR_HASH",
+    "HTTPS_CSR_HASH",
+    "CNAME_CSR_HASH",
+    "DNS_CSR_HASH",
+];
+
+/// The record of one name. What the ledger says is taken only when it is what a CA's
+/// validation can be (the ledger is a file anyone may edit): a DNS record at a `_` label
+/// of the name or a parent of it, a CNAME to the CA, a file the CAs name; and where the
+/// record can be computed from the CSR, the computed one is shown.
 fn one(
     order: &ExpandedOrder,
     wanted: &NameDcv,
@@ -180,13 +243,12 @@ fn one(
 ) -> Record {
     // The method NicSRS holds wins over the manifest's (which `update-dcv` converges).
     let method = api
-        .map(|a| a.method.as_str())
-        .filter(|m| !m.is_empty())
-        .unwrap_or(&wanted.method)
-        .to_ascii_uppercase();
+        .map(|a| a.method.to_ascii_uppercase())
+        .filter(|m| METHODS.contains(&m.as_str()))
+        .unwrap_or_else(|| wanted.method.to_ascii_uppercase());
     let verified = api.and_then(|a| a.verified) == Some(true);
     let domain = wanted.domain.clone();
-    let base = domain.trim_start_matches("*.").to_owned();
+    let base = domain.trim_start_matches("*.").to_ascii_lowercase();
     let mut r = Record {
         key: order.key.clone(),
         domain,
@@ -199,14 +261,14 @@ fn one(
         source: String::new(),
         state: "unknown".into(),
     };
-    let from_api = |r: &mut Record| {
-        r.source = "api".into();
+    let placed = |r: &mut Record, source: &str| {
+        r.source = source.into();
         r.state = "to-publish".into();
     };
     match method.as_str() {
         "EMAIL" => {
             r.kind = "EMAIL".into();
-            let email = api.map(|a| a.email.as_str()).filter(|e| !e.is_empty());
+            let email = api.map(|a| a.email.as_str()).filter(|e| is_email(e));
             r.source = if email.is_some() { "api" } else { "manifest" }.into();
             r.value = email.unwrap_or(&wanted.email).to_owned();
             r.state = "to-approve".into();
@@ -217,49 +279,32 @@ fn one(
             } else {
                 "http"
             };
-            // A file name from the ledger that is not plain (it could climb out of the
-            // folder) is not taken: the ledger is a file anyone may have edited.
-            let file = api.filter(|a| is_file_name(&a.file_name));
-            if let Some(a) = file {
+            let url = |file: &str| format!("{scheme}://{base}/.well-known/pki-validation/{file}");
+            if let Some(h) = hashes {
                 r.kind = "FILE".into();
-                r.url = format!(
-                    "{scheme}://{base}/.well-known/pki-validation/{}",
-                    a.file_name
-                );
-                r.content.clone_from(&a.file_content);
-                from_api(&mut r);
-            } else if let Some(h) = hashes {
-                r.kind = "FILE".into();
-                r.url = format!(
-                    "{scheme}://{base}/.well-known/pki-validation/{}",
-                    h.file_name()
-                );
+                r.url = url(&h.file_name());
                 r.content = h.file_content(unique);
-                r.source = "csr".into();
-                r.state = "to-publish".into();
+                placed(&mut r, "csr");
+            } else if let Some(a) =
+                api.filter(|a| is_file_name(&a.file_name) && is_content(&a.file_content))
+            {
+                r.kind = "FILE".into();
+                r.url = url(&a.file_name);
+                r.content.clone_from(&a.file_content);
+                placed(&mut r, "api");
             }
         }
         _ => {
-            let dns = api.filter(|a| {
-                is_dns_name(a.dns_name.trim_end_matches('.'))
-                    && (is_dns_name(a.dns_value.trim_end_matches('.'))
-                        || (a.dns_type.eq_ignore_ascii_case("TXT") && is_txt(&a.dns_value)))
-            });
-            if let Some(a) = dns {
-                r.kind = if a.dns_type.is_empty() {
-                    "CNAME".into()
-                } else {
-                    a.dns_type.clone()
-                };
-                r.name = a.dns_name.trim_end_matches('.').to_owned();
-                r.value = a.dns_value.trim_end_matches('.').to_owned();
-                from_api(&mut r);
-            } else if let Some(h) = hashes.filter(|_| method.contains("CSR_HASH")) {
+            if let Some(h) = hashes.filter(|_| method.contains("CSR_HASH")) {
                 r.kind = "CNAME".into();
                 r.name = format!("{}.{base}", h.cname_label());
                 r.value = h.cname_target(unique);
-                r.source = "csr".into();
-                r.state = "to-publish".into();
+                placed(&mut r, "csr");
+            } else if let Some((kind, name, value)) = api.and_then(|a| dns_record(a, &base)) {
+                r.kind = kind;
+                r.name = name;
+                r.value = value;
+                placed(&mut r, "api");
             }
         }
     }
