@@ -251,7 +251,39 @@ fn the_apis_records_are_recorded_and_shown_once_placed_and_the_webroot_gets_the_
     let before = records(&dir, &[]);
     assert_eq!(before.len(), 1, "only what can be computed: {before:#?}");
     assert_eq!(before[0]["source"], "csr");
+    let later = |dir: &Path| {
+        let out = run(
+            dir,
+            &["dcv", "orders.yaml", "--sandbox", "--ledger", "ledger.csv"],
+        );
+        let json = run(
+            dir,
+            &[
+                "dcv",
+                "orders.yaml",
+                "--format",
+                "json",
+                "--sandbox",
+                "--ledger",
+                "ledger.csv",
+            ],
+        );
+        let doc: Value = serde_json::from_str(&json.stdout).expect("json");
+        (out.stdout, doc["known_once_placed"].clone())
+    };
+    let (text, count) = later(&dir);
+    assert_eq!(
+        count, 2,
+        "the names of the two orders without a CSR are counted"
+    );
+    assert!(
+        text.contains("2 more names of orders not placed yet: known once placed"),
+        "{text}"
+    );
     apply(&dir);
+    let (text, count) = later(&dir);
+    assert_eq!(count, 0);
+    assert!(!text.contains("not placed yet"), "{text}");
     let ledger = std::fs::read_to_string(dir.join("ledger.csv")).expect("ledger");
     assert!(
         ledger

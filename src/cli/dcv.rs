@@ -63,15 +63,19 @@ impl DcvCommand {
             None => Catalog::builtin(),
         };
         let contents = super::target::ledger_of(&target, &outcome.orders)?;
-        let records = records::of_orders(&outcome.orders, &contents, &catalog);
+        let found = records::of_orders(&outcome.orders, &contents, &catalog);
+        let records = &found.records;
         if let Some(root) = &self.webroot {
-            write_webroot(root, &records)?;
+            write_webroot(root, records)?;
         }
         let text = match self.format {
-            DcvFormat::Text => text(&records),
-            DcvFormat::Json => format!("{:#}\n", serde_json::json!({ "records": records })),
-            DcvFormat::Csv => csv(&records),
-            DcvFormat::Zone => zone(&records, self.ttl),
+            DcvFormat::Text => text(records, found.later),
+            DcvFormat::Json => format!(
+                "{:#}\n",
+                serde_json::json!({ "records": records, "known_once_placed": found.later })
+            ),
+            DcvFormat::Csv => csv(records),
+            DcvFormat::Zone => zone(records, self.ttl),
         };
         std::io::stdout()
             .lock()
@@ -82,7 +86,7 @@ impl DcvCommand {
 }
 
 /// For a person: each order, then each name and what to do.
-fn text(records: &[Record]) -> String {
+fn text(records: &[Record], later: usize) -> String {
     let shown = |s: &str| crate::shown::bounded(s, 200);
     let mut out = String::new();
     let mut key = None;
@@ -125,6 +129,13 @@ fn text(records: &[Record]) -> String {
         count("verified"),
         count("unknown")
     );
+    if later > 0 {
+        let _ = writeln!(
+            out,
+            "{} of orders not placed yet: known once placed (no CSR to compute them from, or a CA that issues its own tokens)",
+            crate::shown::counted(later as u64, "more name")
+        );
+    }
     out
 }
 

@@ -135,10 +135,21 @@ pub fn is_txt(value: &str) -> bool {
             .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\')
 }
 
+/// What `dcv` found: the records, and how many names of orders not placed yet cannot be
+/// known before they are (no CSR to compute from, or a CA that issues its own tokens).
+#[derive(Debug, Default)]
+pub struct Found {
+    /// One record per name.
+    pub records: Vec<Record>,
+    /// Names known only once their order is placed.
+    pub later: usize,
+}
+
 /// The records of every name of `orders` that is not issued yet.
-pub fn of_orders(orders: &[ExpandedOrder], ledger: &Contents, catalog: &Catalog) -> Vec<Record> {
+pub fn of_orders(orders: &[ExpandedOrder], ledger: &Contents, catalog: &Catalog) -> Found {
     let states = ledger.states();
     let mut out = Vec::new();
+    let mut later = 0;
     for order in orders {
         let state = states.get(order.key.as_str());
         let status = state
@@ -170,10 +181,15 @@ pub fn of_orders(orders: &[ExpandedOrder], ledger: &Contents, catalog: &Catalog)
             // Before placing, only what can be known then.
             if placed || record.state != "unknown" {
                 out.push(record);
+            } else {
+                later += 1;
             }
         }
     }
-    out
+    Found {
+        records: out,
+        later,
+    }
 }
 
 /// What the API said of each name of a key's certificate in force: the reply of the call
