@@ -69,21 +69,27 @@ fn apply(dir: &Path) {
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
 
-fn records(dir: &Path, args: &[&str]) -> Vec<Value> {
-    let mut all = vec![
-        "dcv",
-        "orders.yaml",
-        "--format",
-        "json",
-        "--sandbox",
-        "--ledger",
-        "ledger.csv",
-    ];
-    all.extend_from_slice(args);
+/// `dcv orders.yaml --sandbox --ledger ledger.csv EXTRA...` in `dir`, which must succeed.
+fn dcv(dir: &Path, extra: &[&str]) -> common::Run {
+    let mut all = vec!["dcv", "orders.yaml", "--sandbox", "--ledger", "ledger.csv"];
+    all.extend_from_slice(extra);
     let out = run(dir, &all);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let doc: Value = serde_json::from_str(&out.stdout).expect("one JSON document");
-    doc["records"].as_array().expect("records").clone()
+    out
+}
+
+/// The document `dcv --format json EXTRA...` prints.
+fn document(dir: &Path, extra: &[&str]) -> Value {
+    let mut all = vec!["--format", "json"];
+    all.extend_from_slice(extra);
+    serde_json::from_str(&dcv(dir, &all).stdout).expect("one JSON document")
+}
+
+fn records(dir: &Path, extra: &[&str]) -> Vec<Value> {
+    document(dir, extra)["records"]
+        .as_array()
+        .expect("records")
+        .clone()
 }
 
 #[test]
@@ -180,20 +186,7 @@ fn sectigo_records_are_the_hashes_of_the_csr_as_openssl_computes_them() {
         }
     }
     // The zone lines are the same records, absolute, ready for nsupdate.
-    let zone = run(
-        &dir,
-        &[
-            "dcv",
-            "orders.yaml",
-            "--format",
-            "zone",
-            "--sandbox",
-            "--ledger",
-            "ledger.csv",
-            "--ttl",
-            "60",
-        ],
-    );
+    let zone = dcv(&dir, &["--format", "zone", "--ttl", "60"]);
     let (md5, sha) = openssl_hashes(&dir, "cdn-wildcard.csr");
     assert!(
         zone.stdout.contains(&format!(
@@ -252,24 +245,8 @@ fn the_apis_records_are_recorded_and_shown_once_placed_and_the_webroot_gets_the_
     assert_eq!(before.len(), 1, "only what can be computed: {before:#?}");
     assert_eq!(before[0]["source"], "csr");
     let later = |dir: &Path| {
-        let out = run(
-            dir,
-            &["dcv", "orders.yaml", "--sandbox", "--ledger", "ledger.csv"],
-        );
-        let json = run(
-            dir,
-            &[
-                "dcv",
-                "orders.yaml",
-                "--format",
-                "json",
-                "--sandbox",
-                "--ledger",
-                "ledger.csv",
-            ],
-        );
-        let doc: Value = serde_json::from_str(&json.stdout).expect("json");
-        (out.stdout, doc["known_once_placed"].clone())
+        let text = dcv(dir, &[]).stdout;
+        (text, document(dir, &[])["known_once_placed"].clone())
     };
     let (text, count) = later(&dir);
     assert_eq!(
@@ -385,21 +362,7 @@ fn a_hostile_dcv_cell_writes_no_file_and_no_record_that_a_ca_would_not_ask_for()
         assert_ne!(evil, ledger, "{field} was found");
         std::fs::write(dir.join("ledger.csv"), evil).expect("edit");
         let _ = std::fs::remove_dir_all(dir.join("www"));
-        let out = run(
-            &dir,
-            &[
-                "dcv",
-                "orders.yaml",
-                "--sandbox",
-                "--ledger",
-                "ledger.csv",
-                "--webroot",
-                "www",
-                "--format",
-                "zone",
-            ],
-        );
-        assert_eq!(out.code, 0, "{}", out.stderr);
+        let out = dcv(&dir, &["--webroot", "www", "--format", "zone"]);
         let written = walk(&dir.join("www"));
         // The file computed from the CSR, and the API's file unless its cell was edited:
         // what an edited cell says is not taken.
@@ -440,19 +403,7 @@ fn a_hostile_dcv_cell_writes_no_file_and_no_record_that_a_ca_would_not_ask_for()
     std::fs::create_dir_all(dir.join("elsewhere")).expect("elsewhere");
     std::os::unix::fs::symlink(dir.join("elsewhere"), dir.join("www/api.shop.example"))
         .expect("link");
-    let out = run(
-        &dir,
-        &[
-            "dcv",
-            "orders.yaml",
-            "--sandbox",
-            "--ledger",
-            "ledger.csv",
-            "--webroot",
-            "www",
-        ],
-    );
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = dcv(&dir, &["--webroot", "www"]);
     assert!(out.stderr.contains("symbolic link"), "{}", out.stderr);
     assert!(walk(&dir.join("elsewhere")).is_empty());
 }

@@ -244,6 +244,79 @@ const MAPS: [&str; 2] = ["dcvInfo", "errors"];
 
 /// A value's shape: objects by their keys (any key of the maps above), arrays by their
 /// first element, scalars by their JSON type.
+/// What the ledger's `dcv` cell keeps of the fixtures' DCV fields, for each name the
+/// request sent: a name's own record (`dcvInfo`) before the order's, the `DCVdnsHost` label
+/// put before the name; and a collect reply's `dcvList` states with them.
+#[test]
+fn each_name_keeps_the_record_the_fixtures_give_it() {
+    use nicsrs_batch::dcv::{NameDcv, names};
+    let data = |name: &str| fixture_json(name)["data"].clone();
+    let sent = |domains: &[&str]| -> Vec<NameDcv> {
+        domains
+            .iter()
+            .map(|d| NameDcv {
+                domain: (*d).into(),
+                method: "CNAME_CSR_HASH".into(),
+                ..NameDcv::default()
+            })
+            .collect()
+    };
+    let multi = names::from_reply(
+        Some(&data("place-multi-domain.json")),
+        sent(&["www.example.com", "shop.example.com"]),
+    );
+    let of = |n: &NameDcv| {
+        (
+            n.domain.clone(),
+            n.dns_name.clone(),
+            n.dns_type.clone(),
+            n.dns_value.clone(),
+            n.file_name.clone(),
+        )
+    };
+    assert_eq!(
+        multi.iter().map(of).collect::<Vec<_>>(),
+        [
+            (
+                "www.example.com",
+                "_dnsauth.www.example.com",
+                "TXT",
+                "_6q2y0kz3x1v8n4m7b5c9d2f6g8h0j3k1",
+                "fileauth.txt"
+            ),
+            (
+                "shop.example.com",
+                "_dnsauth.shop.example.com",
+                "TXT",
+                "_0p9o8i7u6y5t4r3e2w1q0a9s8d7f6g5h",
+                "fileauth.txt"
+            ),
+        ]
+        .map(|(a, b, c, d, e)| (a.into(), b.into(), c.into(), d.into(), e.into()))
+    );
+    // One set for the order: every name gets it, at its own `_dnsauth` label.
+    let digicert = names::from_reply(
+        Some(&data("place-digicert.json")),
+        sent(&["a.example.com", "b.example.com"]),
+    );
+    assert_eq!(digicert.len(), 2);
+    assert_eq!(digicert[1].dns_name, "_dnsauth.b.example.com");
+    assert_eq!(
+        digicert[1].file_content,
+        "_35251mctqlvt0ot0f2z2ekb8kkhqxqvt"
+    );
+    // The cell reads back as written.
+    assert_eq!(names::parse_cell(&names::cell(&multi)), multi);
+    // No DCV fields: nothing is recorded.
+    assert!(
+        names::from_reply(
+            Some(&serde_json::json!({"certId": "1"})),
+            sent(&["a.example.com"])
+        )
+        .is_empty()
+    );
+}
+
 fn shape(v: &Value) -> Value {
     shape_in(v, "")
 }
