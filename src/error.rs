@@ -44,6 +44,9 @@ pub enum Error {
     /// Writing the output failed.
     #[error("cannot write output: {0}")]
     Output(std::io::Error),
+    /// A DNS server could not be reached or refused an update, or the TSIG key is unusable.
+    #[error(transparent)]
+    Dns(#[from] crate::dcv::dns::DnsError),
     /// A file the command writes (`dcv --webroot`) could not be written.
     #[error("cannot write {path}: {source}")]
     Write {

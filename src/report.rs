@@ -155,20 +155,32 @@ impl Reporter for JsonReporter {
 /// The summary table.
 pub fn summary_text(s: &Summary, already: usize, blocked: usize, ledger: &str) -> String {
     let secs = s.elapsed.as_secs_f64();
-    let done = s.placed + s.renewed + s.reissued + s.replaced + s.found + s.failed + s.unknown;
+    let done = s.placed
+        + s.renewed
+        + s.reissued
+        + s.replaced
+        + s.dcv_updated
+        + s.found
+        + s.failed
+        + s.unknown;
     let mut out = String::from("\nSummary\n");
     for (label, n) in [
         ("placed now", s.placed),
         ("renewed now", s.renewed),
         ("reissued now", s.reissued),
         ("replaced now", s.replaced),
+        ("dcv updated now", s.dcv_updated),
         ("found done (reconciled)", s.found),
         ("nothing to do", already as u64),
         ("failed", s.failed),
         ("unknown (reconcile next run)", s.unknown),
         ("blocked or cancelled", blocked as u64),
         ("not started", s.not_started),
+        ("awaiting dcv (--require-dcv)", s.awaiting_dcv),
     ] {
+        if n == 0 && matches!(label, "dcv updated now" | "awaiting dcv (--require-dcv)") {
+            continue; // shown only when a run has any
+        }
         out.push_str(&format!("  {label:<29} {n:>7}\n"));
     }
     out.push_str(&format!(
@@ -193,6 +205,8 @@ pub fn summary_json(
         "renewed": s.renewed,
         "reissued": s.reissued,
         "replaced": s.replaced,
+        "dcv_updated": s.dcv_updated,
+        "awaiting_dcv": s.awaiting_dcv,
         "found": s.found,
         "already": already,
         "failed": s.failed,

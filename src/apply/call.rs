@@ -29,6 +29,9 @@ pub(super) enum Sent {
 /// One job, start to end. Its last row carries its final outcome. Returns `false` when
 /// the run stopped before the job started (it wrote nothing).
 pub(super) async fn carry_out(ctx: &Ctx, mut job: Job) -> bool {
+    if job.action == Action::UpdateDcv {
+        return super::update_dcv::carry_out(ctx, &job).await;
+    }
     let api = ctx.options.api;
     // The `request_fields` of its rows, worked out here rather than in the plan: off the
     // path to the first call.

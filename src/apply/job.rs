@@ -52,6 +52,8 @@ pub struct Job {
     pub domains: String,
     /// For the ledger.
     pub manifest: String,
+    /// For `update-dcv`: each name whose validation changed, as the manifest has it now.
+    pub dcv_updates: Vec<crate::dcv::NameDcv>,
 }
 
 impl Job {
@@ -84,6 +86,7 @@ impl Job {
                 request_fields: s.request_fields,
                 sent_fields: s.sent_fields,
                 fields_basis: s.fields_basis,
+                dcv_updates: s.dcv_updates,
             })
             .collect()
     }

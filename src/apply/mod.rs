@@ -7,6 +7,7 @@
 mod call;
 mod job;
 mod session;
+mod update_dcv;
 mod writer;
 
 use call::carry_out;
@@ -92,6 +93,10 @@ pub struct Summary {
     pub reissued: u64,
     /// Replaced by this run.
     pub replaced: u64,
+    /// Pending orders whose names' validation was changed (`/ssl/updateDCV`) by this run.
+    pub dcv_updated: u64,
+    /// New orders held back by `--require-dcv`: their records do not check out yet.
+    pub awaiting_dcv: u64,
     /// Found done by reconciliation (placed, renewed or reissued by an earlier call).
     pub found: u64,
     /// Refused or never sent.

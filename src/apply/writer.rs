@@ -46,6 +46,7 @@ pub(super) fn write_rows(
                         Event::Renewed => summary.renewed += 1,
                         Event::Reissued => summary.reissued += 1,
                         Event::Replaced => summary.replaced += 1,
+                        Event::UpdateDcv => summary.dcv_updated += 1,
                         _ => summary.placed += 1,
                     },
                     Final::Found => summary.found += 1,

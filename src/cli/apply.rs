@@ -43,6 +43,18 @@ pub struct ApplyCommand {
     /// complete (a run that lost ledger rows would then buy them again).
     #[arg(long)]
     pub trust_ledger: bool,
+    /// Place (renew, replace) only the orders whose validation records can be computed
+    /// before paying and already check out (DNS, HTTP; see `dcv --check`); the others wait
+    /// in the plan (`awaiting-dcv`) with the reason. Approvers' mails are not checked.
+    #[arg(long)]
+    pub require_dcv: bool,
+    /// With --require-dcv: the DNS resolver to ask [default: the first nameserver of /etc/resolv.conf].
+    #[arg(long, value_name = "IP:PORT", requires = "require_dcv")]
+    pub resolver: Option<std::net::SocketAddr>,
+    /// With --require-dcv: fetch every file from this address instead of its name's (as
+    /// curl's --connect-to).
+    #[arg(long, value_name = "IP:PORT", requires = "require_dcv")]
+    pub connect_to: Option<std::net::SocketAddr>,
     /// Output format: text, or one JSON object per outcome and a summary.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -80,7 +92,11 @@ impl ApplyCommand {
         // and its calls: no question to ask, no `--max-orders` that may refuse the run (a
         // refused run sends nothing at all), the API itself (not the embedded sandbox),
         // every new order looked up, no refresh first.
-        let ahead = (self.yes && self.max_orders.is_none() && !self.trust_ledger && !self.refresh)
+        let ahead = (self.yes
+            && self.max_orders.is_none()
+            && !self.trust_ledger
+            && !self.refresh
+            && !self.require_dcv)
             .then(|| {
                 let _entered = runtime.enter();
                 Ahead::ready(
@@ -118,6 +134,21 @@ impl ApplyCommand {
             timeouts,
             reconcile_delay: self.reconcile_delay,
             trust_ledger: self.trust_ledger,
+            require_dcv: match self.require_dcv {
+                false => None,
+                true => Some((
+                    crate::dcv::check::Checker {
+                        resolver: self
+                            .resolver
+                            .unwrap_or_else(crate::dcv::dns::system_resolver),
+                        connect_to: self.connect_to,
+                    },
+                    match &self.common.catalog {
+                        Some(path) => crate::catalog::Catalog::from_file(path)?,
+                        None => crate::catalog::Catalog::builtin(),
+                    },
+                )),
+            },
         };
         if self.refresh {
             super::refresh::refresh_first(
@@ -197,6 +228,9 @@ struct Settings {
     reconcile_delay: Duration,
     /// Skip the lookup by refId before each new call (the ledger is known complete).
     trust_ledger: bool,
+    /// `--require-dcv`: where records are looked up, and the catalogue that says which CA
+    /// validates each product.
+    require_dcv: Option<(crate::dcv::check::Checker, crate::catalog::Catalog)>,
 }
 
 /// `apply`: the plan, a confirmation, then every order carried out exactly once.
@@ -216,7 +250,11 @@ async fn apply(outcome: &Validated, args: Settings, ahead: Option<Ahead>) -> Res
         None => ledger::Writer::open(&target.ledger, target.api)?,
     };
     warn_ledger(&target.ledger, &contents.warnings);
-    let plan = plan::make(&outcome.orders, &contents);
+    let mut plan = plan::make(&outcome.orders, &contents);
+    if let Some((checker, catalog)) = &args.require_dcv {
+        hold_for_dcv(&mut plan, checker, catalog).await;
+    }
+    let awaiting = plan.count(Action::AwaitingDcv) as u64;
     // A cancelled order is as stuck as a refused one: the manifest asks for what cannot be.
     let (already, blocked) = (
         plan.count(Action::Nothing),
@@ -312,7 +350,8 @@ async fn apply(outcome: &Validated, args: Settings, ahead: Option<Ahead>) -> Res
     if let Some(s) = embedded {
         s.stop().await?;
     }
-    let summary = summary?;
+    let mut summary = summary?;
+    summary.awaiting_dcv = awaiting;
     if args.json {
         println!(
             "{}",
@@ -331,6 +370,46 @@ async fn apply(outcome: &Validated, args: Settings, ahead: Option<Ahead>) -> Res
     } else {
         Exit::Ok
     })
+}
+
+/// `--require-dcv`: every record of every new call is looked up; a call whose records are
+/// not all right (or cannot be known before it is placed) waits, with the reason.
+async fn hold_for_dcv(
+    plan: &mut plan::Plan<'_>,
+    checker: &crate::dcv::check::Checker,
+    catalog: &crate::catalog::Catalog,
+) {
+    use crate::dcv::check::Outcome;
+    plan::with_dcv(plan, catalog);
+    let all: Vec<crate::dcv::records::Record> = plan
+        .steps
+        .iter()
+        .flat_map(|s| s.dcv.iter().cloned())
+        .collect();
+    let outcomes = checker.check_all(&all).await;
+    let mut outcomes = outcomes.into_iter();
+    let shown = |s: &str| crate::shown::bounded(s, 120);
+    plan::hold_for_dcv(plan, |step| {
+        let mut reasons = Vec::new();
+        for r in &step.dcv {
+            let outcome = outcomes.next().unwrap_or(Outcome::Unchecked);
+            let what = match r.kind.as_str() {
+                "FILE" => shown(&r.url),
+                _ => format!("{} {}", shown(&r.name), r.kind),
+            };
+            match outcome {
+                _ if r.kind.is_empty() => reasons.push(format!(
+                    "{}: its record is known only once the order is placed",
+                    shown(&r.domain)
+                )),
+                Outcome::Missing => reasons.push(format!("{what} is missing")),
+                Outcome::Wrong(found) => reasons.push(format!("{what} is wrong: {found}")),
+                Outcome::Failed(why) => reasons.push(format!("{what} not checked: {why}")),
+                _ => {}
+            }
+        }
+        reasons
+    });
 }
 
 /// Asks on the terminal; refuses when there is none.

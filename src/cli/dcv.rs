@@ -6,10 +6,15 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use clap::{Args, ValueEnum};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use clap::{Args, Subcommand, ValueEnum};
 
 use super::{ApiArgs, ManifestArgs};
 use crate::catalog::Catalog;
+use crate::dcv::check::{Checker, Outcome};
+use crate::dcv::dns::{Change, TsigKey, Updater};
 use crate::dcv::records::{self, Record, is_dns_name, is_file_name, is_txt};
 use crate::error::Error;
 use crate::exit::Exit;
@@ -29,11 +34,15 @@ pub enum DcvFormat {
 
 /// The arguments of `dcv`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct DcvCommand {
+    /// Publish the DNS records on an authoritative server.
+    #[command(subcommand)]
+    pub action: Option<DcvAction>,
     /// Manifest files, or directories searched for *.yaml and *.yml.
     #[arg(required = true, value_name = "FILE|DIR")]
     pub paths: Vec<PathBuf>,
-    /// Output format.
+    /// Output format (`--check`: text, json or csv).
     #[arg(long, value_enum, default_value_t = DcvFormat::Text)]
     pub format: DcvFormat,
     /// The TTL of `--format zone` lines, in seconds (at most 2147483647, RFC 2181).
@@ -43,6 +52,17 @@ pub struct DcvCommand {
     /// Write each file to DIR/<domain>/.well-known/pki-validation/<file>.
     #[arg(long, value_name = "DIR")]
     pub webroot: Option<PathBuf>,
+    /// Look each record up (DNS, HTTP) and say per name whether it is right, missing or
+    /// wrong; exit 3 unless everything that can be checked is right.
+    #[arg(long)]
+    pub check: bool,
+    /// With --check: the DNS resolver to ask [default: the first nameserver of /etc/resolv.conf].
+    #[arg(long, value_name = "IP:PORT", requires = "check")]
+    pub resolver: Option<SocketAddr>,
+    /// With --check: fetch every file from this address instead of its name's (as curl's
+    /// --connect-to), keeping the URL's host name.
+    #[arg(long, value_name = "IP:PORT", requires = "check")]
+    pub connect_to: Option<SocketAddr>,
     /// Where orders go: the API, the sandbox, the ledger.
     #[command(flatten)]
     pub api: ApiArgs,
@@ -51,22 +71,101 @@ pub struct DcvCommand {
     pub common: ManifestArgs,
 }
 
+/// What `dcv` does besides listing.
+#[derive(Debug, Subcommand)]
+pub enum DcvAction {
+    /// Add each name's DNS record to an authoritative server by RFC 2136 dynamic update
+    /// signed with TSIG; with --cleanup, remove those of names the CA has verified.
+    Publish(PublishCommand),
+}
+
+/// The arguments of `dcv publish`.
+#[derive(Debug, Args)]
+pub struct PublishCommand {
+    /// Manifest files, or directories searched for *.yaml and *.yml.
+    #[arg(required = true, value_name = "FILE|DIR")]
+    pub paths: Vec<PathBuf>,
+    /// The primary server that takes dynamic updates (BIND, Knot, PowerDNS, Windows DNS).
+    #[arg(long, value_name = "SERVER:PORT")]
+    pub rfc2136: SocketAddr,
+    /// The TSIG key: BIND's `tsig-keygen` file, Knot's `keymgr -t` output, or
+    /// `algorithm:name:secret` (hmac-sha256, -sha384, -sha512).
+    #[arg(long, value_name = "FILE")]
+    pub tsig_key: PathBuf,
+    /// Remove the records of names the CA has verified (and of issued certificates)
+    /// instead of adding records.
+    #[arg(long)]
+    pub cleanup: bool,
+    /// The records' TTL, in seconds.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u32).range(0..=2_147_483_647))]
+    pub ttl: u32,
+    /// Where orders go: the API, the sandbox, the ledger.
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// The options of every command that reads manifests.
+    #[command(flatten)]
+    pub common: ManifestArgs,
+}
+
+/// The records of the manifests' orders (`None`: the manifests are invalid).
+fn load(
+    paths: &[PathBuf],
+    api: &ApiArgs,
+    common: &ManifestArgs,
+    settled: bool,
+) -> Result<Option<records::Found>, Error> {
+    let target = api.target()?;
+    let Some(outcome) = super::load_valid(paths, common)? else {
+        return Ok(None);
+    };
+    let catalog = match &common.catalog {
+        Some(path) => Catalog::from_file(path)?,
+        None => Catalog::builtin(),
+    };
+    let contents = super::target::ledger_of(&target, &outcome.orders)?;
+    Ok(Some(records::of_orders(
+        &outcome.orders,
+        &contents,
+        &catalog,
+        settled,
+    )))
+}
+
 impl DcvCommand {
-    /// Lists (and with `--webroot` writes) what each name needs.
+    /// Lists (and with `--webroot` writes, with `--check` checks) what each name needs.
     pub fn run(self) -> Result<Exit, Error> {
-        let target = self.api.target()?;
-        let Some(outcome) = super::load_valid(&self.paths, &self.common)? else {
+        if let Some(DcvAction::Publish(p)) = self.action {
+            return p.run();
+        }
+        if self.check && self.format == DcvFormat::Zone {
+            return Err(Error::Usage(
+                "--check prints text, json or csv, not zone lines".into(),
+            ));
+        }
+        let Some(found) = load(&self.paths, &self.api, &self.common, false)? else {
             return Ok(Exit::Invalid);
         };
-        let catalog = match &self.common.catalog {
-            Some(path) => Catalog::from_file(path)?,
-            None => Catalog::builtin(),
-        };
-        let contents = super::target::ledger_of(&target, &outcome.orders)?;
-        let found = records::of_orders(&outcome.orders, &contents, &catalog);
         let records = &found.records;
         if let Some(root) = &self.webroot {
             write_webroot(root, records)?;
+        }
+        if self.check {
+            let checker = Checker {
+                resolver: self
+                    .resolver
+                    .unwrap_or_else(crate::dcv::dns::system_resolver),
+                connect_to: self.connect_to,
+            };
+            let outcomes = super::runtime()?.block_on(checker.check_all(records));
+            let text = match self.format {
+                DcvFormat::Json => checked_json(records, &outcomes),
+                DcvFormat::Csv => checked_csv(records, &outcomes),
+                _ => checked_text(records, &outcomes, checker.resolver),
+            };
+            print(&text)?;
+            let blocking = outcomes.iter().any(Outcome::is_blocking);
+            return Ok(if blocking { Exit::Incomplete } else { Exit::Ok });
         }
         let text = match self.format {
             DcvFormat::Text => text(records, found.later),
@@ -77,12 +176,214 @@ impl DcvCommand {
             DcvFormat::Csv => csv(records),
             DcvFormat::Zone => zone(records, self.ttl),
         };
-        std::io::stdout()
-            .lock()
-            .write_all(text.as_bytes())
-            .map_err(Error::Output)?;
+        print(&text)?;
         Ok(Exit::Ok)
     }
+}
+
+fn print(text: &str) -> Result<(), Error> {
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .map_err(Error::Output)
+}
+
+/// What a check says of one record, for a person.
+fn said(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Right => "right".into(),
+        Outcome::Missing => "MISSING".into(),
+        Outcome::Wrong(found) => format!("WRONG: found {found}"),
+        Outcome::Failed(why) => format!("NOT CHECKED: {why}"),
+        Outcome::Unchecked => "nothing to look up".into(),
+        Outcome::Verified => "verified by the CA".into(),
+    }
+}
+
+fn checked_text(records: &[Record], outcomes: &[Outcome], resolver: SocketAddr) -> String {
+    let shown = |s: &str| crate::shown::bounded(s, 200);
+    let mut out = String::new();
+    let mut key = None;
+    for (r, o) in records.iter().zip(outcomes) {
+        if key != Some(&r.key) {
+            let _ = writeln!(out, "{}", shown(&r.key));
+            key = Some(&r.key);
+        }
+        let what = match r.kind.as_str() {
+            "CNAME" | "TXT" => format!("{} {}", shown(&r.name), r.kind),
+            "FILE" => shown(&r.url),
+            "EMAIL" => format!("approver {}", shown(&r.value)),
+            _ => "record not known yet".into(),
+        };
+        let _ = writeln!(out, "  {}  {what}: {}", shown(&r.domain), said(o));
+    }
+    let count = |w: &str| outcomes.iter().filter(|o| o.word() == w).count();
+    let _ = writeln!(
+        out,
+        "{}: {} right, {} missing, {} wrong, {} not checked, {} verified, {} with nothing to look up (DNS asked at {resolver})",
+        crate::shown::counted(records.len() as u64, "name"),
+        count("right"),
+        count("missing"),
+        count("wrong"),
+        count("failed"),
+        count("verified"),
+        count("unchecked"),
+    );
+    out
+}
+
+fn checked_json(records: &[Record], outcomes: &[Outcome]) -> String {
+    let list: Vec<serde_json::Value> = records
+        .iter()
+        .zip(outcomes)
+        .map(|(r, o)| {
+            let mut v = serde_json::to_value(r).unwrap_or_default();
+            if *o == Outcome::Right && r.state == "to-publish" {
+                v["state"] = "published".into();
+            }
+            if let (Some(map), Ok(serde_json::Value::Object(check))) =
+                (v.as_object_mut(), serde_json::to_value(o))
+            {
+                map.extend(check);
+                map.entry("found").or_insert(serde_json::Value::Null);
+            }
+            v
+        })
+        .collect();
+    let all_right = !outcomes.iter().any(Outcome::is_blocking);
+    format!(
+        "{:#}\n",
+        serde_json::json!({ "records": list, "all_right": all_right })
+    )
+}
+
+fn checked_csv(records: &[Record], outcomes: &[Outcome]) -> String {
+    let header = [
+        "key", "domain", "method", "type", "name", "value", "url", "check", "found",
+    ];
+    let mut out = crate::csv::line(header.iter().copied());
+    for (r, o) in records.iter().zip(outcomes) {
+        let found = match o {
+            Outcome::Wrong(f) | Outcome::Failed(f) => f.as_str(),
+            _ => "",
+        };
+        let cells = [
+            &r.key, &r.domain, &r.method, &r.kind, &r.name, &r.value, &r.url,
+        ];
+        out.push_str(&crate::csv::line(
+            cells.iter().map(|c| c.as_str()).chain([o.word(), found]),
+        ));
+    }
+    out
+}
+
+impl PublishCommand {
+    /// Adds (or with `--cleanup` removes) the DNS records.
+    pub fn run(self) -> Result<Exit, Error> {
+        let key = TsigKey::from_file(&self.tsig_key)?;
+        let Some(found) = load(&self.paths, &self.api, &self.common, self.cleanup)? else {
+            return Ok(Exit::Invalid);
+        };
+        let wanted: Vec<&Record> = found
+            .records
+            .iter()
+            .filter(|r| r.is_dns() && is_dns_name(&r.name))
+            .filter(|r| matches!(r.state.as_str(), "verified" | "settled") == self.cleanup)
+            .collect();
+        let server = self.rfc2136;
+        let ttl = self.ttl;
+        let cleanup = self.cleanup;
+        let failed = super::runtime()?
+            .block_on(async move { publish(server, &key, &wanted, ttl, cleanup).await })?;
+        Ok(if failed > 0 {
+            Exit::Incomplete
+        } else {
+            Exit::Ok
+        })
+    }
+}
+
+/// Sends one update per record; prints what was done; returns how many failed.
+async fn publish(
+    server: SocketAddr,
+    key: &TsigKey,
+    records: &[&Record],
+    ttl: u32,
+    cleanup: bool,
+) -> Result<usize, Error> {
+    let mut out = std::io::stdout().lock();
+    let mut err = std::io::stderr();
+    let mut updater = Updater::connect(server, key).await?;
+    let mut zones: HashMap<String, hickory_proto::rr::Name> = HashMap::new();
+    let mut seen = std::collections::HashSet::new();
+    let (mut done, mut failed) = (0usize, 0usize);
+    for r in records {
+        let change = Change {
+            name: r.name.clone(),
+            kind: r.kind.clone(),
+            value: r.value.clone(),
+        };
+        if !seen.insert((
+            change.name.to_ascii_lowercase(),
+            change.kind.clone(),
+            change.value.clone(),
+        )) {
+            continue;
+        }
+        let parent = change
+            .name
+            .split_once('.')
+            .map_or("", |(_, p)| p)
+            .to_owned();
+        let zone = match zones.get(&parent) {
+            Some(z) => Ok(z.clone()),
+            None => updater.zone_of(&change.name).await.inspect(|z| {
+                zones.insert(parent.clone(), z.clone());
+            }),
+        };
+        let result = match zone {
+            Ok(zone) if cleanup => updater.remove(&zone, &change).await.map(|()| zone),
+            Ok(zone) => updater.add(&zone, &change, ttl).await.map(|()| zone),
+            Err(e) => Err(e),
+        };
+        let shown = |s: &str| crate::shown::bounded(s, 200);
+        match result {
+            Ok(zone) => {
+                done += 1;
+                let _ = writeln!(
+                    out,
+                    "{} {}. {} {} (zone {zone}, {})",
+                    if cleanup { "removed" } else { "added" },
+                    shown(&change.name),
+                    change.kind,
+                    shown(&change.value),
+                    shown(&r.key)
+                );
+            }
+            Err(e) => {
+                failed += 1;
+                let _ = writeln!(
+                    err,
+                    "error: {} {} {}: {e}",
+                    shown(&r.key),
+                    shown(&change.name),
+                    change.kind
+                );
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "{} {} on {server}{}",
+        crate::shown::counted(done as u64, "record"),
+        if cleanup { "removed" } else { "added" },
+        if failed > 0 {
+            format!(", {failed} failed")
+        } else {
+            String::new()
+        }
+    );
+    Ok(failed)
 }
 
 /// For a person: each order, then each name and what to do.

@@ -54,9 +54,14 @@ impl PlanCommand {
                 None,
             )?;
         }
+        let catalog = match &self.common.catalog {
+            Some(path) => crate::catalog::Catalog::from_file(path)?,
+            None => crate::catalog::Catalog::builtin(),
+        };
         show(
             &outcome,
             &target,
+            &catalog,
             self.format == Format::Json,
             self.detailed_exitcode,
         )
@@ -64,10 +69,18 @@ impl PlanCommand {
 }
 
 /// `plan`: what apply would do. With `detailed`, exit 4 when there is work.
-fn show(outcome: &Validated, target: &Target, json: bool, detailed: bool) -> Result<Exit, Error> {
+fn show(
+    outcome: &Validated,
+    target: &Target,
+    catalog: &crate::catalog::Catalog,
+    json: bool,
+    detailed: bool,
+) -> Result<Exit, Error> {
     // Only the manifests' keys are decided: the rest of a large ledger is never built.
     let contents = super::target::ledger_of(target, &outcome.orders)?;
-    let plan = plan::make(&outcome.orders, &contents);
+    let mut plan = plan::make(&outcome.orders, &contents);
+    // What each new order's names will need, listed under it.
+    plan::with_dcv(&mut plan, catalog);
     let mut out = std::io::stdout().lock();
     if json {
         writeln!(out, "{:#}", plan::to_json(&plan)).map_err(Error::Output)?;

@@ -71,6 +71,18 @@ pub struct SandboxCommand {
     /// Product catalogue to sell instead of the built-in one.
     #[arg(long, value_name = "FILE")]
     pub catalog: Option<PathBuf>,
+    /// Validate names as a CA does: an order stays PENDING until each name's DNS record
+    /// (looked up through --resolver) or file (fetched over HTTP) is right; `dcvList` says
+    /// which names are verified. EMAIL names count as verified.
+    #[arg(long)]
+    pub verify_dcv: bool,
+    /// With --verify-dcv: the DNS resolver to ask [default: the first nameserver of /etc/resolv.conf].
+    #[arg(long, value_name = "IP:PORT", requires = "verify_dcv")]
+    pub resolver: Option<std::net::SocketAddr>,
+    /// With --verify-dcv: fetch every file from this address instead of its name's (as
+    /// curl's --connect-to).
+    #[arg(long, value_name = "IP:PORT", requires = "verify_dcv")]
+    pub connect_to: Option<std::net::SocketAddr>,
 }
 
 impl SandboxCommand {
@@ -106,6 +118,12 @@ impl SandboxCommand {
             validity_days: args.validity_days,
             state: args.state,
             catalog,
+            verify_dcv: args.verify_dcv.then(|| crate::sandbox::verify::Verify {
+                resolver: args
+                    .resolver
+                    .unwrap_or_else(crate::dcv::dns::system_resolver),
+                connect_to: args.connect_to,
+            }),
         };
         super::runtime()?.block_on(async {
             let sandbox = crate::sandbox::Sandbox::start(config, args.listen).await?;

@@ -5,6 +5,8 @@
 
 use md5::{Digest, Md5};
 
+pub mod check;
+pub mod dns;
 pub mod names;
 pub mod records;
 

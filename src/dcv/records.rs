@@ -145,8 +145,15 @@ pub struct Found {
     pub later: usize,
 }
 
-/// The records of every name of `orders` that is not issued yet.
-pub fn of_orders(orders: &[ExpandedOrder], ledger: &Contents, catalog: &Catalog) -> Found {
+/// The records of every name of `orders` that is not issued yet; with `settled`, also
+/// those of issued (`verified`) and cancelled, revoked or expired (`settled`) certificates,
+/// for removing records no longer needed.
+pub fn of_orders(
+    orders: &[ExpandedOrder],
+    ledger: &Contents,
+    catalog: &Catalog,
+    settled: bool,
+) -> Found {
     let states = ledger.states();
     let mut out = Vec::new();
     let mut later = 0;
@@ -155,7 +162,8 @@ pub fn of_orders(orders: &[ExpandedOrder], ledger: &Contents, catalog: &Catalog)
         let status = state
             .and_then(|s| s.status)
             .map(|r| r.status.to_ascii_uppercase());
-        if status.as_deref().is_some_and(|s| SETTLED.contains(&s)) {
+        let done = status.as_deref().filter(|s| SETTLED.contains(s));
+        if done.is_some() && !settled {
             continue;
         }
         let placed = state.is_some_and(|s| s.current.is_some());
@@ -177,7 +185,12 @@ pub fn of_orders(orders: &[ExpandedOrder], ledger: &Contents, catalog: &Catalog)
             let api = said
                 .iter()
                 .find(|s| s.domain.eq_ignore_ascii_case(&wanted.domain));
-            let record = one(order, &wanted, api, hashes.as_ref(), unique);
+            let mut record = one(order, &wanted, api, hashes.as_ref(), unique);
+            match done {
+                Some("COMPLETE" | "REISSUED") => record.state = "verified".into(),
+                Some(_) => record.state = "settled".into(),
+                None => {}
+            }
             // Before placing, only what can be known then.
             if placed || record.state != "unknown" {
                 out.push(record);
@@ -192,15 +205,49 @@ pub fn of_orders(orders: &[ExpandedOrder], ledger: &Contents, catalog: &Catalog)
     }
 }
 
+/// What each name of `order`'s own request (a placement, a renewal or replacement with
+/// its CSR) will need before the CA validates it: computed from the CSR where the CA
+/// derives it from it, the approver for `EMAIL`, else a record of no type (known only once
+/// the order is placed).
+pub fn for_new_call(order: &ExpandedOrder, catalog: &Catalog) -> Vec<Record> {
+    let params = order.wire_params();
+    let unique = params
+        .get("uniqueValue")
+        .and_then(serde_json::Value::as_str)
+        .filter(|u| !u.is_empty());
+    let family = catalog
+        .get(&order.product_code)
+        .map_or(Family::Other, |p| Family::of_vendor(&p.vendor));
+    let hashes = params
+        .get("csr")
+        .and_then(serde_json::Value::as_str)
+        .and_then(CsrHashes::of_pem)
+        .filter(|_| family == Family::Sectigo);
+    names::requested(&params)
+        .iter()
+        .map(|wanted| one(order, wanted, None, hashes.as_ref(), unique))
+        .collect()
+}
+
 /// What the API said of each name of a key's certificate in force: the reply of the call
-/// that made it, then what collect said since.
+/// that made it, then, in time order, what collect said and what `/ssl/updateDCV` calls
+/// that succeeded changed since.
 pub fn said(state: &KeyState<'_>) -> Vec<NameDcv> {
-    let mut said: Vec<NameDcv> = state
-        .current
-        .map(|r| names::parse_cell(&r.dcv))
-        .unwrap_or_default();
-    if let Some(collected) = state.status {
-        for n in names::parse_cell(&collected.dcv) {
+    let Some(current) = state.current else {
+        return Vec::new();
+    };
+    let mut said: Vec<NameDcv> = names::parse_cell(&current.dcv);
+    let success = crate::nicsrs::wire::Code::Success.value();
+    let mut later: Vec<&crate::ledger::Row> = state
+        .dcv_updates
+        .rows()
+        .filter(|r| r.code == Some(success) && r.cert_id == current.cert_id)
+        .chain(state.status)
+        .collect();
+    // Stable: rows of one time keep their ranked order.
+    later.sort_by(|a, b| a.time.cmp(&b.time));
+    for row in later {
+        for n in names::parse_cell(&row.dcv) {
             match said
                 .iter_mut()
                 .find(|s| s.domain.eq_ignore_ascii_case(&n.domain))
@@ -211,6 +258,42 @@ pub fn said(state: &KeyState<'_>) -> Vec<NameDcv> {
         }
     }
     said
+}
+
+/// The names of a certificate waiting for validation whose `dcvMethod` (or, for `EMAIL`,
+/// `dcvEmail`) the manifest changed since NicSRS was told: each as the manifest has it
+/// now, for `/ssl/updateDCV`. A name whose method NicSRS's replies never gave is left
+/// alone (nothing is known to differ).
+pub fn changed_names(order: &ExpandedOrder, state: &KeyState<'_>) -> Vec<NameDcv> {
+    let held = said(state);
+    names::requested(&order.wire_params())
+        .into_iter()
+        .filter(|wanted| compare(wanted, &held) == Some(false))
+        .collect()
+}
+
+/// Whether NicSRS holds every name of `order` with the method (and approver) the
+/// manifest has now: its `domainInfo` differs from the placement's in nothing that matters.
+pub fn methods_held(order: &ExpandedOrder, state: &KeyState<'_>) -> bool {
+    let held = said(state);
+    let wanted = names::requested(&order.wire_params());
+    !wanted.is_empty() && wanted.iter().all(|w| compare(w, &held) == Some(true))
+}
+
+/// Whether the name is held as wanted; `None` when NicSRS's method for it is not known.
+fn compare(wanted: &NameDcv, held: &[NameDcv]) -> Option<bool> {
+    let h = held
+        .iter()
+        .find(|h| h.domain.eq_ignore_ascii_case(&wanted.domain))?;
+    if h.method.is_empty() || wanted.method.is_empty() {
+        return None;
+    }
+    Some(
+        h.method.eq_ignore_ascii_case(&wanted.method)
+            && !(wanted.method.eq_ignore_ascii_case("EMAIL")
+                && !h.email.is_empty()
+                && !h.email.eq_ignore_ascii_case(&wanted.email)),
+    )
 }
 
 /// `later` (collect) over `earlier` (the placement): what it says, where it says anything.

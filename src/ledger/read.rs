@@ -84,7 +84,7 @@ impl Contents {
     fn fold(&mut self, key: &str, view: View<'_>, build: impl FnOnce() -> Kept) {
         let position = self.rows;
         self.rows += 1;
-        if view.event != super::Event::Status {
+        if !view.event.is_about_certificate() {
             self.ids.insert(self.id_keys.hash_one(view.ref_id));
         }
         match self.keys.get_mut(key) {
@@ -591,7 +591,7 @@ fn view_of<'a>(
         return Err("the `key` cell is empty".into());
     }
     let ref_id = cell(at::REF_ID);
-    if event != Event::Status && ref_id.is_empty() {
+    if !event.is_about_certificate() && ref_id.is_empty() {
         return Err(format!(
             "the `ref_id` cell of a `{}` row is empty",
             event.as_str()

@@ -28,6 +28,9 @@ pub enum Event {
     Replacing,
     /// The replacement exists at NicSRS (`cert_id` is the new certificate).
     Replaced,
+    /// A `/ssl/updateDCV` call (free) for one name of the pending certificate `cert_id`:
+    /// `code` says whether it was done, `dcv` the name's method and record since.
+    UpdateDcv,
 }
 
 impl Event {
@@ -45,6 +48,7 @@ impl Event {
             Event::Reissued => "reissued",
             Event::Replacing => "replacing",
             Event::Replaced => "replaced",
+            Event::UpdateDcv => "update-dcv",
         }
     }
 
@@ -65,6 +69,12 @@ impl Event {
         )
     }
 
+    /// Whether the row is about a certificate rather than a call that may make one
+    /// (`status`, `update-dcv`): it carries no refId of its own.
+    pub fn is_about_certificate(self) -> bool {
+        matches!(self, Event::Status | Event::UpdateDcv)
+    }
+
     pub(crate) fn parse(s: &str) -> Option<Event> {
         Some(match s {
             "submitting" => Event::Submitting,
@@ -78,6 +88,7 @@ impl Event {
             "reissued" => Event::Reissued,
             "replacing" => Event::Replacing,
             "replaced" => Event::Replaced,
+            "update-dcv" => Event::UpdateDcv,
             _ => return None,
         })
     }

@@ -99,6 +99,8 @@ pub(super) struct Fold {
     placed: Option<(Rank, usize)>,
     made: Option<(Rank, usize)>,
     status: Option<(Rank, usize)>,
+    /// `update-dcv` rows ranked after the certificate in force was made.
+    dcv_updates: Vec<(Rank, usize)>,
     /// Rows of calls (not `status`) ranked after the latest success and not superseded by
     /// a success of their refId: the call in progress, if any.
     pending: Vec<(Rank, usize)>,
@@ -126,6 +128,18 @@ impl Fold {
         let rank: Rank = (v.time, position);
         if v.event.is_success() {
             self.add_success(v, build, rank);
+            return;
+        }
+        if v.event == Event::UpdateDcv {
+            if self.current.as_ref().is_some_and(|(r, _)| *r > rank) {
+                return;
+            }
+            let take_last = newer(&self.last, &rank);
+            let i = self.keep(build());
+            if take_last {
+                self.last = Some((rank, i));
+            }
+            self.dcv_updates.push((rank, i));
             return;
         }
         if v.event == Event::Status {
@@ -205,8 +219,10 @@ impl Fold {
             return;
         }
         if take_current {
-            // Calls ranked before the latest success are closed.
+            // Calls ranked before the latest success are closed, and DCV updates of the
+            // certificate before it are history.
             self.pending.retain(|(r, _)| *r > rank);
+            self.dcv_updates.retain(|(r, _)| *r > rank);
         }
         let i = self.keep(build());
         if take_current {
@@ -262,6 +278,7 @@ impl Fold {
         self.rows.shrink_to_fit();
         self.successes.shrink_to_fit();
         self.pending.shrink_to_fit();
+        self.dcv_updates.shrink_to_fit();
     }
 
     fn renumber(&mut self, from: usize, to: usize) {
@@ -275,6 +292,7 @@ impl Fold {
         .into_iter()
         .flatten()
         .chain(self.pending.iter_mut())
+        .chain(self.dcv_updates.iter_mut())
         {
             if *j == from {
                 *j = to;
@@ -294,6 +312,7 @@ impl Fold {
         .flatten()
         .any(|(_, j)| *j == i)
             || self.pending.iter().any(|(_, j)| *j == i)
+            || self.dcv_updates.iter().any(|(_, j)| *j == i)
     }
 
     fn row(&self, i: usize) -> &Row {
@@ -354,6 +373,7 @@ impl Fold {
             reissues: count(Event::Reissued),
             replacements: count(Event::Replaced),
             disordered: self.disordered,
+            dcv_updates: DcvUpdates { fold: self },
         };
         match (state.current, state.status) {
             // What collect said of an earlier certificate is not this one's status.
@@ -374,6 +394,7 @@ impl Fold {
     pub(super) fn forget_rows(&mut self) {
         self.rows = Vec::new();
         self.pending = Vec::new();
+        self.dcv_updates = Vec::new();
         self.last = None;
         self.current = None;
         self.placed = None;
@@ -425,6 +446,30 @@ pub struct KeyState<'r> {
     /// call with two certIds): the API is asked by refId before anything is sent for it,
     /// even with `--trust-ledger`.
     pub disordered: bool,
+    /// The `update-dcv` rows since the certificate in force was made.
+    pub dcv_updates: DcvUpdates<'r>,
+}
+
+/// A key's `update-dcv` rows, oldest first.
+#[derive(Clone, Copy)]
+pub struct DcvUpdates<'r> {
+    fold: &'r Fold,
+}
+
+impl std::fmt::Debug for DcvUpdates<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.rows()).finish()
+    }
+}
+
+impl<'r> DcvUpdates<'r> {
+    /// The rows, ranked (by time, then place in the file).
+    pub fn rows(&self) -> impl Iterator<Item = &'r Row> + use<'r> {
+        let fold = self.fold;
+        let mut ranked: Vec<&(Rank, usize)> = fold.dcv_updates.iter().collect();
+        ranked.sort_by_key(|(r, _)| *r);
+        ranked.into_iter().map(move |(_, i)| fold.row(*i))
+    }
 }
 
 impl KeyState<'_> {

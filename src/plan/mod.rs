@@ -42,6 +42,12 @@ pub enum Action {
     Blocked,
     /// NicSRS cancelled it: it is never ordered again under the same key.
     Cancelled,
+    /// It waits for validation, and the manifest changed how some of its names are
+    /// validated: `/ssl/updateDCV` for each (free; nothing is placed).
+    UpdateDcv,
+    /// `apply --require-dcv`: a new order whose validation records do not check out yet
+    /// (or cannot be known before it is placed): not placed this run.
+    AwaitingDcv,
 }
 
 impl Action {
@@ -57,6 +63,8 @@ impl Action {
             Action::Retry => "retry",
             Action::Blocked => "blocked",
             Action::Cancelled => "cancelled",
+            Action::UpdateDcv => "update-dcv",
+            Action::AwaitingDcv => "awaiting-dcv",
         }
     }
 
@@ -70,6 +78,7 @@ impl Action {
                 | Action::Replace
                 | Action::Reconcile
                 | Action::Retry
+                | Action::UpdateDcv
         )
     }
 
@@ -202,6 +211,11 @@ pub struct Step<'o> {
     pub price: Option<f64>,
     /// For a certificate with nothing to do yet: when its window opens (Unix seconds).
     pub due_from: Option<i64>,
+    /// For `update-dcv`: each name whose validation changed, as the manifest has it now.
+    pub dcv_updates: Vec<crate::dcv::NameDcv>,
+    /// For a new call with a request of its own: what each name will need for the CA to
+    /// validate it (see [`with_dcv`]); empty until asked for.
+    pub dcv: Vec<crate::dcv::records::Record>,
 }
 
 /// The whole plan.
@@ -292,10 +306,98 @@ impl Plan<'_> {
             self.count(Action::Nothing),
             self.count(Action::Blocked)
         );
+        if self.count(Action::AwaitingDcv) > 0 {
+            counts.push_str(&format!(
+                ", {} awaiting DCV",
+                self.count(Action::AwaitingDcv)
+            ));
+        }
+        if self.count(Action::UpdateDcv) > 0 {
+            counts.push_str(&format!(
+                ", {} to update DCV (free)",
+                self.count(Action::UpdateDcv)
+            ));
+        }
         if self.count(Action::Cancelled) > 0 {
             counts.push_str(&format!(", {} cancelled", self.count(Action::Cancelled)));
         }
         format!("{counts}.{cost}")
+    }
+}
+
+/// Whether the key's certificate in force is placed and not issued (nor ended) yet.
+fn waits_for_validation(state: &crate::ledger::KeyState<'_>) -> bool {
+    const SETTLED: [&str; 6] = [
+        "COMPLETE",
+        "CANCELLED",
+        "FAILED",
+        "REISSUED",
+        "REVOKED",
+        "EXPIRED",
+    ];
+    state.current.is_some()
+        && state
+            .status
+            .is_none_or(|s| !SETTLED.contains(&s.status.to_ascii_uppercase().as_str()))
+}
+
+/// A change of `domainInfo` that is not a change of names: its validation methods.
+fn is_method_change(c: &Change) -> bool {
+    c.field == "domainInfo" && c.carrier == Carrier::Later
+}
+
+/// A pending order whose names' validation changed in the manifest: `update-dcv`.
+fn update_dcv(step: &mut Step<'_>, state: &crate::ledger::KeyState<'_>) {
+    let names = crate::dcv::records::changed_names(step.order, state);
+    if names.is_empty() {
+        return;
+    }
+    let list: Vec<String> = names
+        .iter()
+        .map(|n| {
+            if n.method.eq_ignore_ascii_case("EMAIL") {
+                format!("{} EMAIL {}", n.domain, n.email)
+            } else {
+                format!("{} {}", n.domain, n.method)
+            }
+        })
+        .collect();
+    step.action = Action::UpdateDcv;
+    step.of_cert = step.cert_id.clone();
+    step.detail = format!(
+        "waiting for validation; /ssl/updateDCV (free) for {}: {}",
+        crate::shown::counted(names.len() as u64, "name"),
+        list.join(", ")
+    );
+    // The methods go out now, not with the next replacement or renewal.
+    step.changes.retain(|c| !is_method_change(c));
+    step.changed = !step.changes.is_empty();
+    step.dcv_updates = names;
+}
+
+/// Fills in, for each step that sends a request of its own (place, renew, replace, and
+/// retries of them), the records its names will need: computed from its CSR where the
+/// CA derives them from it, an approver's mail, or unknown until it is placed.
+pub fn with_dcv(plan: &mut Plan<'_>, catalog: &crate::catalog::Catalog) {
+    for step in &mut plan.steps {
+        if step.action.is_new_call() && step.op != Op::Reissue {
+            step.dcv = crate::dcv::records::for_new_call(step.order, catalog);
+        }
+    }
+}
+
+/// Holds back (`awaiting-dcv`) each step whose records `blocking` says are not ready;
+/// `blocking` gives the reasons (empty when ready).
+pub fn hold_for_dcv(plan: &mut Plan<'_>, mut blocking: impl FnMut(&Step<'_>) -> Vec<String>) {
+    for step in &mut plan.steps {
+        if step.dcv.is_empty() {
+            continue;
+        }
+        let reasons = blocking(step);
+        if !reasons.is_empty() {
+            step.action = Action::AwaitingDcv;
+            step.detail = format!("not placed: --require-dcv, and {}", reasons.join("; "));
+        }
     }
 }
 
@@ -334,6 +436,8 @@ pub fn make_at<'o>(orders: &'o [ExpandedOrder], ledger: &Contents, now: i64) -> 
             changed: false,
             price: order.price,
             due_from: None,
+            dcv_updates: Vec::new(),
+            dcv: Vec::new(),
         };
         match states.get(order.key.as_str()) {
             None => {
@@ -365,6 +469,17 @@ pub fn make_at<'o>(orders: &'o [ExpandedOrder], ledger: &Contents, now: i64) -> 
                     (Some(open), _, _) => unfinished(&mut step, state, open),
                     (None, Some(current), _) => in_force(&mut step, state, current, now),
                     (None, None, _) => {}
+                }
+                if step.action == Action::Nothing && waits_for_validation(state) {
+                    update_dcv(&mut step, state);
+                }
+                if step.changed
+                    && state.current.is_some()
+                    && crate::dcv::records::methods_held(order, state)
+                {
+                    // Only the validation methods changed, and NicSRS holds them already.
+                    step.changes.retain(|c| !is_method_change(c));
+                    step.changed = !step.changes.is_empty();
                 }
             }
         }

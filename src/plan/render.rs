@@ -24,6 +24,8 @@ pub fn render(plan: &Plan, sources: &crate::source::Sources) -> String {
         Action::Replace,
         Action::Retry,
         Action::Reconcile,
+        Action::UpdateDcv,
+        Action::AwaitingDcv,
         Action::Blocked,
         Action::Cancelled,
         Action::Nothing,
@@ -41,7 +43,7 @@ pub fn render(plan: &Plan, sources: &crate::source::Sources) -> String {
                 (Action::Nothing, _) if s.detail != "placed" => {
                     format!("{}  {}", s.cert_id, s.detail)
                 }
-                (Action::Nothing | Action::Cancelled, _) => s.cert_id.clone(),
+                (Action::Nothing | Action::Cancelled | Action::UpdateDcv, _) => s.cert_id.clone(),
                 // An adopted certificate that could not be read.
                 (Action::Blocked, Op::Place) if !s.cert_id.is_empty() => s.cert_id.clone(),
                 (_, Op::Place) => format!(
@@ -71,6 +73,9 @@ pub fn render(plan: &Plan, sources: &crate::source::Sources) -> String {
                 for c in &s.changes {
                     let _ = writeln!(out, "  {:<9} {:<width$}    {}", "", "", c.line());
                 }
+            }
+            for line in dcv_lines(&s.dcv) {
+                let _ = writeln!(out, "  {:<9} {:<width$}    {line}", "", "");
             }
         }
     }
@@ -123,13 +128,55 @@ pub fn render(plan: &Plan, sources: &crate::source::Sources) -> String {
     out
 }
 
+/// What a new order's names will need, one line each: the records known before it is
+/// placed, and a count of those known only once it is.
+fn dcv_lines(records: &[crate::dcv::records::Record]) -> Vec<String> {
+    let shown = |s: &str| crate::shown::bounded(s, 200);
+    let mut lines: Vec<String> = records
+        .iter()
+        .filter_map(|r| match r.kind.as_str() {
+            "CNAME" | "TXT" => Some(format!(
+                "dcv {}: {} {} {}",
+                shown(&r.domain),
+                shown(&r.name),
+                r.kind,
+                shown(&r.value)
+            )),
+            "FILE" => Some(format!(
+                "dcv {}: {} containing {}",
+                shown(&r.domain),
+                shown(&r.url),
+                shown(&r.content.replace('\n', " / "))
+            )),
+            "EMAIL" => Some(format!(
+                "dcv {}: the CA mails {}",
+                shown(&r.domain),
+                shown(&r.value)
+            )),
+            _ => None,
+        })
+        .collect();
+    let later = records.iter().filter(|r| r.kind.is_empty()).count();
+    if later > 0 {
+        lines.push(format!(
+            "dcv: {} known once it is placed (`nicsrs-batch dcv` shows them then)",
+            crate::shown::counted(later as u64, "name's record")
+        ));
+    }
+    lines
+}
+
 /// The plan as JSON.
 pub fn to_json(plan: &Plan) -> Value {
     json!({
         "steps": plan.steps.iter().map(|s| json!({
             "key": s.order.key,
             "action": s.action.as_str(),
-            "call": s.action.is_work().then(|| s.op.endpoint()),
+            "call": s.action.is_work().then(|| if s.action == Action::UpdateDcv {
+                "updateDCV"
+            } else {
+                s.op.endpoint()
+            }),
             "ref_id": s.ref_id,
             "cert_id": s.cert_id,
             "of_cert_id": s.of_cert,
@@ -152,6 +199,8 @@ pub fn to_json(plan: &Plan) -> Value {
             })).collect::<Vec<_>>(),
             "window_clamped": s.window_clamped,
             "detail": s.detail,
+            "dcv": s.dcv,
+            "dcv_updates": s.dcv_updates,
         })).collect::<Vec<_>>(),
         "gone": plan.gone,
         "summary": {
@@ -164,6 +213,8 @@ pub fn to_json(plan: &Plan) -> Value {
             "nothing": plan.count(Action::Nothing),
             "blocked": plan.count(Action::Blocked),
             "cancelled": plan.count(Action::Cancelled),
+            "update_dcv": plan.count(Action::UpdateDcv),
+            "awaiting_dcv": plan.count(Action::AwaitingDcv),
             "price": plan.cost().0,
             "unpriced": plan.cost().1,
         },

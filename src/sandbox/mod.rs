@@ -9,6 +9,7 @@ pub mod faults;
 pub mod shapes;
 pub mod store;
 pub mod timer;
+pub mod verify;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -58,6 +59,8 @@ pub struct Config {
     pub state: Option<PathBuf>,
     /// The products it sells.
     pub catalog: Catalog,
+    /// Validate names for real (`--verify-dcv`): where to look for the evidence.
+    pub verify_dcv: Option<verify::Verify>,
 }
 
 impl Default for Config {
@@ -71,6 +74,7 @@ impl Default for Config {
             validity_days: 200,
             state: None,
             catalog: Catalog::builtin(),
+            verify_dcv: None,
         }
     }
 }
@@ -121,6 +125,7 @@ pub struct Sandbox {
     app: Arc<App>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
+    verifier: Option<JoinHandle<()>>,
 }
 
 impl Sandbox {
@@ -148,11 +153,16 @@ impl Sandbox {
         });
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(serve(listener, router(app.clone()), stopped));
+        let verifier = app
+            .config
+            .verify_dcv
+            .map(|v| tokio::spawn(verify::run(app.clone(), v)));
         Ok(Sandbox {
             addr,
             app,
             stop: Some(stop),
             task,
+            verifier,
         })
     }
 
@@ -182,6 +192,9 @@ impl Sandbox {
             let _ = stop.send(());
         }
         let _ = (&mut self.task).await;
+        if let Some(v) = self.verifier.take() {
+            v.abort();
+        }
         let generation = self.app.store.lock().touch();
         self.app.store.save(generation).await
     }

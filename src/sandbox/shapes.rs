@@ -79,6 +79,14 @@ fn entries(order: &StoredOrder) -> Vec<(&str, &str, &str)> {
         .collect()
 }
 
+/// Each name with its method and DCV fields.
+pub fn per_name(order: &StoredOrder, family: Family) -> Vec<(String, String, Map<String, Value>)> {
+    entries(order)
+        .into_iter()
+        .map(|(n, m, _)| (n.to_owned(), m.to_owned(), dcv_fields(order, family, n, m)))
+        .collect()
+}
+
 /// What place, replace and renew return (and updateDCV, and collect while pending): the
 /// certId, `vendorId`, the DCV fields of the first name that has any, and for an order of
 /// several names `dcvInfo` keyed by name (as NicSRS sends it when the names' values
@@ -118,7 +126,13 @@ pub fn dcv_summary(order: &StoredOrder, family: Family) -> Map<String, Value> {
 /// Collect's `data`: dates, the certificate, its chain and a key NicSRS generated once it
 /// is issued; always `dueDate`, the DCV fields, `dcvList` with `is_verify` and
 /// `applyParams` (the order's params as NicSRS holds them).
-pub fn collect_data(order: &StoredOrder, family: Family, chain: &str) -> Map<String, Value> {
+/// `verified` says which names' evidence was found (with `--verify-dcv`).
+pub fn collect_data(
+    order: &StoredOrder,
+    family: Family,
+    chain: &str,
+    verified: impl Fn(&str) -> bool,
+) -> Map<String, Value> {
     let mut data = Map::new();
     let issued = order.status != Status::Pending;
     if let (Some(begin), Some(end), Some(cert)) = (order.begin, order.end, &order.certificate) {
@@ -139,7 +153,7 @@ pub fn collect_data(order: &StoredOrder, family: Family, chain: &str) -> Map<Str
                 "domainName": name,
                 "dcvMethod": method,
                 "dcvEmail": email,
-                "is_verify": if issued { "verified" } else { "" },
+                "is_verify": if issued || verified(name) { "verified" } else { "" },
             })
         })
         .collect();

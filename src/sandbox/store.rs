@@ -126,6 +126,8 @@ pub struct Inner {
     pub faults: FaultCounts,
     /// Fields each endpoint received that its NicSRS page does not document, with counts.
     pub undocumented: BTreeMap<String, BTreeMap<String, u64>>,
+    /// With `--verify-dcv`: the names (lower case) whose evidence was found, per certId.
+    verified: HashMap<String, std::collections::BTreeSet<String>>,
     generation: u64,
 }
 
@@ -171,6 +173,28 @@ impl Inner {
         self.orders.push(order);
         self.touch();
         cert_id
+    }
+
+    /// Whether `--verify-dcv` found the evidence of `domain` of `cert_id`.
+    pub fn is_verified(&self, cert_id: &str, domain: &str) -> bool {
+        self.verified
+            .get(cert_id)
+            .is_some_and(|s| s.contains(&domain.to_ascii_lowercase()))
+    }
+
+    /// Records that the evidence of `domain` of `cert_id` was found.
+    pub fn mark_verified(&mut self, cert_id: &str, domain: &str) {
+        self.verified
+            .entry(cert_id.to_owned())
+            .or_default()
+            .insert(domain.to_ascii_lowercase());
+    }
+
+    /// Forgets what was found for `domain` of `cert_id` (its method changed).
+    pub fn unverify(&mut self, cert_id: &str, domain: &str) {
+        if let Some(s) = self.verified.get_mut(cert_id) {
+            s.remove(&domain.to_ascii_lowercase());
+        }
     }
 
     /// Marks the state changed, so it is saved before the reply.

@@ -274,11 +274,18 @@ pub(super) fn update_dcv(app: &App, form: &Form) -> Handled {
             format!("{} is not in this order", name.unwrap_or_default()),
         );
     };
+    let changed = entry
+        .get("domainName")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     entry.insert("dcvMethod".into(), json!(method));
     match email {
         Some(e) => entry.insert("dcvEmail".into(), json!(e)),
         None => entry.remove("dcvEmail"),
     };
+    let cert_id = inner.orders[i].cert_id.clone();
+    inner.unverify(&cert_id, &changed);
     let generation = inner.touch();
     let order = &inner.orders[i];
     let data = shapes::dcv_summary(order, family(app, &order.product_code));

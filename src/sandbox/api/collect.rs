@@ -35,7 +35,15 @@ pub(super) fn collect(app: &App, form: &Form) -> Handled {
     let t = now();
     let mut stored = None;
     let issue_after = i64::try_from(app.config.issue_after.as_secs()).unwrap_or(i64::MAX);
+    // With --verify-dcv, only once the evidence of every name was found.
+    let validated = app.config.verify_dcv.is_none() || {
+        let order = &inner.orders[i];
+        shapes::per_name(order, family(app, &order.product_code))
+            .iter()
+            .all(|(name, _, _)| inner.is_verified(&order.cert_id, name))
+    };
     if inner.orders[i].status == Status::Pending
+        && validated
         && t >= inner.orders[i].placed_at.saturating_add(issue_after)
     {
         let serial = inner.next_serial();
@@ -78,7 +86,12 @@ pub(super) fn collect(app: &App, form: &Form) -> Handled {
         }
     }
     let order = &inner.orders[i];
-    let data = shapes::collect_data(order, family(app, &order.product_code), app.ca.cert_pem());
+    let data = shapes::collect_data(
+        order,
+        family(app, &order.product_code),
+        app.ca.cert_pem(),
+        |name| inner.is_verified(&order.cert_id, name),
+    );
     let code = if order.status == Status::Pending {
         Code::Processing
     } else {

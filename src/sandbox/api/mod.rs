@@ -158,7 +158,8 @@ fn state_error(code: Code, message: impl Into<String>) -> Handled {
 }
 
 /// The DCV family of an order's product.
-fn family(app: &App, product_code: &str) -> Family {
+/// The CA family of a product the sandbox sells.
+pub fn family(app: &App, product_code: &str) -> Family {
     app.catalog
         .get(product_code)
         .map_or(Family::Other, |p| Family::of_vendor(&p.vendor))
