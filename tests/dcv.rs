@@ -420,3 +420,92 @@ fn walk(dir: &Path) -> Vec<String> {
     }
     out
 }
+
+/// How many calls `server` received at `endpoint`.
+fn calls(server: &common::server::Server, endpoint: &str) -> u64 {
+    server.stats()["requests"][endpoint].as_u64().unwrap_or(0)
+}
+
+#[test]
+fn a_changed_method_of_a_pending_order_sends_one_update_dcv_per_changed_name_and_places_nothing() {
+    use common::server::{Server, run_on};
+    let dir = scratch("dcv-update");
+    let server = Server::start(nicsrs_batch::sandbox::Config {
+        // Orders stay pending: validation has not happened.
+        issue_after: std::time::Duration::from_secs(3600),
+        ..nicsrs_batch::sandbox::Config::default()
+    });
+    let write = |www: &str, shop: &str| {
+        let manifest = format!(
+            "{HEAD}  - key: multi\n    productCode: comodo-positive-multi-domain\n    params:\n      csr: {{ file: {root}/examples/csr/shop-www.csr }}\n      domainInfo:\n        - {{ domainName: shop.example, {shop} }}\n        - {{ domainName: www.shop.example, {www} }}\n  - key: single\n    productCode: comodo-positivessl\n    params:\n      csr: {{ file: {root}/examples/csr/shop-api.csr }}\n      domainInfo:\n        - {{ domainName: api.shop.example, dcvMethod: CNAME_CSR_HASH }}\n",
+            root = root().display()
+        );
+        std::fs::write(dir.join("orders.yaml"), manifest).expect("manifest");
+    };
+    let ok = |args: &[&str]| {
+        let out = run_on(&dir, &server, "sandbox", args);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    write("dcvMethod: HTTP_CSR_HASH", "dcvMethod: CNAME_CSR_HASH");
+    ok(&["apply", "orders.yaml", "--yes"]);
+    assert_eq!(calls(&server, "place"), 2);
+
+    // One name of one order changes its method, the other name of it its approver.
+    write(
+        "dcvMethod: CNAME_CSR_HASH",
+        "dcvMethod: EMAIL, dcvEmail: admin@shop.example",
+    );
+    let plan = ok(&["plan", "orders.yaml"]);
+    assert!(
+        plan.contains("update-dcv multi"),
+        "the plan shows the step:\n{plan}"
+    );
+    assert!(
+        plan.contains("www.shop.example CNAME_CSR_HASH")
+            && plan.contains("shop.example EMAIL admin@shop.example"),
+        "{plan}"
+    );
+    assert!(plan.contains("0 to place"), "{plan}");
+    ok(&["apply", "orders.yaml", "--yes"]);
+    assert_eq!(calls(&server, "updateDCV"), 2, "one call per changed name");
+    assert_eq!(calls(&server, "place"), 2, "nothing placed again");
+    // NicSRS holds them now.
+    let found = server.call("certIdByrefId", &[("refId", "dcv-multi")]);
+    let cert = found["data"]["certId"].as_str().expect("certId");
+    let held = server.call("collect", &[("certId", cert)]);
+    let list = held["data"]["dcvList"].as_array().expect("dcvList");
+    let method = |name: &str| {
+        list.iter()
+            .find(|d| d["domainName"] == name)
+            .map(|d| (d["dcvMethod"].clone(), d["dcvEmail"].clone()))
+    };
+    assert_eq!(
+        method("www.shop.example"),
+        Some((json!("CNAME_CSR_HASH"), json!("")))
+    );
+    assert_eq!(
+        method("shop.example"),
+        Some((json!("EMAIL"), json!("admin@shop.example")))
+    );
+    let ledger = std::fs::read_to_string(dir.join("ledger.csv")).expect("ledger");
+    let rows: Vec<&str> = ledger
+        .lines()
+        .filter(|l| l.contains(",update-dcv,"))
+        .collect();
+    assert_eq!(rows.len(), 2, "each call has its row:\n{ledger}");
+
+    // Converged: the next plan and apply have nothing to do, and no warning of a change.
+    let plan = ok(&["plan", "orders.yaml"]);
+    assert!(!plan.contains("update-dcv"), "{plan}");
+    assert!(!plan.contains("warning"), "{plan}");
+    ok(&["apply", "orders.yaml", "--yes"]);
+    assert_eq!(calls(&server, "updateDCV"), 2);
+    assert_eq!(calls(&server, "place"), 2);
+}
