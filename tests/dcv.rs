@@ -509,3 +509,105 @@ fn a_changed_method_of_a_pending_order_sends_one_update_dcv_per_changed_name_and
     assert_eq!(calls(&server, "updateDCV"), 2);
     assert_eq!(calls(&server, "place"), 2);
 }
+
+/// A web server that answers each host with something hostile, for `dcv --check`.
+fn hostile_web_server() -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let request = String::from_utf8_lossy(&request).to_ascii_lowercase();
+            let reply: Vec<u8> = if request.contains("host: api.shop.example") {
+                b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/elsewhere\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
+            } else if request.contains("host: shop.example") {
+                let body = "A".repeat(1 << 20);
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .into_bytes()
+            } else {
+                let body = "\x1b]0;pwned\x07\x1b[2J\u{202e}evil";
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .into_bytes()
+            };
+            let _ = stream.write_all(&reply);
+        }
+    });
+    addr
+}
+
+#[test]
+fn dcv_check_reports_hostile_answers_bounded_and_escaped_and_follows_no_redirect() {
+    let dir = scratch("dcv-check-hostile");
+    let mut text = HEAD.to_owned();
+    text.push_str(&order(
+        "api",
+        "comodo-positivessl",
+        "shop-api.csr",
+        "api.shop.example",
+        "HTTP_CSR_HASH",
+        None,
+    ));
+    text.push_str(&format!(
+        "  - key: shop\n    productCode: comodo-positive-multi-domain\n    params:\n      csr: {{ file: {root}/examples/csr/shop-www.csr }}\n      domainInfo:\n        - {{ domainName: shop.example, dcvMethod: HTTP_CSR_HASH }}\n        - {{ domainName: www.shop.example, dcvMethod: HTTP_CSR_HASH }}\n",
+        root = root().display()
+    ));
+    std::fs::write(dir.join("orders.yaml"), text).expect("manifest");
+    let web = hostile_web_server().to_string();
+    let out = run(
+        &dir,
+        &[
+            "dcv",
+            "orders.yaml",
+            "--sandbox",
+            "--ledger",
+            "ledger.csv",
+            "--check",
+            "--resolver",
+            "127.0.0.1:9",
+            "--connect-to",
+            &web,
+        ],
+    );
+    assert_eq!(
+        out.code, 3,
+        "not all right: exit 3\n{}{}",
+        out.stdout, out.stderr
+    );
+    assert!(
+        out.stdout.contains("WRONG: found HTTP 302 to http://127.0.0.1:9/elsewhere (the CA may not follow redirects)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("WRONG: found a file of more than 8192 bytes"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains('\x1b') && !out.stdout.contains('\u{202e}'),
+        "escapes are shown escaped: {:?}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("\\u{001b}]0;pwned"), "{}", out.stdout);
+    assert!(
+        out.stdout.len() < 4096,
+        "bounded output: {} bytes",
+        out.stdout.len()
+    );
+}

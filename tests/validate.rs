@@ -608,3 +608,33 @@ fn orders_written_twice_is_one_error() {
         r.stderr
     );
 }
+
+/// Every test the README's test table names (`file::test`) exists: the table is what the
+/// README promises is proven, and a renamed test would leave a promise without its proof.
+#[test]
+fn every_test_the_readme_names_exists() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    let mut named = 0;
+    for line in readme.lines().filter(|l| l.starts_with("| ")) {
+        for cell in line.split('`').skip(1).step_by(2) {
+            let Some((file, test)) = cell.split_once("::") else {
+                continue;
+            };
+            let path = root().join("tests").join(format!("{file}.rs"));
+            if !path.exists()
+                || !test
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
+                continue;
+            }
+            let source = std::fs::read_to_string(&path).expect("test file");
+            assert!(
+                source.contains(&format!("fn {test}(")),
+                "the README names `{file}::{test}`, which tests/{file}.rs does not have"
+            );
+            named += 1;
+        }
+    }
+    assert!(named > 40, "the README's test table names {named} tests");
+}
