@@ -383,6 +383,12 @@ fn a_hostile_dcv_cell_writes_no_file_and_no_record_that_a_ca_would_not_ask_for()
             "{field}={value}: {}",
             out.stdout
         );
+        assert!(
+            out.stderr
+                .contains("the ledger's `dcv` record is not one a CA's validation uses"),
+            "the refusal is said: {}",
+            out.stderr
+        );
         let listed = records(&dir, &[]);
         let edited = if field.starts_with("file") {
             &listed[2]
@@ -609,5 +615,45 @@ fn dcv_check_reports_hostile_answers_bounded_and_escaped_and_follows_no_redirect
         out.stdout.len() < 4096,
         "bounded output: {} bytes",
         out.stdout.len()
+    );
+}
+
+#[test]
+fn a_webroot_that_cannot_be_written_is_reported_and_the_records_are_still_shown() {
+    let dir = scratch("dcv-webroot-file");
+    let mut text = HEAD.to_owned();
+    text.push_str(&order(
+        "api",
+        "comodo-positivessl",
+        "shop-api.csr",
+        "api.shop.example",
+        "HTTP_CSR_HASH",
+        None,
+    ));
+    std::fs::write(dir.join("orders.yaml"), text).expect("manifest");
+    std::fs::write(dir.join("www"), "a file, not a folder").expect("file");
+    let out = run(
+        &dir,
+        &[
+            "dcv",
+            "orders.yaml",
+            "--sandbox",
+            "--ledger",
+            "ledger.csv",
+            "--webroot",
+            "www",
+        ],
+    );
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("error: cannot write www/api.shop.example"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.contains("8FF977F9BA764E122FDE2767DB71A4AE.txt"),
+        "the records are shown: {}",
+        out.stdout
     );
 }

@@ -252,6 +252,13 @@ fn records_are_published_checked_and_validated_before_anything_is_paid_for() {
     loop {
         let out = nicsrs(&["refresh", "orders.yaml"]);
         if text(&out).contains("2 COMPLETE") {
+            // `refresh` shows every name verified.
+            assert!(
+                text(&out).contains("names: 1/1 verified")
+                    && text(&out).contains("names: 2/2 verified"),
+                "{}",
+                text(&out)
+            );
             break;
         }
         assert!(Instant::now() < deadline, "not issued: {}", text(&out));
@@ -259,7 +266,11 @@ fn records_are_published_checked_and_validated_before_anything_is_paid_for() {
     }
     // Its record was never published: still pending, its name not verified.
     let out = nicsrs(&["refresh", "other.yaml"]);
-    assert!(text(&out).contains("1 PENDING"), "{}", text(&out));
+    assert!(
+        text(&out).contains("1 PENDING") && text(&out).contains("names: 0/1 verified"),
+        "{}",
+        text(&out)
+    );
     let out = nicsrs(&["status", "other.yaml", "--format", "json"]);
     assert!(
         text(&out).contains(

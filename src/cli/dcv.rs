@@ -124,12 +124,15 @@ fn load(
         None => Catalog::builtin(),
     };
     let contents = super::target::ledger_of(&target, &outcome.orders)?;
-    Ok(Some(records::of_orders(
-        &outcome.orders,
-        &contents,
-        &catalog,
-        settled,
-    )))
+    let found = records::of_orders(&outcome.orders, &contents, &catalog, settled);
+    for (key, domain) in &found.refused {
+        eprintln!(
+            "warning: {} {}: the ledger's `dcv` record is not one a CA's validation uses (edited?); not used: `refresh` records it again",
+            crate::shown::bounded(key, 100),
+            crate::shown::bounded(domain, 100)
+        );
+    }
+    Ok(Some(found))
 }
 
 impl DcvCommand {
@@ -147,9 +150,11 @@ impl DcvCommand {
             return Ok(Exit::Invalid);
         };
         let records = &found.records;
-        if let Some(root) = &self.webroot {
-            write_webroot(root, records)?;
-        }
+        // A file that cannot be written is reported; the records are shown all the same.
+        let unwritten = match &self.webroot {
+            Some(root) => write_webroot(root, records),
+            None => 0,
+        };
         if self.check {
             let checker = Checker {
                 resolver: self
@@ -165,7 +170,13 @@ impl DcvCommand {
             };
             print(&text)?;
             let blocking = outcomes.iter().any(Outcome::is_blocking);
-            return Ok(if blocking { Exit::Incomplete } else { Exit::Ok });
+            return Ok(if unwritten > 0 {
+                Exit::Failure
+            } else if blocking {
+                Exit::Incomplete
+            } else {
+                Exit::Ok
+            });
         }
         let text = match self.format {
             DcvFormat::Text => text(records, found.later),
@@ -177,7 +188,11 @@ impl DcvCommand {
             DcvFormat::Zone => zone(records, self.ttl),
         };
         print(&text)?;
-        Ok(Exit::Ok)
+        Ok(if unwritten > 0 {
+            Exit::Failure
+        } else {
+            Exit::Ok
+        })
     }
 }
 
@@ -484,9 +499,11 @@ fn zone(records: &[Record], ttl: u32) -> String {
 }
 
 /// Writes each file record to `root/<domain>/.well-known/pki-validation/<file>`. A domain
-/// or file name that is not plain (it could climb out of the folder) is refused.
-fn write_webroot(root: &Path, records: &[Record]) -> Result<(), Error> {
+/// or file name that is not plain (it could climb out of the folder) is refused. Returns
+/// how many files could not be written (each reported on stderr).
+fn write_webroot(root: &Path, records: &[Record]) -> usize {
     let mut err = std::io::stderr().lock();
+    let mut failed = 0;
     for r in records.iter().filter(|r| r.kind == "FILE") {
         let host = r.domain.trim_start_matches("*.").to_ascii_lowercase();
         let file = r.file_name().unwrap_or("");
@@ -517,19 +534,29 @@ fn write_webroot(root: &Path, records: &[Record]) -> Result<(), Error> {
             );
             continue;
         }
-        let io = |source| Error::Write {
-            path: dir.clone(),
-            source,
-        };
-        std::fs::create_dir_all(&dir).map_err(io)?;
         let path = dir.join(file);
-        crate::atomic::write(&path, r.content.as_bytes(), 0o644).map_err(|source| {
-            Error::Write {
-                path: path.clone(),
+        let written = std::fs::create_dir_all(&dir)
+            .map_err(|source| Error::Write {
+                path: dir.clone(),
                 source,
+            })
+            .and_then(|()| {
+                crate::atomic::write(&path, r.content.as_bytes(), 0o644).map_err(|source| {
+                    Error::Write {
+                        path: path.clone(),
+                        source,
+                    }
+                })
+            });
+        match written {
+            Ok(()) => {
+                let _ = writeln!(err, "wrote {}", path.display());
             }
-        })?;
-        let _ = writeln!(err, "wrote {}", path.display());
+            Err(e) => {
+                failed += 1;
+                let _ = writeln!(err, "error: {e}");
+            }
+        }
     }
-    Ok(())
+    failed
 }

@@ -209,19 +209,29 @@ pub(super) async fn collect(
                 error = Some(row.message.clone());
             }
         }
+        // Each name's validation, as collect's `dcvList` said it.
+        let names = crate::dcv::names::parse_cell(&row.dcv);
         if json {
+            let dcv: Vec<serde_json::Value> = names
+                .iter()
+                .map(|n| serde_json::json!({"domain": n.domain, "method": n.method, "verified": n.verified == Some(true)}))
+                .collect();
             let line = serde_json::json!({"key": row.key, "cert_id": row.cert_id, "status": row.status,
                 "not_before": row.not_before, "not_after": row.not_after, "due_date": row.due_date,
-                "message": row.message, "files": files, "error": error});
+                "message": row.message, "files": files, "error": error, "dcv": dcv});
             writeln!(out, "{line}").map_err(Error::Output)?;
         } else {
-            let detail = match (&done.result, crate::refresh::days_left(&row.not_after)) {
+            let mut detail = match (&done.result, crate::refresh::days_left(&row.not_after)) {
                 (Err(_), _) => row.message.clone(),
                 (Ok(_), Some(days)) => {
                     format!("{}  expires {} ({days} days)", row.cert_id, row.not_after)
                 }
                 (Ok(_), None) => row.cert_id.clone(),
             };
+            if names.iter().any(|n| n.verified.is_some()) {
+                let verified = names.iter().filter(|n| n.verified == Some(true)).count();
+                detail.push_str(&format!("  names: {verified}/{} verified", names.len()));
+            }
             let status = if row.status.is_empty() {
                 "error"
             } else {

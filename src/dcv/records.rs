@@ -143,6 +143,9 @@ pub struct Found {
     pub records: Vec<Record>,
     /// Names known only once their order is placed.
     pub later: usize,
+    /// Names whose record in the ledger was not used (not what a CA's validation can be),
+    /// as `(key, domain)`.
+    pub refused: Vec<(String, String)>,
 }
 
 /// The records of every name of `orders` that is not issued yet; with `settled`, also
@@ -157,6 +160,7 @@ pub fn of_orders(
     let states = ledger.states();
     let mut out = Vec::new();
     let mut later = 0;
+    let mut refused = Vec::new();
     for order in orders {
         let state = states.get(order.key.as_str());
         let status = state
@@ -186,6 +190,12 @@ pub fn of_orders(
                 .iter()
                 .find(|s| s.domain.eq_ignore_ascii_case(&wanted.domain));
             let mut record = one(order, &wanted, api, hashes.as_ref(), unique);
+            let said_some = api.is_some_and(|a| {
+                !a.dns_value.is_empty() || !a.file_name.is_empty() || !a.file_content.is_empty()
+            });
+            if said_some && record.kind.is_empty() {
+                refused.push((order.key.clone(), wanted.domain.clone()));
+            }
             match done {
                 Some("COMPLETE" | "REISSUED") => record.state = "verified".into(),
                 Some(_) => record.state = "settled".into(),
@@ -202,6 +212,7 @@ pub fn of_orders(
     Found {
         records: out,
         later,
+        refused,
     }
 }
 
