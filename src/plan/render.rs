@@ -111,6 +111,19 @@ pub fn render(plan: &Plan, sources: &crate::source::Sources) -> String {
             if clamped.len() > 5 { ", ..." } else { "" }
         ));
     }
+    let later = plan
+        .steps
+        .iter()
+        .filter(|s| s.action.is_work() || s.action == Action::AwaitingDcv)
+        .flat_map(|s| &s.dcv)
+        .filter(|r| r.kind.is_empty())
+        .count();
+    if later > 0 {
+        out.push_str(&format!(
+            "note: the validation records of {} are known only once their orders are placed (no CSR to compute them from, or a CA that issues its own tokens): `nicsrs-batch dcv` shows them then\n",
+            crate::shown::counted(later as u64, "name")
+        ));
+    }
     if !plan.gone.is_empty() {
         out.push_str(&format!(
             "note: {} key(s) in the ledger are in no manifest any more: {}\n",
@@ -129,10 +142,10 @@ pub fn render(plan: &Plan, sources: &crate::source::Sources) -> String {
 }
 
 /// What a new order's names will need, one line each: the records known before it is
-/// placed, and a count of those known only once it is.
+/// placed (those known only once it is are counted at the end of the plan).
 fn dcv_lines(records: &[crate::dcv::records::Record]) -> Vec<String> {
     let shown = |s: &str| crate::shown::bounded(s, 200);
-    let mut lines: Vec<String> = records
+    records
         .iter()
         .filter_map(|r| match r.kind.as_str() {
             "CNAME" | "TXT" => Some(format!(
@@ -155,15 +168,7 @@ fn dcv_lines(records: &[crate::dcv::records::Record]) -> Vec<String> {
             )),
             _ => None,
         })
-        .collect();
-    let later = records.iter().filter(|r| r.kind.is_empty()).count();
-    if later > 0 {
-        lines.push(format!(
-            "dcv: {} known once it is placed (`nicsrs-batch dcv` shows them then)",
-            crate::shown::counted(later as u64, "name's record")
-        ));
-    }
-    lines
+        .collect()
 }
 
 /// The plan as JSON.
