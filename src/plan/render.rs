@@ -17,6 +17,14 @@ pub fn render(plan: &Plan, sources: &crate::source::Sources) -> String {
         .max()
         .unwrap_or(3)
         .min(40);
+    // The action column: as wide as the longest action shown (`awaiting-dcv`), at least 9.
+    let aw = plan
+        .steps
+        .iter()
+        .map(|s| s.action.as_str().len())
+        .max()
+        .unwrap_or(9)
+        .max(9);
     let order = [
         Action::Place,
         Action::Renew,
@@ -60,22 +68,22 @@ pub fn render(plan: &Plan, sources: &crate::source::Sources) -> String {
             // Writing to a String cannot fail.
             let _ = writeln!(
                 out,
-                "  {:<9} {:<width$}  {:<24} {}",
+                "  {:<aw$} {:<width$}  {:<24} {}",
                 action.as_str(),
                 s.order.key,
                 s.ref_id,
                 what
             );
             if !matches!(action, Action::Place | Action::Nothing) {
-                let _ = writeln!(out, "  {:<9} {:<width$}  ^ {}", "", "", s.detail);
+                let _ = writeln!(out, "  {:<aw$} {:<width$}  ^ {}", "", "", s.detail);
             }
             if matches!(action, Action::Replace | Action::Renew) {
                 for c in &s.changes {
-                    let _ = writeln!(out, "  {:<9} {:<width$}    {}", "", "", c.line());
+                    let _ = writeln!(out, "  {:<aw$} {:<width$}    {}", "", "", c.line());
                 }
             }
             for line in dcv_lines(&s.dcv) {
-                let _ = writeln!(out, "  {:<9} {:<width$}    {line}", "", "");
+                let _ = writeln!(out, "  {:<aw$} {:<width$}    {line}", "", "");
             }
         }
     }
