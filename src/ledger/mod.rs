@@ -303,6 +303,46 @@ mod tests {
     }
 
     #[test]
+    fn quoted_rows_are_read_back_as_written() {
+        let path = scratch("quoted");
+        let t = |s: u32| format!("2026-01-01T00:00:{s:02}Z");
+        let dcv = r#"[{"domain":"a.example","method":"CNAME_CSR_HASH","dns_value":"x,y"}]"#;
+        let mut placed = at(
+            row("a", Event::Placed, "two\nlines, and a comma"),
+            &t(2),
+            "r-a",
+            "CA",
+        );
+        placed.dcv = dcv.into();
+        let mut odd = at(row("b", Event::Placed, ""), &t(4), "r,\"b\"", "CB");
+        odd.dcv = dcv.into();
+        let text = [
+            line(COLUMNS.iter().copied()),
+            at(row("a", Event::Submitting, ""), &t(1), "r-a", "").to_line(),
+            placed.to_line(),
+            at(row("b", Event::Submitting, ""), &t(3), "r,\"b\"", "").to_line(),
+            odd.to_line(),
+        ]
+        .concat();
+        std::fs::write(&path, text).expect("write");
+        let c = read(&path, Api::Sandbox).expect("read");
+        let states = c.states();
+        let a = states["a"].current.expect("a placed");
+        assert_eq!(
+            (a.cert_id.as_str(), a.dcv.as_str(), a.message.as_str()),
+            ("CA", dcv, "two\nlines, and a comma")
+        );
+        assert!(
+            states["a"].open_call().is_none(),
+            "its submission is closed"
+        );
+        let b = states["b"].current.expect("b placed");
+        assert_eq!((b.ref_id.as_str(), b.dcv.as_str()), ("r,\"b\"", dcv));
+        assert!(states["b"].open_call().is_none());
+        assert!(!states["a"].disordered && !states["b"].disordered);
+    }
+
+    #[test]
     fn row_times_are_read_as_unix_seconds() {
         assert_eq!(read::unix_time("2026-01-01T00:00:00Z"), Some(1_767_225_600));
         assert_eq!(read::unix_time("2024-02-29T23:59:59Z"), Some(1_709_251_199));

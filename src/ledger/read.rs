@@ -203,8 +203,14 @@ pub fn read_unbuilt(path: &Path, api: Api) -> Result<Contents, LedgerError> {
     parse(path, std::io::BufReader::with_capacity(1 << 16, file), api)
 }
 
-/// The row of an unquoted line whose cells [`view_of`] checked.
+/// The row of a line whose cells [`view_of`] checked.
 fn line_row(line: &str, index: &[Option<usize>; COLUMNS.len()]) -> Row {
+    if line.contains('"') {
+        // A quoted line (a `dcv` cell, a message with a comma): read as CSV again.
+        let cells = record(line).unwrap_or_default();
+        let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
+        return build_row(&cells, index);
+    }
     let mut cells = [""; MAX_CELLS];
     let mut n = 0;
     for cell in split_commas(line).take(MAX_CELLS) {
@@ -478,13 +484,22 @@ fn parse_each(
                 let key = cell_at(cells, &index, 3);
                 let row = || build_row(cells, &index);
                 let kept = || {
-                    if is_quoted {
-                        return Kept::Row(Box::new(row()));
-                    }
-                    // The ref_id cell is a slice of the line: where it is.
+                    // The ref_id cell as a slice of the line: a quoted line's, when that
+                    // cell itself is not quoted (the tool's refIds never are).
+                    let ref_id = if is_quoted {
+                        match index[at::REF_ID]
+                            .and_then(|i| unquoted_field(line_text, i))
+                            .map(decode)
+                        {
+                            Some(r) if r == view.ref_id => r,
+                            _ => return Kept::Row(Box::new(row())),
+                        }
+                    } else {
+                        view.ref_id
+                    };
                     let start =
-                        (view.ref_id.as_ptr() as usize).saturating_sub(line_text.as_ptr() as usize);
-                    let end = start + view.ref_id.len();
+                        (ref_id.as_ptr() as usize).saturating_sub(line_text.as_ptr() as usize);
+                    let end = start + ref_id.len();
                     Kept::Line {
                         line: line_text.into(),
                         ref_id: (
@@ -517,6 +532,27 @@ fn parse_each(
         });
     }
     Ok(contents)
+}
+
+/// Field `i` of a CSV line, as it is in the line, if it is not quoted.
+fn unquoted_field(line: &str, i: usize) -> Option<&str> {
+    let (mut in_quotes, mut field, mut start) = (false, 0, 0);
+    for (pos, b) in line.bytes().enumerate() {
+        match b {
+            b'"' => in_quotes = !in_quotes,
+            b',' if !in_quotes => {
+                if field == i {
+                    return Some(&line[start..pos]).filter(|f| !f.contains('"'));
+                }
+                field += 1;
+                start = pos + 1;
+            }
+            _ => {}
+        }
+    }
+    (field == i)
+        .then(|| &line[start..])
+        .filter(|f| !f.contains('"'))
 }
 
 /// The comma-separated parts of an unquoted line, byte by byte (faster than `split`
