@@ -657,3 +657,66 @@ fn a_webroot_that_cannot_be_written_is_reported_and_the_records_are_still_shown(
         out.stdout
     );
 }
+
+#[test]
+fn a_record_planted_in_the_ledger_that_would_validate_someone_elses_order_is_never_published() {
+    let dir = scratch("dcv-planted");
+    placed_manifest(&dir);
+    apply(&dir);
+    let ledger = std::fs::read_to_string(dir.join("ledger.csv")).expect("ledger");
+    // An ACME challenge, a site verification, a DKIM key: shaped like nothing the CA
+    // family asks for, so not even listed.
+    for (field, value) in [
+        ("dns_name", "_acme-challenge.gen.shop.example"),
+        ("dns_value", "google-site-verification=abc"),
+    ] {
+        std::fs::write(dir.join("ledger.csv"), set_field(&ledger, field, value)).expect("edit");
+        let out = dcv(&dir, &["--format", "zone"]);
+        assert!(
+            !out.stdout.contains("acme") && !out.stdout.contains("google"),
+            "{field}={value}: {}",
+            out.stdout
+        );
+    }
+    // A record of the very shape the CA asks for, but for another CSR (the attacker's own
+    // order): listed as the ledger says, never written before the API confirms it.
+    let other_md5 = "0123456789ABCDEF0123456789ABCDEF";
+    let evil = set_field(&ledger, "file_name", &format!("{other_md5}.txt"));
+    std::fs::write(dir.join("ledger.csv"), &evil).expect("edit");
+    let listed = records(&dir, &[]);
+    assert!(
+        listed
+            .iter()
+            .any(|r| r["url"].as_str().is_some_and(|u| u.contains(other_md5))),
+        "{listed:#?}"
+    );
+    let _ = std::fs::remove_dir_all(dir.join("www"));
+    let out = dcv(&dir, &["--webroot", "www"]);
+    assert!(
+        out.stderr.contains(
+            "files.shop.example: the ledger's record is not what NicSRS says now; not published"
+        ),
+        "{}",
+        out.stderr
+    );
+    let written = walk(&dir.join("www"));
+    assert!(
+        written.iter().all(|w| !w.contains(other_md5)),
+        "{written:?}"
+    );
+    assert!(
+        !written
+            .iter()
+            .any(|w| w.contains("/www/files.shop.example/")),
+        "the planted file is not written: {written:?}"
+    );
+    // With the ledger as the API left it, the file is confirmed and written.
+    std::fs::write(dir.join("ledger.csv"), &ledger).expect("restore");
+    let _ = std::fs::remove_dir_all(dir.join("www"));
+    dcv(&dir, &["--webroot", "www"]);
+    assert!(
+        walk(&dir.join("www"))
+            .iter()
+            .any(|w| w.contains("/www/files.shop.example/"))
+    );
+}

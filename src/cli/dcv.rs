@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::{ApiArgs, ManifestArgs};
+use super::{ApiArgs, ManifestArgs, TokenArgs};
 use crate::catalog::Catalog;
 use crate::dcv::check::{Checker, Outcome};
 use crate::dcv::dns::{Change, TsigKey, Updater};
@@ -63,6 +63,10 @@ pub struct DcvCommand {
     /// --connect-to), keeping the URL's host name.
     #[arg(long, value_name = "IP:PORT", requires = "check")]
     pub connect_to: Option<SocketAddr>,
+    /// The token: records the ledger holds are confirmed with the API before --webroot
+    /// writes them.
+    #[command(flatten)]
+    pub token: TokenArgs,
     /// Where orders go: the API, the sandbox, the ledger.
     #[command(flatten)]
     pub api: ApiArgs,
@@ -100,6 +104,10 @@ pub struct PublishCommand {
     #[arg(long, default_value_t = 300, value_name = "SECONDS",
           value_parser = clap::value_parser!(u32).range(0..=2_147_483_647))]
     pub ttl: u32,
+    /// The token: records the ledger holds are confirmed with the API before they are
+    /// published.
+    #[command(flatten)]
+    pub token: TokenArgs,
     /// Where orders go: the API, the sandbox, the ledger.
     #[command(flatten)]
     pub api: ApiArgs,
@@ -108,13 +116,25 @@ pub struct PublishCommand {
     pub common: ManifestArgs,
 }
 
-/// The records of the manifests' orders (`None`: the manifests are invalid).
+/// The records of the manifests' orders, and what confirming them with the API needs.
+struct Loaded {
+    found: records::Found,
+    target: super::Target,
+    orders: Vec<crate::expand::ExpandedOrder>,
+    /// The certificate in force of each key that has one.
+    certs: HashMap<String, String>,
+    catalog: Catalog,
+}
+
+/// The records of the manifests' orders (`None`: the manifests are invalid): of each name
+/// not validated yet, and of the renewals and replacements the plan would send (their new
+/// CSR's records); with `settled`, of issued and ended certificates too.
 fn load(
     paths: &[PathBuf],
     api: &ApiArgs,
     common: &ManifestArgs,
     settled: bool,
-) -> Result<Option<records::Found>, Error> {
+) -> Result<Option<Loaded>, Error> {
     let target = api.target()?;
     let Some(outcome) = super::load_valid(paths, common)? else {
         return Ok(None);
@@ -124,7 +144,7 @@ fn load(
         None => Catalog::builtin(),
     };
     let contents = super::target::ledger_of(&target, &outcome.orders)?;
-    let found = records::of_orders(&outcome.orders, &contents, &catalog, settled);
+    let mut found = records::of_orders(&outcome.orders, &contents, &catalog, settled);
     for (key, domain) in &found.refused {
         eprintln!(
             "warning: {} {}: the ledger's `dcv` record is not one a CA's validation uses (edited?); not used: `refresh` records it again",
@@ -132,7 +152,107 @@ fn load(
             crate::shown::bounded(domain, 100)
         );
     }
-    Ok(Some(found))
+    if !settled {
+        // A renewal or replacement the plan would send validates its names anew, with
+        // the records of its own CSR: what `apply --require-dcv` checks.
+        let plan = crate::plan::make(&outcome.orders, &contents);
+        for step in plan.steps.iter().filter(|s| {
+            s.action.is_new_call()
+                && matches!(s.op, crate::plan::Op::Renew | crate::plan::Op::Replace)
+        }) {
+            for r in records::for_new_call(step.order, &catalog) {
+                if r.kind.is_empty() {
+                    found.later += 1;
+                } else {
+                    found.records.push(r);
+                }
+            }
+        }
+    }
+    let certs = contents
+        .states()
+        .iter()
+        .filter_map(|(k, s)| s.current.map(|c| ((*k).to_owned(), c.cert_id.clone())))
+        .collect();
+    Ok(Some(Loaded {
+        found,
+        target,
+        orders: outcome.orders,
+        certs,
+        catalog,
+    }))
+}
+
+/// The records to publish or write, those read from the ledger only once a fresh
+/// `/ssl/collect` of their certificate gives the very same record (the ledger is a file
+/// anyone may edit: a record planted there could validate someone else's order). Records
+/// computed from the manifest's CSR need no confirmation.
+fn confirmed(
+    loaded: &Loaded,
+    wanted: Vec<Record>,
+    token_file: Option<&Path>,
+) -> Result<Vec<Record>, Error> {
+    let keys: std::collections::BTreeSet<&str> = wanted
+        .iter()
+        .filter(|r| r.source == "api")
+        .map(|r| r.key.as_str())
+        .collect();
+    if keys.is_empty() {
+        return Ok(wanted);
+    }
+    let token = super::target::token_for(&loaded.target, token_file)?;
+    let said: HashMap<String, Vec<crate::dcv::NameDcv>> = super::runtime()?.block_on(async {
+        let (client, embedded) =
+            super::target::connect(&loaded.target, token, Default::default()).await?;
+        let pacer = crate::nicsrs::pacer::Pacer::new(None);
+        let mut said = HashMap::new();
+        for key in keys {
+            let Some(cert) = loaded.certs.get(key) else {
+                continue;
+            };
+            match crate::refresh::collect(&client, &pacer, cert).await {
+                Ok((_, collected)) => {
+                    said.insert(key.to_owned(), collected.names);
+                }
+                Err(why) => eprintln!(
+                    "warning: {}: cannot confirm its records with the API ({}); not published",
+                    crate::shown::bounded(key, 100),
+                    crate::shown::bounded(&why, 200)
+                ),
+            }
+        }
+        if let Some(s) = embedded {
+            s.stop().await?;
+        }
+        Ok::<_, Error>(said)
+    })?;
+    let mut out = Vec::with_capacity(wanted.len());
+    for r in wanted {
+        if r.source != "api" {
+            out.push(r);
+            continue;
+        }
+        let fresh = loaded
+            .orders
+            .iter()
+            .find(|o| o.key == r.key)
+            .zip(said.get(&r.key))
+            .and_then(|(o, s)| records::from_said(o, &r.domain, s, &loaded.catalog));
+        let same = |f: &Record| {
+            (&f.kind, &f.name, &f.value, &f.url, &f.content)
+                == (&r.kind, &r.name, &r.value, &r.url, &r.content)
+        };
+        if fresh.as_ref().is_some_and(same) {
+            out.push(r);
+        } else if said.contains_key(&r.key) {
+            eprintln!(
+                "warning: {} {}: the ledger's record is not what NicSRS says now; not published (run `refresh`)",
+                crate::shown::bounded(&r.key, 100),
+                crate::shown::bounded(&r.domain, 100)
+            );
+        }
+    }
+    Ok(out)
 }
 
 impl DcvCommand {
@@ -146,13 +266,22 @@ impl DcvCommand {
                 "--check prints text, json or csv, not zone lines".into(),
             ));
         }
-        let Some(found) = load(&self.paths, &self.api, &self.common, false)? else {
+        let Some(loaded) = load(&self.paths, &self.api, &self.common, false)? else {
             return Ok(Exit::Invalid);
         };
+        let found = &loaded.found;
         let records = &found.records;
         // A file that cannot be written is reported; the records are shown all the same.
         let unwritten = match &self.webroot {
-            Some(root) => write_webroot(root, records),
+            Some(root) => {
+                let files: Vec<Record> = records
+                    .iter()
+                    .filter(|r| r.kind == "FILE")
+                    .cloned()
+                    .collect();
+                let files = confirmed(&loaded, files, self.token.token_file.as_deref())?;
+                write_webroot(root, &files)
+            }
             None => 0,
         };
         if self.check {
@@ -296,15 +425,25 @@ impl PublishCommand {
     /// Adds (or with `--cleanup` removes) the DNS records.
     pub fn run(self) -> Result<Exit, Error> {
         let key = TsigKey::from_file(&self.tsig_key)?;
-        let Some(found) = load(&self.paths, &self.api, &self.common, self.cleanup)? else {
+        let Some(loaded) = load(&self.paths, &self.api, &self.common, self.cleanup)? else {
             return Ok(Exit::Invalid);
         };
-        let wanted: Vec<&Record> = found
+        let wanted: Vec<Record> = loaded
+            .found
             .records
             .iter()
             .filter(|r| r.is_dns() && is_dns_name(&r.name))
             .filter(|r| matches!(r.state.as_str(), "verified" | "settled") == self.cleanup)
+            .cloned()
             .collect();
+        // Added records read from the ledger are confirmed with the API first; removing
+        // a record only takes away what validation needed.
+        let wanted = if self.cleanup {
+            wanted
+        } else {
+            confirmed(&loaded, wanted, self.token.token_file.as_deref())?
+        };
+        let wanted: Vec<&Record> = wanted.iter().collect();
         let server = self.rfc2136;
         let ttl = self.ttl;
         let cleanup = self.cleanup;

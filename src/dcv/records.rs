@@ -80,15 +80,6 @@ pub fn is_file_name(name: &str) -> bool {
     }
 }
 
-/// A file's content as a CA's validation has it: printable ASCII lines, at most 4 KB.
-fn is_content(content: &str) -> bool {
-    !content.is_empty()
-        && content.len() <= 4096
-        && content
-            .chars()
-            .all(|c| c == '\n' || c == '\r' || c.is_ascii_graphic() || c == ' ')
-}
-
 /// An approver address: printable ASCII with one `@`, at most 254 characters.
 fn is_email(email: &str) -> bool {
     email.len() <= 254
@@ -97,16 +88,70 @@ fn is_email(email: &str) -> bool {
         && email.split('@').all(|part| !part.is_empty())
 }
 
-/// A DNS record from the API, if it is one a CA's validation can be: a `CNAME` to the CA
-/// (`sectigo.com`, or `comodoca.com` in old replies) or a `TXT`, at a `_` label of the name
-/// or of a parent of it.
-fn dns_record(a: &NameDcv, base: &str) -> Option<(String, String, String)> {
+/// `n` hexadecimal digits.
+fn is_hex(s: &str, n: usize) -> bool {
+    s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A DigiCert-style token: letters, digits, `_` and `-`, at most 128.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// A `uniqueValue`: 1 to 20 letters and digits.
+fn is_unique_value(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// Sectigo's CNAME target: `<32 hex>.<32 hex>[.<uniqueValue>].sectigo.com` (or
+/// `comodoca.com` in old replies).
+fn is_sectigo_target(value: &str) -> bool {
+    let v = value.to_ascii_lowercase();
+    let Some(rest) = v
+        .strip_suffix(".sectigo.com")
+        .or_else(|| v.strip_suffix(".comodoca.com"))
+    else {
+        return false;
+    };
+    let parts: Vec<&str> = rest.split('.').collect();
+    match parts.as_slice() {
+        [a, b] => is_hex(a, 32) && is_hex(b, 32),
+        [a, b, u] => is_hex(a, 32) && is_hex(b, 32) && is_unique_value(u),
+        _ => false,
+    }
+}
+
+/// Sectigo's file content: the SHA-256 (64 hex), `sectigo.com` (or `comodoca.com`), then
+/// the `uniqueValue` if any, one per line.
+fn is_sectigo_content(content: &str) -> bool {
+    let lines: Vec<&str> = content
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let ca =
+        |l: &str| l.eq_ignore_ascii_case("sectigo.com") || l.eq_ignore_ascii_case("comodoca.com");
+    match lines.as_slice() {
+        [h, c] => is_hex(h, 64) && ca(c),
+        [h, c, u] => is_hex(h, 64) && ca(c) && is_unique_value(u),
+        _ => false,
+    }
+}
+
+/// A DNS record from the API (the ledger's `dcv` cell, which anyone may edit), if it is
+/// exactly what the CA family's validation asks for at this name: Sectigo's CNAME
+/// `_<MD5>.<name>` → `<hash>.<hash>[.<uniqueValue>].sectigo.com`, or DigiCert's TXT
+/// `_dnsauth.<name>` holding a token. Anything else (an `_acme-challenge`, a site
+/// verification, another host) is not used: publishing it could validate someone else's
+/// order.
+fn dns_record(a: &NameDcv, base: &str, family: Family) -> Option<(String, String, String)> {
     let name = a.dns_name.trim_end_matches('.');
     let value = a.dns_value.trim_end_matches('.');
-    let lower = name.to_ascii_lowercase();
-    let (label, zone) = lower.split_once('.')?;
-    let under = zone == base || base.ends_with(&format!(".{zone}"));
-    if !label.starts_with('_') || !under || !zone.contains('.') || !is_dns_name(name) {
+    let (label, zone) = name.split_once('.')?;
+    if !zone.eq_ignore_ascii_case(base) || !is_dns_name(name) {
         return None;
     }
     let kind = if a.dns_type.is_empty() {
@@ -114,15 +159,32 @@ fn dns_record(a: &NameDcv, base: &str) -> Option<(String, String, String)> {
     } else {
         a.dns_type.to_ascii_uppercase()
     };
-    let ok = match kind.as_str() {
-        "CNAME" => {
-            let v = value.to_ascii_lowercase();
-            is_dns_name(&v) && (v.ends_with(".sectigo.com") || v.ends_with(".comodoca.com"))
-        }
-        "TXT" => is_txt(value),
-        _ => false,
+    let sectigo = kind == "CNAME"
+        && label.strip_prefix('_').is_some_and(|h| is_hex(h, 32))
+        && is_sectigo_target(value);
+    let digicert = kind == "TXT" && label.eq_ignore_ascii_case("_dnsauth") && is_token(value);
+    let ok = match family {
+        Family::Sectigo => sectigo,
+        Family::DigiCert => digicert,
+        Family::Other => sectigo || digicert,
     };
     ok.then(|| (kind, name.to_owned(), value.to_owned()))
+}
+
+/// A file from the API, if it is exactly what the CA family's validation asks for:
+/// Sectigo's `<MD5>.txt` with its hash lines, or DigiCert's `fileauth.txt` with a token.
+fn file_record(a: &NameDcv, family: Family) -> bool {
+    let name = a.file_name.as_str();
+    let sectigo = name
+        .strip_suffix(".txt")
+        .is_some_and(|stem| is_hex(stem, 32))
+        && is_sectigo_content(&a.file_content);
+    let digicert = name == "fileauth.txt" && is_token(a.file_content.trim());
+    match family {
+        Family::Sectigo => sectigo,
+        Family::DigiCert => digicert,
+        Family::Other => sectigo || digicert,
+    }
 }
 
 /// A TXT value written as one quoted zone-file string: printable ASCII without quotes or
@@ -189,7 +251,7 @@ pub fn of_orders(
             let api = said
                 .iter()
                 .find(|s| s.domain.eq_ignore_ascii_case(&wanted.domain));
-            let mut record = one(order, &wanted, api, hashes.as_ref(), unique);
+            let mut record = one(order, &wanted, api, hashes.as_ref(), unique, family);
             let said_some = api.is_some_and(|a| {
                 !a.dns_value.is_empty() || !a.file_name.is_empty() || !a.file_content.is_empty()
             });
@@ -236,8 +298,35 @@ pub fn for_new_call(order: &ExpandedOrder, catalog: &Catalog) -> Vec<Record> {
         .filter(|_| family == Family::Sectigo);
     names::requested(&params)
         .iter()
-        .map(|wanted| one(order, wanted, None, hashes.as_ref(), unique))
+        .map(|wanted| one(order, wanted, None, hashes.as_ref(), unique, family))
         .collect()
+}
+
+/// The record of `domain` of `order` as `said` (what a fresh `/ssl/collect` says of the
+/// order's names) gives it: what a record read from the ledger is confirmed against
+/// before it is published.
+pub fn from_said(
+    order: &ExpandedOrder,
+    domain: &str,
+    said: &[NameDcv],
+    catalog: &Catalog,
+) -> Option<Record> {
+    let params = order.wire_params();
+    let unique = params
+        .get("uniqueValue")
+        .and_then(serde_json::Value::as_str)
+        .filter(|u| !u.is_empty());
+    let family = catalog
+        .get(&order.product_code)
+        .map_or(Family::Other, |p| Family::of_vendor(&p.vendor));
+    let wanted = names::requested(&params)
+        .into_iter()
+        .find(|w| w.domain.eq_ignore_ascii_case(domain))?;
+    let api = said
+        .iter()
+        .find(|s| s.domain.eq_ignore_ascii_case(domain))?;
+    let record = one(order, &wanted, Some(api), None, unique, family);
+    (record.source == "api").then_some(record)
 }
 
 /// What the API said of each name of a key's certificate in force: the reply of the call
@@ -350,6 +439,7 @@ fn one(
     api: Option<&NameDcv>,
     hashes: Option<&CsrHashes>,
     unique: Option<&str>,
+    family: Family,
 ) -> Record {
     // The method NicSRS holds wins over the manifest's (which `update-dcv` converges).
     let method = api
@@ -395,9 +485,7 @@ fn one(
                 r.url = url(&h.file_name());
                 r.content = h.file_content(unique);
                 placed(&mut r, "csr");
-            } else if let Some(a) =
-                api.filter(|a| is_file_name(&a.file_name) && is_content(&a.file_content))
-            {
+            } else if let Some(a) = api.filter(|a| file_record(a, family)) {
                 r.kind = "FILE".into();
                 r.url = url(&a.file_name);
                 r.content.clone_from(&a.file_content);
@@ -410,7 +498,8 @@ fn one(
                 r.name = format!("{}.{base}", h.cname_label());
                 r.value = h.cname_target(unique);
                 placed(&mut r, "csr");
-            } else if let Some((kind, name, value)) = api.and_then(|a| dns_record(a, &base)) {
+            } else if let Some((kind, name, value)) = api.and_then(|a| dns_record(a, &base, family))
+            {
                 r.kind = kind;
                 r.name = name;
                 r.value = value;
