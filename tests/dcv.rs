@@ -409,7 +409,23 @@ fn a_hostile_dcv_cell_writes_no_file_and_no_record_that_a_ca_would_not_ask_for()
     std::fs::create_dir_all(dir.join("elsewhere")).expect("elsewhere");
     std::os::unix::fs::symlink(dir.join("elsewhere"), dir.join("www/api.shop.example"))
         .expect("link");
-    let out = dcv(&dir, &["--webroot", "www"]);
+    let out = run(
+        &dir,
+        &[
+            "dcv",
+            "orders.yaml",
+            "--sandbox",
+            "--ledger",
+            "ledger.csv",
+            "--webroot",
+            "www",
+        ],
+    );
+    assert_eq!(
+        out.code, 1,
+        "a file not written is a failure: {}",
+        out.stderr
+    );
     assert!(out.stderr.contains("symbolic link"), "{}", out.stderr);
     assert!(walk(&dir.join("elsewhere")).is_empty());
 }
@@ -514,6 +530,18 @@ fn a_changed_method_of_a_pending_order_sends_one_update_dcv_per_changed_name_and
     ok(&["apply", "orders.yaml", "--yes"]);
     assert_eq!(calls(&server, "updateDCV"), 2);
     assert_eq!(calls(&server, "place"), 2);
+
+    // The ledger loses every row of `multi` but its update-dcv ones: those name its
+    // certificate, so it is looked up before anything is sent, even with --trust-ledger.
+    let lost: String = ledger
+        .lines()
+        .enumerate()
+        .filter(|(i, l)| *i == 0 || l.contains(",update-dcv,") || l.contains(",single,"))
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    std::fs::write(dir.join("ledger.csv"), lost).expect("lose rows");
+    ok(&["apply", "orders.yaml", "--yes", "--trust-ledger"]);
+    assert_eq!(calls(&server, "place"), 2, "nothing bought again");
 }
 
 /// A web server that answers each host with something hostile, for `dcv --check`.
@@ -718,5 +746,57 @@ fn a_record_planted_in_the_ledger_that_would_validate_someone_elses_order_is_nev
         walk(&dir.join("www"))
             .iter()
             .any(|w| w.contains("/www/files.shop.example/"))
+    );
+}
+
+#[test]
+fn a_placed_order_whose_csr_changed_is_validated_with_the_csr_it_was_sent_with() {
+    let dir = scratch("dcv-new-csr");
+    let mut text = HEAD.to_owned();
+    text.push_str(&order(
+        "api",
+        "comodo-positivessl",
+        "shop-api.csr",
+        "api.shop.example",
+        "CNAME_CSR_HASH",
+        None,
+    ));
+    std::fs::write(dir.join("orders.yaml"), &text).expect("manifest");
+    apply(&dir);
+    let (sent_md5, _) = openssl_hashes(&dir, "shop-api.csr");
+    // A new key for the same name, before the certificate is issued.
+    let ok = Command::new("openssl")
+        .args([
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-subj", "/CN=api.shop.example"])
+        .args(["-addext", "subjectAltName=DNS:api.shop.example"])
+        .args(["-keyout", "new.key", "-out", "new.csr"])
+        .current_dir(&dir)
+        .output()
+        .expect("openssl");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let new = text.replace(
+        &format!("{}/examples/csr/shop-api.csr", root().display()),
+        "new.csr",
+    );
+    assert_ne!(new, text);
+    std::fs::write(dir.join("orders.yaml"), new).expect("manifest");
+    let listed = records(&dir, &[]);
+    assert_eq!(listed.len(), 1, "{listed:#?}");
+    assert_eq!(listed[0]["source"], "api", "{listed:#?}");
+    assert_eq!(
+        listed[0]["name"],
+        format!("_{sent_md5}.api.shop.example"),
+        "the record of the CSR NicSRS holds"
     );
 }

@@ -331,6 +331,11 @@ fn records_are_published_checked_and_validated_before_anything_is_paid_for() {
     ]);
     assert_ne!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
+        text(&out).contains("the TSIG key was refused"),
+        "{}",
+        text(&out)
+    );
+    assert!(
         !text(&out).contains("d3JvbmcgYnV0IHZhbGlkIGJhc2U2NA"),
         "{}",
         text(&out)

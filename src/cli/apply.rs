@@ -268,10 +268,19 @@ async fn apply(outcome: &Validated, args: Settings, ahead: Option<Ahead>) -> Res
     }
     if !plan.has_work() {
         // A script reading the summary finds one on every run, the second as the first.
+        let summary = apply::Summary {
+            awaiting_dcv: awaiting,
+            ..apply::Summary::default()
+        };
         if args.json {
             println!(
                 "{}",
-                report::summary_json(&apply::Summary::default(), already, blocked, &ledger_name)
+                report::summary_json(&summary, already, blocked, &ledger_name)
+            );
+        } else if awaiting > 0 {
+            println!(
+                "Nothing to do now: {} awaiting DCV (--require-dcv).",
+                crate::shown::counted(awaiting, "order")
             );
         } else {
             println!("Nothing to do.");

@@ -89,9 +89,10 @@ pub struct PublishCommand {
     /// Manifest files, or directories searched for *.yaml and *.yml.
     #[arg(required = true, value_name = "FILE|DIR")]
     pub paths: Vec<PathBuf>,
-    /// The primary server that takes dynamic updates (BIND, Knot, PowerDNS, Windows DNS).
+    /// The primary server that takes dynamic updates (BIND, Knot, PowerDNS, Windows DNS):
+    /// a host name or address, and its port.
     #[arg(long, value_name = "SERVER:PORT")]
-    pub rfc2136: SocketAddr,
+    pub rfc2136: String,
     /// The TSIG key: BIND's `tsig-keygen` file, Knot's `keymgr -t` output, or
     /// `algorithm:name:secret` (hmac-sha256, -sha384, -sha512).
     #[arg(long, value_name = "FILE")]
@@ -403,7 +404,8 @@ fn checked_json(records: &[Record], outcomes: &[Outcome]) -> String {
 
 fn checked_csv(records: &[Record], outcomes: &[Outcome]) -> String {
     let header = [
-        "key", "domain", "method", "type", "name", "value", "url", "check", "found",
+        "key", "domain", "method", "type", "name", "value", "url", "content", "source", "state",
+        "check", "found",
     ];
     let mut out = crate::csv::line(header.iter().copied());
     for (r, o) in records.iter().zip(outcomes) {
@@ -411,12 +413,19 @@ fn checked_csv(records: &[Record], outcomes: &[Outcome]) -> String {
             Outcome::Wrong(f) | Outcome::Failed(f) => f.as_str(),
             _ => "",
         };
+        let state = if *o == Outcome::Right && r.state == "to-publish" {
+            "published"
+        } else {
+            r.state.as_str()
+        };
         let cells = [
-            &r.key, &r.domain, &r.method, &r.kind, &r.name, &r.value, &r.url,
+            &r.key, &r.domain, &r.method, &r.kind, &r.name, &r.value, &r.url, &r.content, &r.source,
         ];
-        out.push_str(&crate::csv::line(
-            cells.iter().map(|c| c.as_str()).chain([o.word(), found]),
-        ));
+        out.push_str(&crate::csv::line(cells.iter().map(|c| c.as_str()).chain([
+            state,
+            o.word(),
+            found,
+        ])));
     }
     out
 }
@@ -444,7 +453,7 @@ impl PublishCommand {
             confirmed(&loaded, wanted, self.token.token_file.as_deref())?
         };
         let wanted: Vec<&Record> = wanted.iter().collect();
-        let server = self.rfc2136;
+        let server = resolve_server(&self.rfc2136)?;
         let ttl = self.ttl;
         let cleanup = self.cleanup;
         let failed = super::runtime()?
@@ -455,6 +464,20 @@ impl PublishCommand {
             Exit::Ok
         })
     }
+}
+
+/// `HOST:PORT` or `IP:PORT` as one address (the first the system resolves).
+fn resolve_server(text: &str) -> Result<SocketAddr, Error> {
+    use std::net::ToSocketAddrs;
+    let shown = crate::shown::quote(text);
+    let mut addrs = text.to_socket_addrs().map_err(|e| {
+        Error::Usage(format!(
+            "--rfc2136 {shown}: not an address: {e} (expected SERVER:PORT, e.g. ns1.example.net:53 or 192.0.2.53:53)"
+        ))
+    })?;
+    addrs
+        .next()
+        .ok_or_else(|| Error::Usage(format!("--rfc2136 {shown}: resolves to no address")))
 }
 
 /// Sends one update per record; prints what was done; returns how many failed.
@@ -665,6 +688,7 @@ fn write_webroot(root: &Path, records: &[Record]) -> usize {
         .iter()
         .any(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()));
         if linked {
+            failed += 1;
             let _ = writeln!(
                 err,
                 "warning: {} not written: a folder of its path under {} is a symbolic link",

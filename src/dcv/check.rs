@@ -141,6 +141,12 @@ async fn check_record(resolver: SocketAddr, http: &reqwest::Client, r: &Record) 
 pub async fn check_dns(resolver: SocketAddr, name: &str, kind: &str, value: &str) -> Outcome {
     match dns::lookup(resolver, name, kind).await {
         Ok(Found::Nothing) => Outcome::Missing,
+        // A name has one CNAME: two are not what a CA can follow.
+        Ok(Found::Values(found)) if kind == "CNAME" && found.len() > 1 => Outcome::Wrong(format!(
+            "{} CNAME records: {}",
+            found.len(),
+            shown_values(&found)
+        )),
         Ok(Found::Values(found)) => {
             let right = found.iter().any(|f| {
                 if kind == "CNAME" {

@@ -31,12 +31,12 @@ pub enum DnsError {
         /// What went wrong.
         message: String,
     },
-    /// The server answered with an error code.
-    #[error("{server} answered {code}{hint}")]
+    /// The server answered with an error code, or refused the key.
+    #[error("{server}: {code}{hint}")]
     Refused {
         /// The server asked.
         server: SocketAddr,
-        /// The response code (`REFUSED`, `NOTAUTH`, `SERVFAIL`, ...).
+        /// What it answered (`answered REFUSED`, ...).
         code: String,
         /// What usually causes it.
         hint: &'static str,
@@ -94,6 +94,7 @@ pub enum Found {
 /// answer is truncated), with recursion desired.
 pub async fn lookup(server: SocketAddr, name: &str, kind: &str) -> Result<Found, DnsError> {
     let qname = self::name(name)?;
+    let owner = qname.clone();
     let rtype = match kind {
         "TXT" => RecordType::TXT,
         _ => RecordType::CNAME,
@@ -107,10 +108,12 @@ pub async fn lookup(server: SocketAddr, name: &str, kind: &str) -> Result<Found,
         ResponseCode::NXDomain => return Ok(Found::Nothing),
         code => return Err(refused(server, code)),
     }
+    // Only records owned by the name asked: a resolver's answer may carry others (a
+    // chain, another name), which say nothing of this one.
     let values: Vec<String> = response
         .answers()
         .iter()
-        .filter(|r| r.record_type() == rtype)
+        .filter(|r| r.record_type() == rtype && r.name() == &owner)
         .filter_map(|r| match r.data() {
             RData::CNAME(c) => Some(c.0.to_ascii().trim_end_matches('.').to_owned()),
             RData::TXT(t) => Some(
@@ -136,6 +139,21 @@ fn exchange_error(server: SocketAddr, e: impl std::fmt::Display) -> DnsError {
     }
 }
 
+/// An exchange of signed messages that failed: a reply whose signature could not be
+/// checked is how a server that does not know the key (or its secret) answers.
+fn signed_exchange_error(server: SocketAddr, e: impl std::fmt::Display) -> DnsError {
+    let text = e.to_string();
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("tsig") || lower.contains("hmac") || lower.contains("signature") {
+        return DnsError::Refused {
+            server,
+            code: "the TSIG key was refused".into(),
+            hint: " (its reply is not signed with the key: the server does not know the key, or its name, algorithm or secret differ from the server's)",
+        };
+    }
+    exchange_error(server, text)
+}
+
 fn refused(server: SocketAddr, code: ResponseCode) -> DnsError {
     let hint = match code {
         ResponseCode::Refused => {
@@ -148,7 +166,7 @@ fn refused(server: SocketAddr, code: ResponseCode) -> DnsError {
     };
     DnsError::Refused {
         server,
-        code: code.to_str().to_owned(),
+        code: format!("answered {}", code.to_str()),
         hint,
     }
 }
@@ -239,11 +257,11 @@ impl TsigKey {
             "hmac-sha256" | "" => TsigAlgorithm::HmacSha256,
             "hmac-sha384" => TsigAlgorithm::HmacSha384,
             "hmac-sha512" => TsigAlgorithm::HmacSha512,
-            other => {
-                return Err(bad(format!(
-                    "algorithm {} is not supported: use hmac-sha256, hmac-sha384 or hmac-sha512",
-                    crate::shown::quote(&crate::shown::bounded(other, 40))
-                )));
+            // Not quoted: a file with its fields in the wrong order would print the secret.
+            _ => {
+                return Err(bad(
+                    "its algorithm is not one of hmac-sha256, hmac-sha384, hmac-sha512".into(),
+                ));
             }
         };
         let secret = data_encoding::BASE64
@@ -252,7 +270,9 @@ impl TsigKey {
         if secret.is_empty() {
             return Err(bad("the secret is empty".into()));
         }
-        if Name::from_ascii(format!("{}.", name.trim_end_matches('.'))).is_err() {
+        if name.trim_end_matches('.').is_empty()
+            || Name::from_ascii(format!("{}.", name.trim_end_matches('.'))).is_err()
+        {
             return Err(bad("the key's name is not a DNS name".into()));
         }
         Ok(TsigKey {
@@ -382,7 +402,7 @@ impl Updater {
                 .client
                 .query(candidate.clone(), DNSClass::IN, RecordType::SOA)
                 .await
-                .map_err(|e| exchange_error(self.server, e))?;
+                .map_err(|e| signed_exchange_error(self.server, e))?;
             let has_soa = response
                 .answers()
                 .iter()
@@ -434,7 +454,7 @@ impl Updater {
         let response = hickory_proto::xfer::DnsHandle::send(&self.client, message)
             .first_answer()
             .await
-            .map_err(|e| exchange_error(self.server, e))?;
+            .map_err(|e| signed_exchange_error(self.server, e))?;
         match response.response_code() {
             ResponseCode::NoError => Ok(()),
             code => Err(refused(self.server, code)),
@@ -465,5 +485,29 @@ mod tests {
             parse_key(bind)
         );
         assert_eq!(parse_key("nothing here"), None);
+    }
+
+    #[test]
+    fn a_key_file_with_its_fields_out_of_order_never_shows_the_secret() {
+        let dir = std::env::temp_dir().join(format!("nicsrs-tsig-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let secret = "f1qaHtuFoxSCpYIfoxYnBTPo4TYkxJfBwAUGhbzu0Gk=";
+        for (name, text) in [
+            ("swapped", format!("{secret}:nicsrs-dcv:{secret}\n")),
+            (
+                "knot",
+                format!("key:\n  - id: k\n    algorithm: {secret}\n    secret: {secret}\n"),
+            ),
+            ("nameless", format!("hmac-sha256::{secret}\n")),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, text).expect("key");
+            let e = TsigKey::from_file(&path).expect_err(name).to_string();
+            assert!(
+                !e.to_ascii_lowercase()
+                    .contains(&secret[..8].to_ascii_lowercase()),
+                "{name}: {e}"
+            );
+        }
     }
 }

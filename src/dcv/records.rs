@@ -242,11 +242,16 @@ pub fn of_orders(
         let family = catalog
             .get(&order.product_code)
             .map_or(Family::Other, |p| Family::of_vendor(&p.vendor));
+        // A placed order is validated with the CSR it was sent with: when the manifest's
+        // differs (a new key, replaced once issued), the API's records are the ones.
+        let sent_this_csr = state
+            .and_then(|s| s.made)
+            .is_none_or(|made| same_csr(order, made));
         let hashes = params
             .get("csr")
             .and_then(serde_json::Value::as_str)
             .and_then(CsrHashes::of_pem)
-            .filter(|_| family == Family::Sectigo);
+            .filter(|_| family == Family::Sectigo && (!placed || sent_this_csr));
         for wanted in names::requested(&params) {
             let api = said
                 .iter()
@@ -327,6 +332,22 @@ pub fn from_said(
         .find(|s| s.domain.eq_ignore_ascii_case(domain))?;
     let record = one(order, &wanted, Some(api), None, unique, family);
     (record.source == "api").then_some(record)
+}
+
+/// Whether `made` (the call that made the certificate in force) sent the manifest's CSR:
+/// its recorded `csr` field hash, or for rows without field hashes its whole request.
+fn same_csr(order: &ExpandedOrder, made: &crate::ledger::Row) -> bool {
+    let then = crate::expand::parse_fields_cell(&made.request_fields);
+    if then.is_empty() {
+        return made.request_sha256 == order.request_sha256();
+    }
+    let now = order.field_hashes();
+    let had = then.iter().find(|(n, _)| *n == "csr").map(|(_, h)| *h);
+    let has = now
+        .iter()
+        .find(|(n, _)| *n == "csr")
+        .map(|(_, h)| h.as_str());
+    had == has
 }
 
 /// What the API said of each name of a key's certificate in force: the reply of the call

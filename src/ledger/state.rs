@@ -372,7 +372,11 @@ impl Fold {
             renewals: count(Event::Renewed),
             reissues: count(Event::Reissued),
             replacements: count(Event::Replaced),
-            disordered: self.disordered,
+            // DCV updates of a certificate the ledger has no row making: rows were lost.
+            disordered: self.disordered
+                || (self.current.is_none()
+                    && self.status.is_none()
+                    && !self.dcv_updates.is_empty()),
             dcv_updates: DcvUpdates { fold: self },
         };
         match (state.current, state.status) {
