@@ -361,7 +361,7 @@ pub struct Done {
 }
 
 /// Asks for an order by refId; `None` when it is not found or the API cannot tell.
-async fn find(client: &Client, pacer: &Pacer, ref_id: &str) -> Option<String> {
+pub async fn find(client: &Client, pacer: &Pacer, ref_id: &str) -> Option<String> {
     let retry = Retry::FREE_CALL;
     for attempt in retry.attempts() {
         retry.before(attempt, pacer).await;

@@ -542,6 +542,26 @@ fn a_changed_method_of_a_pending_order_sends_one_update_dcv_per_changed_name_and
     std::fs::write(dir.join("ledger.csv"), lost).expect("lose rows");
     ok(&["apply", "orders.yaml", "--yes", "--trust-ledger"]);
     assert_eq!(calls(&server, "place"), 2, "nothing bought again");
+    // The same, with those rows under another key (a key renamed): its refId is known.
+    let renamed: String = ledger
+        .lines()
+        .enumerate()
+        .filter(|(i, l)| *i == 0 || l.contains(",update-dcv,") || l.contains(",single,"))
+        .map(|(_, l)| {
+            format!(
+                "{}\n",
+                l.replace(",update-dcv,multi,", ",update-dcv,renamed,")
+            )
+        })
+        .collect();
+    assert!(renamed.contains(",renamed,"));
+    std::fs::write(dir.join("ledger.csv"), renamed).expect("rename");
+    ok(&["apply", "orders.yaml", "--yes", "--trust-ledger"]);
+    assert_eq!(
+        calls(&server, "place"),
+        2,
+        "nothing bought again under a new key"
+    );
 }
 
 /// A web server that answers each host with something hostile, for `dcv --check`.
@@ -719,7 +739,23 @@ fn a_record_planted_in_the_ledger_that_would_validate_someone_elses_order_is_nev
         "{listed:#?}"
     );
     let _ = std::fs::remove_dir_all(dir.join("www"));
-    let out = dcv(&dir, &["--webroot", "www"]);
+    let out = run(
+        &dir,
+        &[
+            "dcv",
+            "orders.yaml",
+            "--sandbox",
+            "--ledger",
+            "ledger.csv",
+            "--webroot",
+            "www",
+        ],
+    );
+    assert_eq!(
+        out.code, 1,
+        "a record left out fails the run: {}",
+        out.stderr
+    );
     assert!(
         out.stderr.contains(
             "files.shop.example: the ledger's record is not what NicSRS says now; not published"
@@ -737,6 +773,52 @@ fn a_record_planted_in_the_ledger_that_would_validate_someone_elses_order_is_nev
             .iter()
             .any(|w| w.contains("/www/files.shop.example/")),
         "the planted file is not written: {written:?}"
+    );
+    // The certId of another order of the account put on the key's rows: its records are
+    // not this key's, whatever collect says of that certificate.
+    let cert_of = |key: &str| {
+        ledger
+            .lines()
+            .find(|l| l.contains(&format!(",placed,{key},")))
+            .and_then(|l| l.split(',').nth(5))
+            .expect("a placed row")
+            .to_owned()
+    };
+    let (ours, theirs) = (cert_of("genfile"), cert_of("cname"));
+    let swapped: String = ledger
+        .lines()
+        .map(|l| {
+            if l.contains(",genfile,") {
+                format!("{}\n", l.replace(&ours, &theirs))
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(dir.join("ledger.csv"), swapped).expect("swap");
+    let _ = std::fs::remove_dir_all(dir.join("www"));
+    let out = run(
+        &dir,
+        &[
+            "dcv",
+            "orders.yaml",
+            "--sandbox",
+            "--ledger",
+            "ledger.csv",
+            "--webroot",
+            "www",
+        ],
+    );
+    assert!(
+        out.stderr
+            .contains("genfile: its certificate in the ledger is not the one its refId finds"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !walk(&dir.join("www"))
+            .iter()
+            .any(|w| w.contains("/www/files.shop.example/"))
     );
     // With the ledger as the API left it, the file is confirmed and written.
     std::fs::write(dir.join("ledger.csv"), &ledger).expect("restore");

@@ -122,8 +122,9 @@ struct Loaded {
     found: records::Found,
     target: super::Target,
     orders: Vec<crate::expand::ExpandedOrder>,
-    /// The certificate in force of each key that has one.
-    certs: HashMap<String, String>,
+    /// The certificate in force of each key that has one, and the refId of the call that
+    /// made it.
+    certs: HashMap<String, (String, String)>,
     catalog: Catalog,
 }
 
@@ -173,7 +174,10 @@ fn load(
     let certs = contents
         .states()
         .iter()
-        .filter_map(|(k, s)| s.current.map(|c| ((*k).to_owned(), c.cert_id.clone())))
+        .filter_map(|(k, s)| {
+            s.current
+                .map(|c| ((*k).to_owned(), (c.cert_id.clone(), c.ref_id.clone())))
+        })
         .collect();
     Ok(Some(Loaded {
         found,
@@ -184,22 +188,24 @@ fn load(
     }))
 }
 
-/// The records to publish or write, those read from the ledger only once a fresh
+/// The records to publish, write or remove, those read from the ledger only once a fresh
 /// `/ssl/collect` of their certificate gives the very same record (the ledger is a file
-/// anyone may edit: a record planted there could validate someone else's order). Records
-/// computed from the manifest's CSR need no confirmation.
+/// anyone may edit: a record planted there could validate someone else's order), the
+/// certificate being the one the key's refId finds (its certId in the ledger can be edited
+/// too). Records computed from the manifest's CSR need no confirmation. Also returns how
+/// many were left out.
 fn confirmed(
     loaded: &Loaded,
     wanted: Vec<Record>,
     token_file: Option<&Path>,
-) -> Result<Vec<Record>, Error> {
+) -> Result<(Vec<Record>, usize), Error> {
     let keys: std::collections::BTreeSet<&str> = wanted
         .iter()
         .filter(|r| r.source == "api")
         .map(|r| r.key.as_str())
         .collect();
     if keys.is_empty() {
-        return Ok(wanted);
+        return Ok((wanted, 0));
     }
     let token = super::target::token_for(&loaded.target, token_file)?;
     let said: HashMap<String, Vec<crate::dcv::NameDcv>> = super::runtime()?.block_on(async {
@@ -208,9 +214,31 @@ fn confirmed(
         let pacer = crate::nicsrs::pacer::Pacer::new(None);
         let mut said = HashMap::new();
         for key in keys {
-            let Some(cert) = loaded.certs.get(key) else {
+            let Some((cert, ref_id)) = loaded.certs.get(key) else {
                 continue;
             };
+            // The certificate is the one the key's own refId (or its renewals', reissues'
+            // or replacements' `<refId>-…`) finds.
+            let base = loaded
+                .orders
+                .iter()
+                .find(|o| o.key == key)
+                .map(|o| o.ref_id.as_str())
+                .unwrap_or_default();
+            let ours = !base.is_empty()
+                && (ref_id == base || ref_id.starts_with(&format!("{base}-")));
+            let found = if ours {
+                crate::refresh::find(&client, &pacer, ref_id).await
+            } else {
+                None
+            };
+            if found.as_deref() != Some(cert.as_str()) {
+                eprintln!(
+                    "warning: {}: its certificate in the ledger is not the one its refId finds; its records are not published",
+                    crate::shown::bounded(key, 100)
+                );
+                continue;
+            }
             match crate::refresh::collect(&client, &pacer, cert).await {
                 Ok((_, collected)) => {
                     said.insert(key.to_owned(), collected.names);
@@ -228,6 +256,7 @@ fn confirmed(
         Ok::<_, Error>(said)
     })?;
     let mut out = Vec::with_capacity(wanted.len());
+    let mut left_out = 0;
     for r in wanted {
         if r.source != "api" {
             out.push(r);
@@ -245,7 +274,10 @@ fn confirmed(
         };
         if fresh.as_ref().is_some_and(same) {
             out.push(r);
-        } else if said.contains_key(&r.key) {
+            continue;
+        }
+        left_out += 1;
+        if said.contains_key(&r.key) {
             eprintln!(
                 "warning: {} {}: the ledger's record is not what NicSRS says now; not published (run `refresh`)",
                 crate::shown::bounded(&r.key, 100),
@@ -253,7 +285,7 @@ fn confirmed(
             );
         }
     }
-    Ok(out)
+    Ok((out, left_out))
 }
 
 impl DcvCommand {
@@ -280,8 +312,9 @@ impl DcvCommand {
                     .filter(|r| r.kind == "FILE")
                     .cloned()
                     .collect();
-                let files = confirmed(&loaded, files, self.token.token_file.as_deref())?;
-                write_webroot(root, &files)
+                let (files, left_out) =
+                    confirmed(&loaded, files, self.token.token_file.as_deref())?;
+                write_webroot(root, &files) + left_out
             }
             None => 0,
         };
@@ -445,19 +478,16 @@ impl PublishCommand {
             .filter(|r| matches!(r.state.as_str(), "verified" | "settled") == self.cleanup)
             .cloned()
             .collect();
-        // Added records read from the ledger are confirmed with the API first; removing
-        // a record only takes away what validation needed.
-        let wanted = if self.cleanup {
-            wanted
-        } else {
-            confirmed(&loaded, wanted, self.token.token_file.as_deref())?
-        };
+        // Records read from the ledger are confirmed with the API first, to add them and
+        // to remove them (a planted one could be another order's validation).
+        let (wanted, left_out) = confirmed(&loaded, wanted, self.token.token_file.as_deref())?;
         let wanted: Vec<&Record> = wanted.iter().collect();
         let server = resolve_server(&self.rfc2136)?;
         let ttl = self.ttl;
         let cleanup = self.cleanup;
         let failed = super::runtime()?
-            .block_on(async move { publish(server, &key, &wanted, ttl, cleanup).await })?;
+            .block_on(async move { publish(server, &key, &wanted, ttl, cleanup).await })?
+            + left_out;
         Ok(if failed > 0 {
             Exit::Incomplete
         } else {
@@ -475,9 +505,11 @@ fn resolve_server(text: &str) -> Result<SocketAddr, Error> {
             "--rfc2136 {shown}: not an address: {e} (expected SERVER:PORT, e.g. ns1.example.net:53 or 192.0.2.53:53)"
         ))
     })?;
-    addrs
-        .next()
-        .ok_or_else(|| Error::Usage(format!("--rfc2136 {shown}: resolves to no address")))
+    addrs.next().filter(|a| a.port() != 0).ok_or_else(|| {
+        Error::Usage(format!(
+            "--rfc2136 {shown}: resolves to no address with a port (expected SERVER:PORT)"
+        ))
+    })
 }
 
 /// Sends one update per record; prints what was done; returns how many failed.

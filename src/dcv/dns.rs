@@ -113,7 +113,7 @@ pub async fn lookup(server: SocketAddr, name: &str, kind: &str) -> Result<Found,
     let values: Vec<String> = response
         .answers()
         .iter()
-        .filter(|r| r.record_type() == rtype && r.name() == &owner)
+        .filter(|r| r.record_type() == rtype && r.dns_class() == DNSClass::IN && r.name() == &owner)
         .filter_map(|r| match r.data() {
             RData::CNAME(c) => Some(c.0.to_ascii().trim_end_matches('.').to_owned()),
             RData::TXT(t) => Some(

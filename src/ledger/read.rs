@@ -84,7 +84,8 @@ impl Contents {
     fn fold(&mut self, key: &str, view: View<'_>, build: impl FnOnce() -> Kept) {
         let position = self.rows;
         self.rows += 1;
-        if !view.event.is_about_certificate() {
+        // Every refId a call row names (an `update-dcv` row names its certificate's).
+        if view.event != super::Event::Status {
             self.ids.insert(self.id_keys.hash_one(view.ref_id));
         }
         match self.keys.get_mut(key) {
