@@ -255,7 +255,7 @@ fn next_record(
             return Ok(!raw.bytes.is_empty());
         }
         *line += 1;
-        quotes += raw.bytes[start..].iter().filter(|&&b| b == b'"').count();
+        quotes += memchr::memchr_iter(b'"', &raw.bytes[start..]).count();
         raw.quotes = quotes;
         if raw.bytes.last() != Some(&b'\n') {
             raw.complete = false;
@@ -429,7 +429,18 @@ fn parse_each(
         let is_quoted = raw.quotes > 0;
         let quoted: Vec<String>;
         let mut split = [""; MAX_CELLS];
-        let cells: &[&str] = if is_quoted {
+        // A quoted line whose quoted cells are none the fold decides on (a `dcv` cell, a
+        // message with a comma) is seen through slices of the line, like an unquoted one,
+        // and unquoted only if its row is built.
+        let raw_cells = if is_quoted {
+            split_raw(line_text, &mut split).filter(|&n| plain_view_cells(&split[..n], &index))
+        } else {
+            None
+        };
+        let slices = !is_quoted || raw_cells.is_some();
+        let cells: &[&str] = if let Some(n) = raw_cells {
+            &split[..n]
+        } else if is_quoted {
             let Some(cells) = record(&text) else {
                 continue;
             };
@@ -483,11 +494,17 @@ fn parse_each(
             }
             Ok((_, view)) => {
                 let key = cell_at(cells, &index, 3);
-                let row = || build_row(cells, &index);
+                let row = || {
+                    if slices && is_quoted {
+                        line_row(line_text, &index)
+                    } else {
+                        build_row(cells, &index)
+                    }
+                };
                 let kept = || {
                     // The ref_id cell as a slice of the line: a quoted line's, when that
                     // cell itself is not quoted (the tool's refIds never are).
-                    let ref_id = if is_quoted {
+                    let ref_id = if !slices {
                         match index[at::REF_ID]
                             .and_then(|i| unquoted_field(line_text, i))
                             .map(decode)
@@ -533,6 +550,55 @@ fn parse_each(
         });
     }
     Ok(contents)
+}
+
+/// The cells of a CSV line as they are in it (a quoted cell with its quotes), into `out`;
+/// their number, or `None` when there are more than `out` holds.
+fn split_raw<'a>(line: &'a str, out: &mut [&'a str; MAX_CELLS]) -> Option<usize> {
+    let bytes = line.as_bytes();
+    let (mut in_quotes, mut n, mut start, mut pos) = (false, 0, 0, 0);
+    loop {
+        // Inside quotes only the closing quote matters; outside, a comma or a quote.
+        let next = if in_quotes {
+            memchr::memchr(b'"', &bytes[pos..])
+        } else {
+            memchr::memchr2(b',', b'"', &bytes[pos..])
+        };
+        let Some(i) = next else { break };
+        let at = pos + i;
+        if bytes[at] == b'"' {
+            in_quotes = !in_quotes;
+        } else {
+            *out.get_mut(n)? = &line[start..at];
+            n += 1;
+            start = at + 1;
+        }
+        pos = at + 1;
+    }
+    *out.get_mut(n)? = &line[start..];
+    Some(n + 1)
+}
+
+/// Whether none of the cells [`view_of`] reads is quoted: their slices are their values.
+fn plain_view_cells(cells: &[&str], index: &[Option<usize>; COLUMNS.len()]) -> bool {
+    [
+        at::TIME,
+        at::API,
+        at::EVENT,
+        at::KEY,
+        at::REF_ID,
+        at::CERT_ID,
+        at::YEARS,
+        at::ATTEMPT,
+        at::CODE,
+        at::STATUS,
+    ]
+    .iter()
+    .all(|&c| {
+        index[c]
+            .and_then(|i| cells.get(i))
+            .is_none_or(|cell| !cell.contains('"'))
+    })
 }
 
 /// Field `i` of a CSV line, as it is in the line, if it is not quoted.
