@@ -197,6 +197,41 @@ pub fn is_txt(value: &str) -> bool {
             .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\')
 }
 
+/// What the records of an order's names are worked out from: its params as sent, its
+/// `uniqueValue`, its CA family, and the hashes of its CSR where that family derives the
+/// records from it.
+struct Basis {
+    params: serde_json::Value,
+    unique: Option<String>,
+    family: Family,
+    hashes: Option<CsrHashes>,
+}
+
+impl Basis {
+    fn of(order: &ExpandedOrder, catalog: &Catalog) -> Basis {
+        let params = order.wire_params();
+        let unique = params
+            .get("uniqueValue")
+            .and_then(serde_json::Value::as_str)
+            .filter(|u| !u.is_empty())
+            .map(str::to_owned);
+        let family = catalog
+            .get(&order.product_code)
+            .map_or(Family::Other, |p| Family::of_vendor(&p.vendor));
+        let hashes = params
+            .get("csr")
+            .and_then(serde_json::Value::as_str)
+            .and_then(CsrHashes::of_pem)
+            .filter(|_| family == Family::Sectigo);
+        Basis {
+            params,
+            unique,
+            family,
+            hashes,
+        }
+    }
+}
+
 /// What `dcv` found: the records, and how many names of orders not placed yet cannot be
 /// known before they are (no CSR to compute from, or a CA that issues its own tokens).
 #[derive(Debug, Default)]
@@ -234,29 +269,30 @@ pub fn of_orders(
         }
         let placed = state.is_some_and(|s| s.current.is_some());
         let said = state.map(said).unwrap_or_default();
-        let params = order.wire_params();
-        let unique = params
-            .get("uniqueValue")
-            .and_then(serde_json::Value::as_str)
-            .filter(|u| !u.is_empty());
-        let family = catalog
-            .get(&order.product_code)
-            .map_or(Family::Other, |p| Family::of_vendor(&p.vendor));
+        let Basis {
+            params,
+            unique,
+            family,
+            hashes,
+        } = Basis::of(order, catalog);
         // A placed order is validated with the CSR it was sent with: when the manifest's
         // differs (a new key, replaced once issued), the API's records are the ones.
         let sent_this_csr = state
             .and_then(|s| s.made)
             .is_none_or(|made| same_csr(order, made));
-        let hashes = params
-            .get("csr")
-            .and_then(serde_json::Value::as_str)
-            .and_then(CsrHashes::of_pem)
-            .filter(|_| family == Family::Sectigo && (!placed || sent_this_csr));
+        let hashes = hashes.filter(|_| !placed || sent_this_csr);
         for wanted in names::requested(&params) {
             let api = said
                 .iter()
                 .find(|s| s.domain.eq_ignore_ascii_case(&wanted.domain));
-            let mut record = one(order, &wanted, api, hashes.as_ref(), unique, family);
+            let mut record = one(
+                order,
+                &wanted,
+                api,
+                hashes.as_ref(),
+                unique.as_deref(),
+                family,
+            );
             let said_some = api.is_some_and(|a| {
                 !a.dns_value.is_empty() || !a.file_name.is_empty() || !a.file_content.is_empty()
             });
@@ -288,22 +324,19 @@ pub fn of_orders(
 /// derives it from it, the approver for `EMAIL`, else a record of no type (known only once
 /// the order is placed).
 pub fn for_new_call(order: &ExpandedOrder, catalog: &Catalog) -> Vec<Record> {
-    let params = order.wire_params();
-    let unique = params
-        .get("uniqueValue")
-        .and_then(serde_json::Value::as_str)
-        .filter(|u| !u.is_empty());
-    let family = catalog
-        .get(&order.product_code)
-        .map_or(Family::Other, |p| Family::of_vendor(&p.vendor));
-    let hashes = params
-        .get("csr")
-        .and_then(serde_json::Value::as_str)
-        .and_then(CsrHashes::of_pem)
-        .filter(|_| family == Family::Sectigo);
-    names::requested(&params)
+    let b = Basis::of(order, catalog);
+    names::requested(&b.params)
         .iter()
-        .map(|wanted| one(order, wanted, None, hashes.as_ref(), unique, family))
+        .map(|wanted| {
+            one(
+                order,
+                wanted,
+                None,
+                b.hashes.as_ref(),
+                b.unique.as_deref(),
+                b.family,
+            )
+        })
         .collect()
 }
 
@@ -316,21 +349,21 @@ pub fn from_said(
     said: &[NameDcv],
     catalog: &Catalog,
 ) -> Option<Record> {
-    let params = order.wire_params();
-    let unique = params
-        .get("uniqueValue")
-        .and_then(serde_json::Value::as_str)
-        .filter(|u| !u.is_empty());
-    let family = catalog
-        .get(&order.product_code)
-        .map_or(Family::Other, |p| Family::of_vendor(&p.vendor));
-    let wanted = names::requested(&params)
+    let b = Basis::of(order, catalog);
+    let wanted = names::requested(&b.params)
         .into_iter()
         .find(|w| w.domain.eq_ignore_ascii_case(domain))?;
     let api = said
         .iter()
         .find(|s| s.domain.eq_ignore_ascii_case(domain))?;
-    let record = one(order, &wanted, Some(api), None, unique, family);
+    let record = one(
+        order,
+        &wanted,
+        Some(api),
+        None,
+        b.unique.as_deref(),
+        b.family,
+    );
     (record.source == "api").then_some(record)
 }
 
