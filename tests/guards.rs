@@ -558,3 +558,58 @@ fn apply_with_file_limit(dir: &Path, server: &Server, limit: u64) -> std::proces
     }
     command.output().expect("apply")
 }
+
+/// `apply … | head -1`: the reader goes away; the run still places and records every
+/// order, and ends without a panic or an error about the pipe.
+#[test]
+fn a_closed_stdout_ends_the_output_quietly_and_the_run_completes() {
+    let dir = common::scratch("closed-stdout");
+    manifest(&dir, 3);
+    let server = Server::start(Config::default());
+    let mut child = nicsrs(&dir, "sandbox")
+        .args(["apply", "orders.yaml", "--yes", "--endpoint", &server.url])
+        .args(["--ledger", "ledger.csv"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("apply starts");
+    // Read one line, then close the pipe, as `head -1` does.
+    let stdout = child.stdout.take().expect("stdout");
+    let mut first = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut first)
+        .expect("a line");
+    let out = child.wait_with_output().expect("apply ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("Broken pipe"), "{stderr}");
+    assert_ne!(out.status.code(), Some(101), "{stderr}");
+    assert_eq!(server.stats()["requests"]["place"], 3, "every order placed");
+    let states = ledger_states(&dir);
+    assert_eq!(states.len(), 3, "and recorded");
+}
+
+/// `plan … | head -1` on a long plan: no "cannot write output: Broken pipe".
+#[test]
+fn a_reader_that_stops_early_gets_no_error_about_the_pipe() {
+    let dir = common::scratch("closed-stdout-plan");
+    manifest(&dir, 3000);
+    let mut child = nicsrs(&dir, "sandbox")
+        .args(["plan", "orders.yaml", "--sandbox", "--ledger", "ledger.csv"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("plan starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut first = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut first)
+        .expect("a line");
+    let out = child.wait_with_output().expect("plan ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(first.contains("place"), "{first}");
+    assert!(
+        !stderr.contains("Broken pipe") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+}

@@ -20,6 +20,23 @@ use crate::plan::{self, Action};
 use crate::report::{self, JsonReporter, TextReporter};
 use crate::validate::Validated;
 
+/// Writes a line to stdout; a closed stdout (`| head`) is not an error for `apply`: the
+/// run goes on and the ledger records it (a panic here would end it mid-run).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// [`say!`] without the line break.
+macro_rules! say_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 /// The arguments of `apply`.
 #[derive(Debug, Args)]
 pub struct ApplyCommand {
@@ -262,9 +279,9 @@ async fn apply(outcome: &Validated, args: Settings, ahead: Option<Ahead>) -> Res
     );
     let ledger_name = target.ledger.display().to_string();
     if args.json {
-        println!("{}", serde_json::json!({"plan": plan::to_json(&plan)}));
+        say!("{}", serde_json::json!({"plan": plan::to_json(&plan)}));
     } else {
-        print!("{}", plan::render(&plan, &outcome.sources));
+        say_raw!("{}", plan::render(&plan, &outcome.sources));
     }
     if !plan.has_work() {
         // A script reading the summary finds one on every run, the second as the first.
@@ -273,17 +290,17 @@ async fn apply(outcome: &Validated, args: Settings, ahead: Option<Ahead>) -> Res
             ..apply::Summary::default()
         };
         if args.json {
-            println!(
+            say!(
                 "{}",
                 report::summary_json(&summary, already, blocked, &ledger_name)
             );
         } else if awaiting > 0 {
-            println!(
+            say!(
                 "Nothing to do now: {} awaiting DCV (--require-dcv).",
                 crate::shown::counted(awaiting, "order")
             );
         } else {
-            println!("Nothing to do.");
+            say!("Nothing to do.");
         }
         return Ok(if blocked > 0 {
             Exit::Incomplete
@@ -299,7 +316,7 @@ async fn apply(outcome: &Validated, args: Settings, ahead: Option<Ahead>) -> Res
                 stopped: Some(message.clone()),
                 ..apply::Summary::default()
             };
-            println!(
+            say!(
                 "{}",
                 report::summary_json(&summary, already, blocked, &ledger_name)
             );
@@ -362,12 +379,12 @@ async fn apply(outcome: &Validated, args: Settings, ahead: Option<Ahead>) -> Res
     let mut summary = summary?;
     summary.awaiting_dcv = awaiting;
     if args.json {
-        println!(
+        say!(
             "{}",
             report::summary_json(&summary, already, blocked, &ledger_name)
         );
     } else {
-        print!(
+        say_raw!(
             "{}",
             report::summary_text(&summary, already, blocked, &ledger_name)
         );
@@ -444,7 +461,7 @@ fn confirm(plan: &plan::Plan, target: &Target) -> Result<(), Error> {
         .lock()
         .read_line(&mut answer)
         .map_err(Error::Output)?;
-    if matches!(answer.trim(), "yes" | "y") {
+    if answer.trim() == "yes" {
         Ok(())
     } else {
         Err(Error::Usage("not applied".into()))

@@ -92,6 +92,8 @@ pub fn main() -> Exit {
     };
     match run(cli) {
         Ok(exit) => exit,
+        // Output piped into `head` that stopped reading: the end of the output, quietly.
+        Err(Error::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Failure,
         Err(e) => {
             eprintln!("error: {e}");
             Exit::Failure
