@@ -613,3 +613,36 @@ fn a_reader_that_stops_early_gets_no_error_about_the_pipe() {
         "{stderr}"
     );
 }
+
+/// `status` with manifests and no ledger yet: it says the ledger does not exist, and lists
+/// every order as not started, with what apply would do.
+#[test]
+fn status_says_the_ledger_does_not_exist_and_lists_the_orders_not_started() {
+    let dir = common::scratch("status-no-ledger");
+    manifest(&dir, 2);
+    let out = nicsrs(&dir, "sandbox")
+        .args(["status", "orders.yaml", "--sandbox", "--ledger", "none.csv"])
+        .output()
+        .expect("status runs");
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("none.csv does not exist yet"), "{stderr}");
+    assert!(
+        stdout.contains("not-started site-0000")
+            && stdout.contains("not-started site-0001")
+            && stdout.contains("2 keys in none.csv: 2 not-started"),
+        "{stdout}"
+    );
+    let out = nicsrs(&dir, "sandbox")
+        .args(["status", "orders.yaml", "--sandbox", "--ledger", "none.csv"])
+        .args(["--format", "json"])
+        .output()
+        .expect("status runs");
+    let lines: Vec<Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(lines[0]["state"], "not-started");
+    assert_eq!(lines[0]["next"], "place");
+    assert_eq!(lines[2]["counts"], json!({"not-started": 2}));
+}

@@ -63,6 +63,17 @@ fn report(
 ) -> Result<Exit, Error> {
     // Each key is built, reported and dropped in turn: a ledger of a million rows is
     // never held as rows all at once. The manifests' keys are built first, for the plan.
+    if !target.ledger.exists() {
+        eprintln!(
+            "note: {} does not exist yet: nothing has been applied with it{}",
+            target.ledger.display(),
+            if manifests.is_some() {
+                ""
+            } else {
+                " (give the manifests to list their orders)"
+            }
+        );
+    }
     let mut contents = ledger::read_unbuilt(&target.ledger, target.api)?;
     warn_ledger(&target.ledger, &contents.warnings);
     let wanted: std::collections::HashSet<&str> = manifests
@@ -158,6 +169,26 @@ fn report(
         });
         if let Some(result) = shown {
             result?;
+        }
+    }
+    // The manifests' orders the ledger has no row of: not started, with what apply would do.
+    if expiring.is_none() {
+        let known: std::collections::HashSet<&str> = keys.iter().map(String::as_str).collect();
+        for step in plan.iter().flat_map(|p| &p.steps) {
+            let key = step.order.key.as_str();
+            if known.contains(key) {
+                continue;
+            }
+            let next = step.action.as_str();
+            if json {
+                let line = serde_json::json!({"key": key, "state": "not-started", "cert_id": "",
+                    "next": next, "next_detail": step.detail});
+                writeln!(out, "{line}").map_err(Error::Output)?;
+            } else {
+                writeln!(out, "{:<10} {key:<32} next: {next}", "not-started")
+                    .map_err(Error::Output)?;
+            }
+            *counts.entry("not-started").or_default() += 1;
         }
     }
     if json {
