@@ -69,11 +69,16 @@ fn apply(dir: &Path) {
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
 
-/// `dcv orders.yaml --sandbox --ledger ledger.csv EXTRA...` in `dir`, which must succeed.
-fn dcv(dir: &Path, extra: &[&str]) -> common::Run {
+/// `dcv orders.yaml --sandbox --ledger ledger.csv EXTRA...` in `dir`, however it ends.
+fn dcv_run(dir: &Path, extra: &[&str]) -> common::Run {
     let mut all = vec!["dcv", "orders.yaml", "--sandbox", "--ledger", "ledger.csv"];
     all.extend_from_slice(extra);
-    let out = run(dir, &all);
+    run(dir, &all)
+}
+
+/// [`dcv_run`], which must succeed.
+fn dcv(dir: &Path, extra: &[&str]) -> common::Run {
+    let out = dcv_run(dir, extra);
     assert_eq!(out.code, 0, "{}", out.stderr);
     out
 }
@@ -409,18 +414,7 @@ fn a_hostile_dcv_cell_writes_no_file_and_no_record_that_a_ca_would_not_ask_for()
     std::fs::create_dir_all(dir.join("elsewhere")).expect("elsewhere");
     std::os::unix::fs::symlink(dir.join("elsewhere"), dir.join("www/api.shop.example"))
         .expect("link");
-    let out = run(
-        &dir,
-        &[
-            "dcv",
-            "orders.yaml",
-            "--sandbox",
-            "--ledger",
-            "ledger.csv",
-            "--webroot",
-            "www",
-        ],
-    );
+    let out = dcv_run(&dir, &["--webroot", "www"]);
     assert_eq!(
         out.code, 1,
         "a file not written is a failure: {}",
@@ -622,20 +616,9 @@ fn dcv_check_reports_hostile_answers_bounded_and_escaped_and_follows_no_redirect
     ));
     std::fs::write(dir.join("orders.yaml"), text).expect("manifest");
     let web = hostile_web_server().to_string();
-    let out = run(
+    let out = dcv_run(
         &dir,
-        &[
-            "dcv",
-            "orders.yaml",
-            "--sandbox",
-            "--ledger",
-            "ledger.csv",
-            "--check",
-            "--resolver",
-            "127.0.0.1:9",
-            "--connect-to",
-            &web,
-        ],
+        &["--check", "--resolver", "127.0.0.1:9", "--connect-to", &web],
     );
     assert_eq!(
         out.code, 3,
@@ -680,18 +663,7 @@ fn a_webroot_that_cannot_be_written_is_reported_and_the_records_are_still_shown(
     ));
     std::fs::write(dir.join("orders.yaml"), text).expect("manifest");
     std::fs::write(dir.join("www"), "a file, not a folder").expect("file");
-    let out = run(
-        &dir,
-        &[
-            "dcv",
-            "orders.yaml",
-            "--sandbox",
-            "--ledger",
-            "ledger.csv",
-            "--webroot",
-            "www",
-        ],
-    );
+    let out = dcv_run(&dir, &["--webroot", "www"]);
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     assert!(
         out.stderr
@@ -739,18 +711,7 @@ fn a_record_planted_in_the_ledger_that_would_validate_someone_elses_order_is_nev
         "{listed:#?}"
     );
     let _ = std::fs::remove_dir_all(dir.join("www"));
-    let out = run(
-        &dir,
-        &[
-            "dcv",
-            "orders.yaml",
-            "--sandbox",
-            "--ledger",
-            "ledger.csv",
-            "--webroot",
-            "www",
-        ],
-    );
+    let out = dcv_run(&dir, &["--webroot", "www"]);
     assert_eq!(
         out.code, 1,
         "a record left out fails the run: {}",
@@ -797,18 +758,7 @@ fn a_record_planted_in_the_ledger_that_would_validate_someone_elses_order_is_nev
         .collect();
     std::fs::write(dir.join("ledger.csv"), swapped).expect("swap");
     let _ = std::fs::remove_dir_all(dir.join("www"));
-    let out = run(
-        &dir,
-        &[
-            "dcv",
-            "orders.yaml",
-            "--sandbox",
-            "--ledger",
-            "ledger.csv",
-            "--webroot",
-            "www",
-        ],
-    );
+    let out = dcv_run(&dir, &["--webroot", "www"]);
     assert!(
         out.stderr
             .contains("genfile: its certificate in the ledger is not the one its refId finds"),

@@ -177,6 +177,15 @@ fn records_are_published_checked_and_validated_before_anything_is_paid_for() {
         stats["requests"]["place"].as_u64().unwrap_or(0)
     };
     let check = ["--resolver", dns.as_str(), "--connect-to", web.as_str()];
+    // `dcv publish orders.yaml` to Knot with `key`, adding or (`cleanup`) removing.
+    let publish = |key: &Path, cleanup: bool| {
+        let mut args = vec!["dcv", "publish", "orders.yaml", "--rfc2136", dns.as_str()];
+        args.extend(["--tsig-key", key.to_str().expect("path")]);
+        if cleanup {
+            args.push("--cleanup");
+        }
+        nicsrs(&args)
+    };
     let zone_file =
         || std::fs::read_to_string(dir.join("knot/shop.example.zone")).unwrap_or_default();
 
@@ -202,15 +211,7 @@ fn records_are_published_checked_and_validated_before_anything_is_paid_for() {
     assert_eq!(placed(), 1);
 
     // 2. Publish: the DNS records by RFC 2136 with TSIG, the file into the webroot.
-    let out = nicsrs(&[
-        "dcv",
-        "publish",
-        "orders.yaml",
-        "--rfc2136",
-        &dns,
-        "--tsig-key",
-        key.to_str().expect("path"),
-    ]);
+    let out = publish(&key, false);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("2 records added"), "{}", text(&out));
     assert!(
@@ -294,16 +295,7 @@ fn records_are_published_checked_and_validated_before_anything_is_paid_for() {
     );
 
     // 5. The records are no longer needed: removed.
-    let out = nicsrs(&[
-        "dcv",
-        "publish",
-        "orders.yaml",
-        "--cleanup",
-        "--rfc2136",
-        &dns,
-        "--tsig-key",
-        key.to_str().expect("path"),
-    ]);
+    let out = publish(&key, true);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("2 records removed"), "{}", text(&out));
     let zone = zone_file();
@@ -319,16 +311,7 @@ fn records_are_published_checked_and_validated_before_anything_is_paid_for() {
         "hmac-sha256:nicsrs-dcv:d3JvbmcgYnV0IHZhbGlkIGJhc2U2NA==\n",
     )
     .expect("key");
-    let out = nicsrs(&[
-        "dcv",
-        "publish",
-        "orders.yaml",
-        "--cleanup",
-        "--rfc2136",
-        &dns,
-        "--tsig-key",
-        wrong.to_str().expect("path"),
-    ]);
+    let out = publish(&wrong, true);
     assert_ne!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
         text(&out).contains("the TSIG key was refused"),

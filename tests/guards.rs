@@ -559,6 +559,22 @@ fn apply_with_file_limit(dir: &Path, server: &Server, limit: u64) -> std::proces
     command.output().expect("apply")
 }
 
+/// Runs `command`, reads one line of its output, then closes the pipe, as `head -1` does:
+/// that line, and how the command ended.
+fn head_1(mut command: Command) -> (String, std::process::Output) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut first = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut first)
+        .expect("a line");
+    (first, child.wait_with_output().expect("ends"))
+}
+
 /// `apply … | head -1`: the reader goes away; the run still places and records every
 /// order, and ends without a panic or an error about the pipe.
 #[test]
@@ -566,20 +582,11 @@ fn a_closed_stdout_ends_the_output_quietly_and_the_run_completes() {
     let dir = common::scratch("closed-stdout");
     manifest(&dir, 3);
     let server = Server::start(Config::default());
-    let mut child = nicsrs(&dir, "sandbox")
+    let mut apply = nicsrs(&dir, "sandbox");
+    apply
         .args(["apply", "orders.yaml", "--yes", "--endpoint", &server.url])
-        .args(["--ledger", "ledger.csv"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("apply starts");
-    // Read one line, then close the pipe, as `head -1` does.
-    let stdout = child.stdout.take().expect("stdout");
-    let mut first = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut first)
-        .expect("a line");
-    let out = child.wait_with_output().expect("apply ends");
+        .args(["--ledger", "ledger.csv"]);
+    let (_, out) = head_1(apply);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!stderr.contains("Broken pipe"), "{stderr}");
@@ -594,18 +601,9 @@ fn a_closed_stdout_ends_the_output_quietly_and_the_run_completes() {
 fn a_reader_that_stops_early_gets_no_error_about_the_pipe() {
     let dir = common::scratch("closed-stdout-plan");
     manifest(&dir, 3000);
-    let mut child = nicsrs(&dir, "sandbox")
-        .args(["plan", "orders.yaml", "--sandbox", "--ledger", "ledger.csv"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("plan starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut first = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut first)
-        .expect("a line");
-    let out = child.wait_with_output().expect("plan ends");
+    let mut plan = nicsrs(&dir, "sandbox");
+    plan.args(["plan", "orders.yaml", "--sandbox", "--ledger", "ledger.csv"]);
+    let (first, out) = head_1(plan);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(first.contains("place"), "{first}");
     assert!(
