@@ -47,6 +47,9 @@ pub enum Error {
     /// A DNS server could not be reached or refused an update, or the TSIG key is unusable.
     #[error(transparent)]
     Dns(#[from] crate::dcv::dns::DnsError),
+    /// A saved plan cannot be read, written, or carried out as it is.
+    #[error(transparent)]
+    Plan(#[from] crate::plan::saved::SavedError),
     /// A file the command writes (`dcv --webroot`) could not be written.
     #[error("cannot write {path}: {source}")]
     Write {

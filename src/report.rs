@@ -19,38 +19,158 @@ fn word(row: &Row, end: Final) -> &'static str {
     }
 }
 
-/// Progress for people: a bar on a terminal, else a line per finished order on stdout.
+/// Progress for people: on a terminal (stdout and stderr both), a bar on stderr with the
+/// failures and unknown outcomes printed above it as they happen; otherwise (`| tee`, a
+/// file, CI) one line per finished order on stdout.
 pub struct TextReporter {
     bar: Option<ProgressBar>,
     started: std::time::Instant,
     counts: [u64; 4],
+    total: u64,
     out: std::io::BufWriter<std::io::Stdout>,
     width: usize,
 }
 
 impl TextReporter {
     /// A reporter for `total` jobs whose longest key has `width` characters; `terminal`
-    /// draws a bar on stderr.
+    /// draws a bar on stderr instead of writing a line per order.
     pub fn new(total: usize, width: usize, terminal: bool) -> Self {
         let bar = terminal.then(|| {
             let bar =
                 ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
-            if let Ok(style) =
-                ProgressStyle::with_template("{bar:30} {pos}/{len}  {msg}  {per_sec}  eta {eta}")
-            {
+            if let Ok(style) = ProgressStyle::with_template("{msg}") {
                 bar.set_style(style);
             }
-            bar.enable_steady_tick(Duration::from_millis(200));
+            bar.enable_steady_tick(Duration::from_millis(250));
             bar
         });
-        TextReporter {
+        let reporter = TextReporter {
             bar,
             started: std::time::Instant::now(),
             counts: [0; 4],
+            total: total as u64,
             out: std::io::BufWriter::new(std::io::stdout()),
             width: width.min(40),
+        };
+        reporter.redraw();
+        reporter
+    }
+
+    fn redraw(&self) {
+        if let Some(bar) = &self.bar {
+            let [placed, found, failed, unknown] = self.counts;
+            let progress = Progress {
+                total: self.total,
+                placed: placed + found,
+                failed,
+                unknown,
+                elapsed: self.started.elapsed(),
+            };
+            bar.set_message(bar_line(&progress, terminal_width()));
         }
     }
+}
+
+/// The counts the bar shows.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    /// Orders in the run.
+    pub total: u64,
+    /// Placed, renewed, reissued or replaced now, or found done.
+    pub placed: u64,
+    /// Failed.
+    pub failed: u64,
+    /// Outcome unknown.
+    pub unknown: u64,
+    /// Since the run started.
+    pub elapsed: Duration,
+}
+
+/// `4m 05s`, `45s`, `1h 02m`.
+fn short_duration(secs: f64) -> String {
+    let s = secs.round().max(0.0) as u64;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m {:02}s", s / 60, s % 60),
+        _ => format!("{}h {:02}m", s / 3600, s % 3600 / 60),
+    }
+}
+
+/// The bar's line, at most `columns - 2` characters (a terminal may wrap a line that
+/// fills its last column, and the bar's drawing adds a space): `[#####-----] 7/2000  placed 5  failed 1  unknown 1  3.2/s  eta 10m 23s`.
+/// The rate is of the orders finished so far, and the ETA is the orders left at that rate,
+/// shown once there is a rate to go by. What does not fit is left out, the bar first.
+pub fn bar_line(p: &Progress, columns: usize) -> String {
+    let max = columns.saturating_sub(2).max(1);
+    let done = p.placed + p.failed + p.unknown;
+    let secs = p.elapsed.as_secs_f64();
+    let rate = (done > 0 && secs >= 0.5).then(|| done as f64 / secs);
+    let count = format!("{done}/{}", p.total);
+    let long = format!(
+        "placed {}  failed {}  unknown {}",
+        p.placed, p.failed, p.unknown
+    );
+    let short = format!("ok {} fail {} unk {}", p.placed, p.failed, p.unknown);
+    let speed = rate.map(|r| format!("{r:.1}/s")).unwrap_or_default();
+    let eta = match rate {
+        _ if done >= p.total => String::new(),
+        Some(r) => format!("eta {}", short_duration((p.total - done) as f64 / r)),
+        None => "eta -".into(),
+    };
+    let choices = [
+        vec![count.as_str(), &long, &speed, &eta],
+        vec![count.as_str(), &long, &eta],
+        vec![count.as_str(), &long],
+        vec![count.as_str(), &short],
+        vec![count.as_str()],
+    ];
+    let text = choices
+        .iter()
+        .map(|parts| {
+            let parts: Vec<&str> = parts.iter().copied().filter(|s| !s.is_empty()).collect();
+            parts.join("  ")
+        })
+        .find(|t| t.chars().count() <= max)
+        .unwrap_or_else(|| count.chars().take(max).collect());
+    // The bar takes what is left, 30 at most; none below 8.
+    let room = max.saturating_sub(text.chars().count() + 1);
+    if room < 8 {
+        return text;
+    }
+    let inner = room.min(32) - 2;
+    let filled = (inner as u64 * done)
+        .checked_div(p.total)
+        .map_or(inner, |f| (f as usize).min(inner));
+    format!(
+        "[{}{}] {text}",
+        "#".repeat(filled),
+        "-".repeat(inner - filled)
+    )
+}
+
+/// The width of the terminal on stderr (80 when it cannot be told).
+fn terminal_width() -> usize {
+    #[cfg(unix)]
+    {
+        // SAFETY: TIOCGWINSZ writes a `winsize` into the zeroed one it is given; the
+        // descriptor is the process's stderr.
+        let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+        let ok = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut ws) } == 0;
+        if ok && ws.ws_col > 0 {
+            return usize::from(ws.ws_col);
+        }
+    }
+    80
+}
+
+/// `s` cut to `max` characters, with an ellipsis when cut.
+fn fit(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
 }
 
 impl Reporter for TextReporter {
@@ -64,33 +184,23 @@ impl Reporter for TextReporter {
         } else {
             row.cert_id.clone()
         };
+        let line = format!(
+            "{:<8} {:<w$}  {}",
+            word(row, end),
+            crate::shown::bounded(&row.key, 200),
+            crate::shown::bounded(&detail, 500),
+            w = self.width
+        );
         match &self.bar {
             Some(bar) => {
-                bar.inc(1);
-                let [placed, found, failed, unknown] = self.counts;
-                let done = placed + found + failed + unknown;
-                let rate = done as f64 / self.started.elapsed().as_secs_f64().max(0.001);
-                bar.set_message(format!(
-                    "done {} failed {failed} unknown {unknown}  {rate:.1}/s",
-                    placed + found
-                ));
+                // Failures and unknown outcomes as they happen, above the bar.
                 if matches!(end, Final::Failed | Final::Unknown) {
-                    bar.println(format!(
-                        "{:<8} {:<w$}  {detail}",
-                        word(row, end),
-                        row.key,
-                        w = self.width
-                    ));
+                    bar.println(fit(&line, terminal_width().saturating_sub(1).max(20)));
                 }
+                self.redraw();
             }
             None => {
-                let _ = writeln!(
-                    self.out,
-                    "{:<8} {:<w$}  {detail}",
-                    word(row, end),
-                    row.key,
-                    w = self.width
-                );
+                let _ = writeln!(self.out, "{line}");
             }
         }
     }
@@ -190,6 +300,33 @@ pub fn summary_text(s: &Summary, already: usize, blocked: usize, ledger: &str) -
     if let Some(why) = &s.stopped {
         out.push_str(&format!("  {why}\n"));
     }
+    if !s.problems.is_empty() {
+        out.push_str("\nFailed or unknown (each is in the ledger; `plan` says what comes next):\n");
+        const SHOWN: usize = 50;
+        let width = s
+            .problems
+            .iter()
+            .take(SHOWN)
+            .map(|p| p.key.len())
+            .max()
+            .unwrap_or(0)
+            .min(40);
+        for p in s.problems.iter().take(SHOWN) {
+            let code = p.code.map(|c| format!("({c}) ")).unwrap_or_default();
+            out.push_str(&format!(
+                "  {:<8} {:<width$}  {code}{}\n",
+                p.outcome,
+                crate::shown::bounded(&p.key, 200),
+                crate::shown::bounded(&p.message, 300)
+            ));
+        }
+        if s.problems.len() > SHOWN {
+            out.push_str(&format!(
+                "  … and {} more (`nicsrs-batch status` lists every key)\n",
+                s.problems.len() - SHOWN
+            ));
+        }
+    }
     out
 }
 
@@ -218,4 +355,52 @@ pub fn summary_json(
         "seconds": s.elapsed.as_secs_f64(),
         "ledger": ledger,
     }})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bar_line_never_fills_the_terminal_and_labels_its_counts() {
+        let p = Progress {
+            total: 2000,
+            placed: 5,
+            failed: 1,
+            unknown: 1,
+            elapsed: Duration::from_secs(2),
+        };
+        assert_eq!(
+            bar_line(&p, 120),
+            "[------------------------------] 7/2000  placed 5  failed 1  unknown 1  3.5/s  eta 9m 29s"
+        );
+        for columns in 10..200 {
+            for done in [0u64, 1, 7, 999, 2000] {
+                let p = Progress {
+                    total: 2000,
+                    placed: done,
+                    failed: 0,
+                    unknown: 0,
+                    elapsed: Duration::from_secs(3),
+                };
+                let line = bar_line(&p, columns);
+                assert!(
+                    line.chars().count() + 1 < columns,
+                    "{columns} columns: {line:?}"
+                );
+            }
+        }
+        // No rate yet: no ETA made up.
+        let start = Progress {
+            total: 10,
+            placed: 0,
+            failed: 0,
+            unknown: 0,
+            elapsed: Duration::from_millis(10),
+        };
+        assert_eq!(
+            bar_line(&start, 80),
+            "[------------------------------] 0/10  placed 0  failed 0  unknown 0  eta -"
+        );
+    }
 }

@@ -252,3 +252,38 @@ mod tests {
         assert_eq!((text.as_str(), s, e), ("abc", 1, 1));
     }
 }
+
+/// Where a GitHub Actions annotation points.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct At<'a> {
+    /// The file, as the repository names it.
+    pub file: Option<&'a str>,
+    /// 1-based line.
+    pub line: Option<usize>,
+    /// 1-based column.
+    pub col: Option<usize>,
+}
+
+/// One GitHub Actions workflow command (`::error file=…,line=…,col=…,title=…::message`):
+/// every value escaped as the runner unescapes it, so that nothing a manifest holds (a line
+/// break, `::`) can start a command of its own.
+pub fn github_annotation(level: &str, at: At<'_>, title: &str, message: &str) -> String {
+    let data = |s: &str| {
+        s.replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    };
+    let property = |s: &str| data(s).replace(':', "%3A").replace(',', "%2C");
+    let mut props = Vec::new();
+    if let Some(file) = at.file {
+        props.push(format!("file={}", property(file)));
+    }
+    if let Some(line) = at.line {
+        props.push(format!("line={line}"));
+    }
+    if let Some(col) = at.col {
+        props.push(format!("col={col}"));
+    }
+    props.push(format!("title={}", property(title)));
+    format!("::{level} {}::{}", props.join(","), data(message))
+}

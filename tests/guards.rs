@@ -157,7 +157,10 @@ fn a_refused_token_stops_the_run_at_once_and_nothing_is_lost() {
 /// A sandbox whose catalogue allows `comodo-ssl` one year only and has no `rapidssl`: the
 /// tool's built-in catalogue allows both, so the API refuses them (-1, -3).
 fn narrower_catalogue(dir: &Path) -> Catalog {
-    let out = nicsrs(dir, "").arg("catalog").output().expect("catalog");
+    let out = nicsrs(dir, "")
+        .args(["catalog", "--format", "json"])
+        .output()
+        .expect("catalog");
     let mut products: Vec<Value> = serde_json::from_slice(&out.stdout).expect("catalogue");
     products.retain(|p| p["code"] != "rapidssl");
     for p in &mut products {

@@ -726,7 +726,7 @@ fn the_plan_explains_every_lifecycle_decision() {
     let contents = ledger::Contents::from_rows(rows);
     let plan = nicsrs_batch::plan::make_at(&outcome.orders, &contents, NOW);
     // Paths as a user sees them from the fixtures' folder, whatever the clone's path.
-    let text = nicsrs_batch::plan::render(&plan, &outcome.sources)
+    let text = nicsrs_batch::plan::render(&plan, &outcome.sources, true)
         .replace(&format!("{}/", fixtures.display()), "");
     if let Err(diff) = common::expect_file(&fixtures.join("plan.txt"), &text) {
         panic!("{diff}");

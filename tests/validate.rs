@@ -415,7 +415,7 @@ fn schema_command_prints_the_schemas() {
             std::fs::read_to_string(root().join("schemas").join(file)).expect("schema")
         );
     }
-    let r = run(&root(), &["catalog"]);
+    let r = run(&root(), &["catalog", "--format", "json"]);
     let products: serde_json::Value = serde_json::from_str(&r.stdout).expect("catalogue JSON");
     assert!(products.as_array().is_some_and(|p| p.len() > 25));
 }

@@ -111,6 +111,21 @@ pub struct Summary {
     pub interrupted: bool,
     /// How long it took.
     pub elapsed: Duration,
+    /// Each order that failed or whose outcome is unknown, in the order they ended.
+    pub problems: Vec<Problem>,
+}
+
+/// An order that failed or whose outcome is unknown, for the summary.
+#[derive(Clone, Debug)]
+pub struct Problem {
+    /// The order's key.
+    pub key: String,
+    /// `failed` or `unknown`.
+    pub outcome: &'static str,
+    /// The API's code, if it answered one.
+    pub code: Option<i64>,
+    /// What was said.
+    pub message: String,
 }
 
 /// Knobs of a run.

@@ -53,6 +53,18 @@ pub(super) fn write_rows(
                     Final::Failed => summary.failed += 1,
                     Final::Unknown => summary.unknown += 1,
                 }
+                if matches!(end, Final::Failed | Final::Unknown) {
+                    summary.problems.push(Problem {
+                        key: m.row.key.clone(),
+                        outcome: if end == Final::Failed {
+                            "failed"
+                        } else {
+                            "unknown"
+                        },
+                        code: m.row.code,
+                        message: m.row.message.clone(),
+                    });
+                }
                 reporter.outcome(&m.row, end);
             }
         }

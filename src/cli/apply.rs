@@ -40,8 +40,10 @@ macro_rules! say_raw {
 /// The arguments of `apply`.
 #[derive(Debug, Args)]
 pub struct ApplyCommand {
-    /// Manifest files, or directories searched for *.yaml and *.yml.
-    #[arg(required = true, value_name = "FILE|DIR")]
+    /// Manifest files, or directories searched for *.yaml and *.yml; or one plan saved by
+    /// `plan --out PLAN`, carried out exactly (without asking: it was reviewed), refused if
+    /// a manifest, the catalogue or the ledger changed since.
+    #[arg(required = true, value_name = "FILE|DIR|PLAN")]
     pub paths: Vec<PathBuf>,
     /// Go on without asking (required when standard input is not a terminal).
     #[arg(long)]
@@ -72,7 +74,7 @@ pub struct ApplyCommand {
     /// curl's --connect-to).
     #[arg(long, value_name = "IP:PORT", requires = "require_dcv")]
     pub connect_to: Option<std::net::SocketAddr>,
-    /// Output format: text, or one JSON object per outcome and a summary.
+    /// Output format (json: one object per line: the plan, each outcome, then the summary).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// The token.
@@ -96,9 +98,43 @@ pub struct ApplyCommand {
 }
 
 impl ApplyCommand {
-    /// Applies valid manifests; see the README's exit codes.
-    pub fn run(self) -> Result<Exit, Error> {
-        let target = self.api.target()?;
+    /// Applies valid manifests, or a saved plan; see the README's exit codes.
+    pub fn run(mut self) -> Result<Exit, Error> {
+        let saved = match self.paths.as_slice() {
+            [one] => plan::saved::Saved::read_if_plan(one)?.map(|s| (one.clone(), s)),
+            _ => None,
+        };
+        let target = match &saved {
+            None => self.api.target()?,
+            Some((path, s)) => {
+                if self.api.sandbox
+                    || self.api.endpoint.is_some()
+                    || self.api.ledger.is_some()
+                    || self.common.catalog.is_some()
+                {
+                    return Err(Error::Usage(
+                        "a saved plan says where it applies (API, ledger, catalogue): --sandbox, --endpoint, --ledger and --catalog are not taken with it".into(),
+                    ));
+                }
+                let embedded = s.endpoint.is_none();
+                let target = Target::resolve(embedded, s.endpoint.as_deref(), Some(&s.ledger))?;
+                if target.api.as_str() != s.api {
+                    return Err(plan::saved::SavedError::Unusable {
+                        path: path.clone(),
+                        why: format!(
+                            "its endpoint is not a {} API",
+                            crate::shown::bounded(&s.api, 20)
+                        ),
+                    }
+                    .into());
+                }
+                self.paths = s.paths.clone();
+                self.common.catalog = s.catalog.clone();
+                // It was reviewed: carried out without asking, as Terraform's saved plans are.
+                self.yes = true;
+                target
+            }
+        };
         let runtime = super::runtime()?;
         let timeouts = Timeouts {
             connect: self.connect_timeout,
@@ -110,6 +146,7 @@ impl ApplyCommand {
         // refused run sends nothing at all), the API itself (not the embedded sandbox),
         // every new order looked up, no refresh first.
         let ahead = (self.yes
+            && saved.is_none()
             && self.max_orders.is_none()
             && !self.trust_ledger
             && !self.refresh
@@ -140,7 +177,11 @@ impl ApplyCommand {
         let Some(outcome) = outcome else {
             return Ok(Exit::Invalid);
         };
+        if let Some((path, s)) = &saved {
+            s.check_inputs(path, &outcome.sources)?;
+        }
         let args = Settings {
+            saved,
             target,
             token_file: self.token.token_file,
             concurrency,
@@ -248,6 +289,8 @@ struct Settings {
     /// `--require-dcv`: where records are looked up, and the catalogue that says which CA
     /// validates each product.
     require_dcv: Option<(crate::dcv::check::Checker, crate::catalog::Catalog)>,
+    /// `apply PLAN`: the plan file and what it says must be done.
+    saved: Option<(PathBuf, plan::saved::Saved)>,
 }
 
 /// `apply`: the plan, a confirmation, then every order carried out exactly once.
@@ -271,6 +314,11 @@ async fn apply(outcome: &Validated, args: Settings, ahead: Option<Ahead>) -> Res
     if let Some((checker, catalog)) = &args.require_dcv {
         hold_for_dcv(&mut plan, checker, catalog).await;
     }
+    if let Some((path, saved)) = &args.saved {
+        // The ledger is locked: nothing else writes it between this check and the calls.
+        saved.check_ledger(path)?;
+        saved.check_steps(path, &plan)?;
+    }
     let awaiting = plan.count(Action::AwaitingDcv) as u64;
     // A cancelled order is as stuck as a refused one: the manifest asks for what cannot be.
     let (already, blocked) = (
@@ -281,7 +329,7 @@ async fn apply(outcome: &Validated, args: Settings, ahead: Option<Ahead>) -> Res
     if args.json {
         say!("{}", serde_json::json!({"plan": plan::to_json(&plan)}));
     } else {
-        say_raw!("{}", plan::render(&plan, &outcome.sources));
+        say_raw!("{}", plan::render(&plan, &outcome.sources, false));
     }
     if !plan.has_work() {
         // A script reading the summary finds one on every run, the second as the first.
@@ -360,11 +408,10 @@ async fn apply(outcome: &Validated, args: Settings, ahead: Option<Ahead>) -> Res
         Box::new(JsonReporter::default())
     } else {
         let width = jobs.iter().map(|j| j.key.len()).max().unwrap_or(0);
-        Box::new(TextReporter::new(
-            jobs.len(),
-            width,
-            std::io::stderr().is_terminal(),
-        ))
+        // A bar only when a person watches both streams; a line per order whenever stdout
+        // goes anywhere else (`| tee`, a file), so that no outcome is shown only to a bar.
+        let terminal = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
+        Box::new(TextReporter::new(jobs.len(), width, terminal))
     };
     let options = apply::Options {
         concurrency: args.concurrency,

@@ -12,6 +12,7 @@ mod products;
 mod refresh;
 mod sandbox;
 mod schema;
+mod shell;
 mod status;
 mod target;
 mod validate;
@@ -28,7 +29,7 @@ use crate::exit::Exit;
 use crate::validate::Validated;
 
 pub use apply::ApplyCommand;
-pub use catalog::CatalogCommand;
+pub use catalog::{CatalogCommand, CatalogFormat};
 pub use dcv::{DcvCommand, DcvFormat};
 pub use expand::ExpandCommand;
 pub use plan::PlanCommand;
@@ -36,6 +37,7 @@ pub use products::ProductsCommand;
 pub use refresh::RefreshCommand;
 pub use sandbox::SandboxCommand;
 pub use schema::{SchemaCommand, SchemaName};
+pub use shell::{CompletionsCommand, ManCommand};
 pub use status::StatusCommand;
 pub use target::Target;
 pub use validate::ValidateCommand;
@@ -75,6 +77,11 @@ pub enum Command {
     Catalog(CatalogCommand),
     /// Run a NicSRS-compatible sandbox API on loopback, with optional faults.
     Sandbox(SandboxCommand),
+    /// Print the shell completion script for SHELL (e.g. `nicsrs-batch completions bash >
+    /// /etc/bash_completion.d/nicsrs-batch`).
+    Completions(CompletionsCommand),
+    /// Print the manual page (roff; `man -l -` reads it), or write one page per command.
+    Man(ManCommand),
 }
 
 /// Parses the arguments and runs the command. Bad arguments exit 1, like any failure to run.
@@ -115,6 +122,8 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
         Command::Schema(c) => c.run(),
         Command::Catalog(c) => c.run(),
         Command::Sandbox(c) => c.run(),
+        Command::Completions(c) => c.run(),
+        Command::Man(c) => c.run(),
     }
 }
 
@@ -175,15 +184,50 @@ pub struct ManifestArgs {
     pub color: ColorChoice,
 }
 
-/// Output formats (`validate` and `plan`: one JSON document; `apply`, `status` and
-/// `refresh`: one JSON object per line).
+/// Output formats of `apply`, `status` and `refresh`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// For people: diagnostics on stderr, plans and reports on stdout.
+    /// For people, on stdout (warnings and errors on stderr).
     Text,
-    /// For scripts, on stdout: one document (validate, plan) or one object per line
-    /// (apply, status, refresh).
+    /// One JSON object per line on stdout (JSON Lines: read it line by line, e.g. `jq -c .`;
+    /// not one document).
     Json,
+}
+
+/// Output formats of `validate` and `plan`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DocFormat {
+    /// For people: diagnostics on stderr; the plan on stdout.
+    Text,
+    /// One JSON document on stdout (diagnostics of an invalid plan stay on stderr).
+    Json,
+    /// GitHub Actions annotations (`::error file=…,line=…,col=…::`) on stdout, one per
+    /// diagnostic, so that each shows on its line of the pull request; then what text prints.
+    Github,
+}
+
+/// Writes one GitHub Actions annotation per diagnostic to stdout.
+fn annotate(outcome: &Validated) -> Result<(), Error> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for d in &outcome.diagnostics {
+        let j = crate::diagnostic::JsonDiagnostic::new(&outcome.sources, d);
+        let level = if d.is_error() { "error" } else { "warning" };
+        let mut message = j.message.to_owned();
+        if let Some(order) = &j.order {
+            message.push_str(&format!(" (order `{order}`)"));
+        }
+        if let Some(hint) = j.hint {
+            message.push_str(&format!("\nhelp: {hint}"));
+        }
+        let at = crate::shown::At {
+            file: j.file,
+            line: j.line,
+            col: j.column,
+        };
+        let line = crate::shown::github_annotation(level, at, j.code, &message);
+        writeln!(out, "{line}").map_err(Error::Output)?;
+    }
+    out.flush().map_err(Error::Output)
 }
 
 /// Colour choice.

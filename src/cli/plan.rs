@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::target::Target;
-use super::{ApiArgs, Format, ManifestArgs, TokenArgs};
+use super::{ApiArgs, DocFormat, ManifestArgs, TokenArgs};
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::plan;
@@ -18,9 +18,16 @@ pub struct PlanCommand {
     /// Manifest files, or directories searched for *.yaml and *.yml.
     #[arg(required = true, value_name = "FILE|DIR")]
     pub paths: Vec<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// Output format (json: one document).
+    #[arg(long, value_enum, default_value_t = DocFormat::Text)]
+    pub format: DocFormat,
+    /// Also save the plan to PLAN (JSON), for `nicsrs-batch apply PLAN` to carry out
+    /// exactly, refusing if a manifest, the catalogue or the ledger changed since.
+    #[arg(long, value_name = "PLAN")]
+    pub out: Option<PathBuf>,
+    /// List the orders with nothing to do too (text; they are counted otherwise).
+    #[arg(long)]
+    pub show_unchanged: bool,
     /// Exit 4 when there is work to do, 0 when there is none.
     #[arg(long)]
     pub detailed_exitcode: bool,
@@ -42,9 +49,16 @@ impl PlanCommand {
     /// Shows the plan; exit 2 for invalid manifests, 4 for work with --detailed-exitcode.
     pub fn run(self) -> Result<Exit, Error> {
         let target = self.api.target()?;
-        let Some(outcome) = super::load_valid(&self.paths, &self.common)? else {
+        let outcome = super::load(&self.paths, &self.common)?;
+        if self.format == DocFormat::Github {
+            super::annotate(&outcome)?;
+        }
+        if !outcome.diagnostics.is_empty() {
+            super::report_text(&outcome, self.common.color.enabled());
+        }
+        if !outcome.is_valid() {
             return Ok(Exit::Invalid);
-        };
+        }
         if self.refresh {
             super::refresh::refresh_first(
                 &target,
@@ -58,23 +72,16 @@ impl PlanCommand {
             Some(path) => crate::catalog::Catalog::from_file(path)?,
             None => crate::catalog::Catalog::builtin(),
         };
-        show(
-            &outcome,
-            &target,
-            &catalog,
-            self.format == Format::Json,
-            self.detailed_exitcode,
-        )
+        show(&outcome, &target, &catalog, &self)
     }
 }
 
-/// `plan`: what apply would do. With `detailed`, exit 4 when there is work.
+/// `plan`: what apply would do. With `--detailed-exitcode`, exit 4 when there is work.
 fn show(
     outcome: &Validated,
     target: &Target,
     catalog: &crate::catalog::Catalog,
-    json: bool,
-    detailed: bool,
+    args: &PlanCommand,
 ) -> Result<Exit, Error> {
     // Only the manifests' keys are decided: the rest of a large ledger is never built.
     let contents = super::target::ledger_of(target, &outcome.orders)?;
@@ -82,12 +89,43 @@ fn show(
     // What each new order's names will need, listed under it.
     plan::with_dcv(&mut plan, catalog);
     let mut out = std::io::stdout().lock();
-    if json {
-        writeln!(out, "{:#}", plan::to_json(&plan)).map_err(Error::Output)?;
-    } else {
-        write!(out, "{}", plan::render(&plan, &outcome.sources)).map_err(Error::Output)?;
+    match args.format {
+        DocFormat::Json => writeln!(out, "{:#}", plan::to_json(&plan)).map_err(Error::Output)?,
+        DocFormat::Github => {
+            for line in plan::annotations(&plan, &outcome.sources) {
+                writeln!(out, "{line}").map_err(Error::Output)?;
+            }
+            let text = plan::render(&plan, &outcome.sources, args.show_unchanged);
+            write!(out, "{text}").map_err(Error::Output)?;
+        }
+        DocFormat::Text => {
+            let text = plan::render(&plan, &outcome.sources, args.show_unchanged);
+            write!(out, "{text}").map_err(Error::Output)?;
+        }
     }
-    Ok(if detailed && plan.has_work() {
+    if let Some(path) = &args.out {
+        let origin = plan::saved::Origin {
+            api: target.api,
+            endpoint: target.endpoint.as_deref(),
+            ledger: &target.ledger,
+            paths: &args.paths,
+            catalog: args.common.catalog.as_deref(),
+        };
+        let saved =
+            plan::saved::Saved::new(&plan, &outcome.sources, &origin).map_err(|source| {
+                Error::Read {
+                    path: target.ledger.clone(),
+                    source,
+                }
+            })?;
+        saved.write(path)?;
+        eprintln!(
+            "Saved the plan to {}: `nicsrs-batch apply {}` carries out exactly this, and refuses if a manifest, the catalogue or the ledger changes first.",
+            crate::shown::bounded(&path.display().to_string(), 300),
+            crate::shown::bounded(&path.display().to_string(), 300)
+        );
+    }
+    Ok(if args.detailed_exitcode && plan.has_work() {
         Exit::Pending
     } else {
         Exit::Ok

@@ -27,7 +27,7 @@ pub struct RefreshCommand {
     /// Calls in flight and per second.
     #[command(flatten)]
     pub workers: WorkerArgs,
-    /// Output format.
+    /// Output format (json: one object per certificate per line, then a summary object).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// The token.
@@ -238,6 +238,27 @@ pub(super) async fn collect(
                 row.status.as_str()
             };
             writeln!(out, "{status:<10} {:<width$}  {detail}", row.key).map_err(Error::Output)?;
+            // Where its files went: the folder once, then the files in it.
+            if let Some(first) = files.first() {
+                let folder = first
+                    .parent()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                let names: Vec<String> = files
+                    .iter()
+                    .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
+                    .filter(|n| !n.starts_with('.'))
+                    .collect();
+                writeln!(
+                    out,
+                    "{:<10} {:<width$}  wrote {}/: {}",
+                    "",
+                    "",
+                    crate::shown::bounded(&folder, 300),
+                    names.join(", ")
+                )
+                .map_err(Error::Output)?;
+            }
         }
     }
     writer.sync()?;

@@ -22,7 +22,7 @@ pub struct StatusCommand {
     /// Manifests: the next action is then the plan's (with their renewBefore).
     #[arg(value_name = "FILE|DIR")]
     pub paths: Vec<PathBuf>,
-    /// Output format.
+    /// Output format (json: one object per key per line, then a summary object).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Only certificates that expire within this long (`30d`), per the last refresh.
@@ -74,7 +74,27 @@ fn report(
             }
         );
     }
-    let mut contents = ledger::read_unbuilt(&target.ledger, target.api)?;
+    // `status` calls nothing: it reads a ledger of either API, saying so when it is not the
+    // one the flags name (a sandbox ledger read without --sandbox).
+    let mut contents = match ledger::read_unbuilt(&target.ledger, target.api) {
+        Err(ledger::LedgerError::OtherApi { found, .. }) => {
+            let other = match target.api {
+                ledger::Api::Live => ledger::Api::Sandbox,
+                ledger::Api::Sandbox => ledger::Api::Live,
+            };
+            eprintln!(
+                "note: ledger {} records {found} orders: shown as they are (no call is made; `apply` and `refresh` on it need {})",
+                target.ledger.display(),
+                if found == "sandbox" {
+                    "--sandbox or a sandbox's --endpoint"
+                } else {
+                    "the live API"
+                }
+            );
+            ledger::read_unbuilt(&target.ledger, other)?
+        }
+        other => other?,
+    };
     warn_ledger(&target.ledger, &contents.warnings);
     let wanted: std::collections::HashSet<&str> = manifests
         .iter()

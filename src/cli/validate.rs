@@ -1,12 +1,12 @@
-//! `validate`: every problem of every manifest in one run, as text on stderr or one JSON
-//! document on stdout.
+//! `validate`: every problem of every manifest in one run, as text on stderr, one JSON
+//! document on stdout, or GitHub Actions annotations.
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{Format, ManifestArgs};
+use super::{DocFormat, ManifestArgs};
 use crate::diagnostic::JsonDiagnostic;
 use crate::error::Error;
 use crate::exit::Exit;
@@ -17,9 +17,9 @@ pub struct ValidateCommand {
     /// Manifest files, or directories searched for *.yaml and *.yml.
     #[arg(required = true, value_name = "FILE|DIR")]
     pub paths: Vec<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// Output format (json: one document).
+    #[arg(long, value_enum, default_value_t = DocFormat::Text)]
+    pub format: DocFormat,
     /// The options of every command that reads manifests.
     #[command(flatten)]
     pub common: ManifestArgs,
@@ -30,8 +30,12 @@ impl ValidateCommand {
     pub fn run(self) -> Result<Exit, Error> {
         let outcome = super::load(&self.paths, &self.common)?;
         match self.format {
-            Format::Text => super::report_text(&outcome, self.common.color.enabled()),
-            Format::Json => {
+            DocFormat::Text => super::report_text(&outcome, self.common.color.enabled()),
+            DocFormat::Github => {
+                super::annotate(&outcome)?;
+                super::report_text(&outcome, self.common.color.enabled());
+            }
+            DocFormat::Json => {
                 let doc = serde_json::json!({
                     "valid": outcome.is_valid(),
                     "orders": outcome.order_count,

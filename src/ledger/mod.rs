@@ -70,7 +70,8 @@ pub enum LedgerError {
     },
     /// The ledger holds rows of the other API.
     #[error(
-        "ledger {path} records {found} orders; this run uses the {wanted} API, and the two never share a ledger (use --ledger to pick another file)"
+        "ledger {path} records {found} orders; this run uses the {wanted} API, and the two never share a ledger: {}",
+        other_api_hint(found)
     )]
     OtherApi {
         /// The file.
@@ -80,6 +81,15 @@ pub enum LedgerError {
         /// What this run uses.
         wanted: &'static str,
     },
+}
+
+/// How to read a ledger of the other API: the fix for what its rows are.
+fn other_api_hint(found: &str) -> &'static str {
+    if found == "sandbox" {
+        "add --sandbox (the embedded sandbox) or --endpoint with your sandbox's URL to use it; for live orders, use another --ledger"
+    } else {
+        "drop --sandbox and --endpoint to use it with the live API; for sandbox orders, use another --ledger"
+    }
 }
 
 /// Codes by which NicSRS refuses a call because of the order's or certificate's state

@@ -6,6 +6,7 @@
 mod changes;
 mod decide;
 mod render;
+pub mod saved;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use crate::lifecycle;
 pub use changes::{Carrier, Change, FieldsBasis};
 pub use decide::NO_CSR_HELD;
 use decide::{adopt, in_force, unfinished};
-pub use render::{render, to_json};
+pub use render::{annotations, render, to_json};
 
 /// What `apply` would do for one order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,12 +7,18 @@ use serde_json::{Value, json};
 
 use super::{Action, Op, Plan};
 
-/// The plan as text: work first, then what is blocked, then what is in force.
-pub fn render(plan: &Plan, sources: &crate::source::Sources) -> String {
+/// The plan as text: work first, then what is blocked, then what is in force. Orders with
+/// nothing to do are counted, not listed, unless `show_unchanged` (or they changed since
+/// their certificate was made, or their ledger rows disagree: what the reader must see).
+pub fn render(plan: &Plan, sources: &crate::source::Sources, show_unchanged: bool) -> String {
     let mut out = String::new();
+    let shown = |s: &&super::Step| {
+        show_unchanged || s.action != Action::Nothing || s.must_look_up || s.changed
+    };
     let width = plan
         .steps
         .iter()
+        .filter(shown)
         .map(|s| s.order.key.len())
         .max()
         .unwrap_or(3)
@@ -21,6 +27,7 @@ pub fn render(plan: &Plan, sources: &crate::source::Sources) -> String {
     let aw = plan
         .steps
         .iter()
+        .filter(shown)
         .map(|s| s.action.as_str().len())
         .max()
         .unwrap_or(9)
@@ -39,7 +46,12 @@ pub fn render(plan: &Plan, sources: &crate::source::Sources) -> String {
         Action::Nothing,
     ];
     for action in order {
-        for s in plan.steps.iter().filter(|s| s.action == action) {
+        for s in plan
+            .steps
+            .iter()
+            .filter(|s| s.action == action)
+            .filter(shown)
+        {
             let domains = s.order.domains();
             let names = match domains.as_slice() {
                 [] => String::new(),
@@ -86,6 +98,14 @@ pub fn render(plan: &Plan, sources: &crate::source::Sources) -> String {
                 let _ = writeln!(out, "  {:<aw$} {:<width$}    {line}", "", "");
             }
         }
+    }
+    let hidden = plan.steps.iter().filter(|s| !shown(s)).count();
+    if hidden > 0 {
+        let _ = writeln!(
+            out,
+            "  ({} with nothing to do not listed; --show-unchanged lists them)",
+            crate::shown::counted(hidden as u64, "order")
+        );
     }
     // Changes that no call of this plan carries: each field, and what becomes of it.
     for s in plan.steps.iter().filter(|s| {
@@ -232,4 +252,56 @@ pub fn to_json(plan: &Plan) -> Value {
             "unpriced": plan.cost().1,
         },
     })
+}
+
+/// The plan as GitHub Actions annotations on the manifests' lines: a notice on each order
+/// with work (what is bought, renewed, reissued or replaced), a warning on each order that
+/// changed since its certificate was made with nothing to carry the change.
+pub fn annotations(plan: &Plan, sources: &crate::source::Sources) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in &plan.steps {
+        let file = sources.get(s.order.file);
+        let (line, col) = file.line_col(s.order.span.start);
+        let at = crate::shown::At {
+            file: Some(&file.display),
+            line: Some(line),
+            col: Some(col),
+        };
+        let key = crate::shown::bounded(&s.order.key, 200);
+        if s.action.is_work() || s.action == Action::Blocked {
+            let price = s.price.filter(|_| s.op.is_paid() && s.action.is_new_call());
+            let price = price
+                .map(|p| format!(", list price {p:.2}"))
+                .unwrap_or_default();
+            let level = if s.action == Action::Blocked {
+                "warning"
+            } else {
+                "notice"
+            };
+            out.push(crate::shown::github_annotation(
+                level,
+                at,
+                &format!("nicsrs-batch: {}", s.action.as_str()),
+                &format!("`{key}`: {} ({}{price})", s.action.as_str(), s.detail),
+            ));
+        }
+        let carried = matches!(
+            s.action,
+            Action::Replace | Action::Renew | Action::Retry | Action::Cancelled
+        );
+        if s.changed && !carried {
+            let changes: Vec<String> = s.changes.iter().map(|c| c.line()).collect();
+            out.push(crate::shown::github_annotation(
+                "warning",
+                at,
+                "nicsrs-batch: changed after it was placed",
+                &format!(
+                    "`{key}` changed since its certificate {} was made; nothing is ordered again by itself:\n{}",
+                    s.cert_id,
+                    changes.join("\n")
+                ),
+            ));
+        }
+    }
+    out
 }

@@ -1,0 +1,321 @@
+//! The command line as Terraform's and cargo's users expect it: saved plans, plans that show
+//! changes, GitHub annotations, completions, the manual, the catalogue's table, and the
+//! README's examples against the real output.
+
+use std::path::Path;
+use std::process::Output;
+
+use nicsrs_batch::sandbox::Config;
+
+mod common;
+
+use common::server::{Server, manifest, nicsrs, text};
+use common::{root, scratch};
+
+/// `nicsrs-batch ARGS` in `dir` against `server`'s endpoint (no --ledger: given by ARGS).
+fn run(dir: &Path, args: &[&str]) -> Output {
+    nicsrs(dir, "sandbox").args(args).output().expect("runs")
+}
+
+fn said(out: &Output) -> String {
+    format!("{}{}", text(&out.stdout), text(&out.stderr))
+}
+
+/// `orders/a.yaml` with 3 orders.
+fn orders(dir: &Path) -> std::path::PathBuf {
+    let folder = dir.join("orders");
+    std::fs::create_dir_all(&folder).expect("orders/");
+    let path = manifest(&folder, 3);
+    let a = folder.join("a.yaml");
+    std::fs::rename(&path, &a).expect("rename");
+    a
+}
+
+#[test]
+fn a_saved_plan_is_carried_out_exactly_and_refused_once_anything_changed() {
+    let dir = scratch("cli-saved-plan");
+    let a = orders(&dir);
+    let good = std::fs::read_to_string(&a).expect("manifest");
+    let server = Server::start(Config::default());
+    let endpoint = server.url.as_str();
+    let plan = |dir: &Path| {
+        let out = run(
+            dir,
+            &[
+                "plan",
+                "orders/",
+                "--endpoint",
+                endpoint,
+                "--ledger",
+                "ledger.csv",
+            ],
+        );
+        let out2 = run(
+            dir,
+            &[
+                "plan",
+                "orders/",
+                "--endpoint",
+                endpoint,
+                "--ledger",
+                "ledger.csv",
+                "--out",
+                "reviewed.plan",
+            ],
+        );
+        assert_eq!(out2.status.code(), Some(0), "{}", said(&out2));
+        assert_eq!(out.stdout, out2.stdout, "--out prints the same plan");
+        assert!(text(&out2.stderr).contains("Saved the plan to reviewed.plan"));
+    };
+    let places = || server.stats()["requests"]["place"].as_u64().unwrap_or(0);
+
+    // A manifest edited after the review: refused, nothing sent.
+    plan(&dir);
+    std::fs::write(&a, good.replace("years: 1", "years: 2")).expect("edit");
+    let out = run(&dir, &["apply", "reviewed.plan"]);
+    assert_eq!(out.status.code(), Some(1), "{}", said(&out));
+    assert_eq!(
+        text(&out.stderr).trim_end(),
+        "error: refusing: `orders/a.yaml` changed since the plan reviewed.plan was made, so it is not what was reviewed; make and review the plan again (`nicsrs-batch plan … --out reviewed.plan`)"
+    );
+    assert_eq!(places(), 0);
+    assert!(!dir.join("ledger.csv").exists(), "nothing written");
+
+    // A manifest added to the folder: refused.
+    std::fs::write(&a, &good).expect("restore");
+    std::fs::write(dir.join("orders/b.yaml"), good.replace("site-", "more-")).expect("b");
+    let out = run(&dir, &["apply", "reviewed.plan"]);
+    assert_eq!(out.status.code(), Some(1), "{}", said(&out));
+    assert!(
+        text(&out.stderr).contains("`orders/b.yaml` is new: it changed since the plan"),
+        "{}",
+        said(&out)
+    );
+    std::fs::remove_file(dir.join("orders/b.yaml")).expect("rm b");
+
+    // Where it applies comes from the plan: no flag may redirect it.
+    let out = run(&dir, &["apply", "reviewed.plan", "--ledger", "other.csv"]);
+    assert_eq!(out.status.code(), Some(1), "{}", said(&out));
+    assert!(
+        text(&out.stderr).contains("not taken with it"),
+        "{}",
+        said(&out)
+    );
+
+    // As reviewed: carried out without asking (stdin is not a terminal, no --yes).
+    let out = run(&dir, &["apply", "reviewed.plan"]);
+    assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+    assert_eq!(places(), 3);
+
+    // Applied once: the ledger changed, so the same plan is refused.
+    let out = run(&dir, &["apply", "reviewed.plan"]);
+    assert_eq!(out.status.code(), Some(1), "{}", said(&out));
+    assert!(
+        text(&out.stderr).contains("the ledger `ledger.csv` changed since the plan"),
+        "{}",
+        said(&out)
+    );
+    assert_eq!(places(), 3);
+
+    // A plan file edited to send the token elsewhere is refused before anything is read.
+    plan(&dir);
+    let saved = std::fs::read_to_string(dir.join("reviewed.plan")).expect("plan");
+    let tampered = saved.replace(endpoint, "http://attacker.example");
+    std::fs::write(dir.join("reviewed.plan"), tampered).expect("tamper");
+    let out = run(&dir, &["apply", "reviewed.plan"]);
+    assert_eq!(out.status.code(), Some(1), "{}", said(&out));
+    assert_eq!(places(), 3);
+}
+
+#[test]
+fn plans_count_unchanged_orders_and_annotate_the_lines_for_github() {
+    let dir = scratch("cli-plan-changes");
+    let folder = dir.join("orders");
+    std::fs::create_dir_all(&folder).expect("orders/");
+    manifest(&folder, 40);
+    let server = Server::start(Config::default());
+    let on = ["--endpoint", server.url.as_str(), "--ledger", "ledger.csv"];
+    let out = run(
+        &dir,
+        &[&["apply", "orders/", "--yes", "--trust-ledger"][..], &on].concat(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+
+    // Nothing changed: one line says so, instead of 40.
+    let out = run(&dir, &[&["plan", "orders/"][..], &on].concat());
+    let plan = text(&out.stdout);
+    assert_eq!(
+        plan,
+        "  (40 orders with nothing to do not listed; --show-unchanged lists them)\nPlan: 0 to place, 0 to renew, 0 to reissue, 0 to replace, 0 to retry, 0 to reconcile, 40 with nothing to do, 0 blocked.\n"
+    );
+    let out = run(
+        &dir,
+        &[&["plan", "orders/", "--show-unchanged"][..], &on].concat(),
+    );
+    assert_eq!(text(&out.stdout).matches("  nothing   site-").count(), 40);
+
+    // One order edited: its work on its line, as a pull request shows it.
+    let path = folder.join("orders.yaml");
+    let yaml = std::fs::read_to_string(&path).expect("manifest");
+    let more = yaml.clone()
+        + "  - key: extra\n    params:\n      domainInfo:\n        - { domainName: www.extra.example, dcvMethod: HTTP_CSR_HASH }\n";
+    std::fs::write(&path, more).expect("edit");
+    let out = run(
+        &dir,
+        &[&["plan", "orders/", "--format", "github"][..], &on].concat(),
+    );
+    let github = text(&out.stdout);
+    let line = yaml.lines().count() + 1;
+    assert!(
+        github.starts_with(&format!(
+            "::notice file=orders/orders.yaml,line={line},col=10,title=nicsrs-batch%3A place::`extra`: place (new order, list price 6.00)\n"
+        )),
+        "{github}"
+    );
+    assert!(
+        github.contains("  place     extra "),
+        "then the text: {github}"
+    );
+
+    // Errors on their lines; nothing a manifest holds can start a command of its own.
+    std::fs::write(
+        &path,
+        yaml.replace(
+            "key: site-0001",
+            "key: \"bad\\n::set-output name=x::y\"\n    productCode: nope",
+        ),
+    )
+    .expect("edit");
+    let out = run(&dir, &["validate", "orders/", "--format", "github"]);
+    assert_eq!(out.status.code(), Some(2), "{}", said(&out));
+    let stdout = text(&out.stdout);
+    assert!(!stdout.is_empty());
+    for l in stdout.lines() {
+        assert!(
+            l.starts_with("::error file=orders/orders.yaml,line=") || l.starts_with("::warning "),
+            "{l}"
+        );
+    }
+    assert!(
+        stdout.contains("`bad\\n::set-output name=x::y`"),
+        "escaped, on its line: {stdout}"
+    );
+    assert!(text(&out.stderr).contains("error["), "the text too");
+}
+
+#[test]
+fn completions_the_manual_and_the_catalogue_table() {
+    let dir = scratch("cli-edges");
+    let out = run(&dir, &["completions", "bash"]);
+    assert_eq!(out.status.code(), Some(0));
+    let script = dir.join("nicsrs-batch.bash");
+    std::fs::write(&script, &out.stdout).expect("script");
+    let bash = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .expect("bash");
+    assert!(bash.status.success(), "{}", text(&bash.stderr));
+    for word in ["plan", "apply", "--show-unchanged", "--out", "completions"] {
+        assert!(text(&out.stdout).contains(word), "{word}");
+    }
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let out = run(&dir, &["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        assert!(text(&out.stdout).contains("nicsrs-batch"), "{shell}");
+    }
+
+    let out = run(&dir, &["man"]);
+    assert!(text(&out.stdout).contains(".TH nicsrs-batch 1"));
+    let out = run(&dir, &["man", "--out-dir", "man"]);
+    assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+    let page = std::fs::read_to_string(dir.join("man/nicsrs-batch-plan.1")).expect("plan's page");
+    assert!(page.contains("show\\-unchanged"), "{page}");
+
+    let out = run(&dir, &["catalog"]);
+    let table = text(&out.stdout);
+    let header = table.lines().next().unwrap_or_default();
+    assert!(header.starts_with("code "), "{header}");
+    assert!(table.contains("\ncomodo-positivessl "), "{table}");
+    assert!(table.ends_with("`--format json` gives the catalogue itself.\n"));
+    let out = run(&dir, &["catalog", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let builtin: serde_json::Value =
+        serde_json::from_str(nicsrs_batch::catalog::BUILTIN_JSON).expect("built in");
+    assert_eq!(json, builtin);
+}
+
+#[test]
+fn refresh_out_dir_says_where_each_keys_files_went() {
+    let dir = scratch("cli-refresh-files");
+    manifest(&dir, 2);
+    let server = Server::start(Config::default());
+    let on = ["--endpoint", server.url.as_str(), "--ledger", "ledger.csv"];
+    let out = run(
+        &dir,
+        &[&["apply", "orders.yaml", "--yes"][..], &on].concat(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+    let out = run(
+        &dir,
+        &[&["refresh", "--out-dir", "certs"][..], &on].concat(),
+    );
+    let stdout = text(&out.stdout);
+    for key in ["site-0000", "site-0001"] {
+        assert!(
+            stdout.contains(&format!(
+                "wrote certs/{key}/: cert.pem, chain.pem, fullchain.pem, privkey.pem\n"
+            )),
+            "{stdout}"
+        );
+        let full = std::fs::read_to_string(dir.join("certs").join(key).join("fullchain.pem"))
+            .expect("fullchain");
+        assert_eq!(full.matches("BEGIN CERTIFICATE").count(), 2, "leaf then CA");
+    }
+}
+
+/// README blocks marked `<!-- output of: COMMAND -->` (all of the output) or
+/// `<!-- part of the output of: COMMAND -->` are what COMMAND prints today, run from the
+/// repository's root, byte for byte.
+#[test]
+fn the_readmes_examples_are_the_real_output() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    let mut checked = 0;
+    let mut rest = readme.as_str();
+    while let Some(at) = rest.find("<!-- ") {
+        let after = &rest[at + 5..];
+        let end = after.find(" -->").expect("a comment ends");
+        let comment = &after[..end];
+        rest = &after[end..];
+        let (whole, command) = if let Some(c) = comment.strip_prefix("output of: ") {
+            (true, c)
+        } else if let Some(c) = comment.strip_prefix("part of the output of: ") {
+            (false, c)
+        } else {
+            continue;
+        };
+        let body_start = rest.find("```text\n").expect("a text block follows") + 8;
+        let body_end = body_start + rest[body_start..].find("```\n").expect("block end");
+        let block = &rest[body_start..body_end];
+        let args: Vec<&str> = command
+            .trim_matches('`')
+            .split_whitespace()
+            .skip(1) // nicsrs-batch
+            .collect();
+        let out = nicsrs(&root(), "sandbox")
+            .args(&args)
+            .output()
+            .expect("runs");
+        let printed = said(&out);
+        if whole {
+            assert_eq!(printed, block, "README block of `{command}`");
+        } else {
+            assert!(
+                printed.contains(block),
+                "README block of `{command}` is not in its output:\n{block}\n---\n{printed}"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 3, "{checked} README blocks checked");
+}
