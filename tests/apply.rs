@@ -547,6 +547,10 @@ fn apply_refuses_without_yes_off_a_terminal_and_above_max_orders() {
         serde_json::json!({}),
         "nothing was sent, not even a lookup"
     );
+    assert!(
+        !dir.join("ledger.csv").exists(),
+        "a refused run leaves no ledger it created"
+    );
     // Exactly at the limit is allowed.
     let out = apply(&dir, &server, &["--max-orders", "5"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

@@ -319,3 +319,32 @@ fn the_readmes_examples_are_the_real_output() {
     }
     assert!(checked >= 3, "{checked} README blocks checked");
 }
+
+#[test]
+fn status_reads_a_sandbox_ledger_without_sandbox_and_the_others_name_the_right_fix() {
+    let dir = scratch("cli-status-other-api");
+    manifest(&dir, 2);
+    let server = Server::start(Config::default());
+    let on = ["--endpoint", server.url.as_str(), "--ledger", "ledger.csv"];
+    let out = run(
+        &dir,
+        &[&["apply", "orders.yaml", "--yes"][..], &on].concat(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+    // Offline, without --sandbox: shown as it is, with a note.
+    let out = run(&dir, &["status", "orders.yaml", "--ledger", "ledger.csv"]);
+    assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+    assert!(text(&out.stdout).contains("site-0001"), "{}", said(&out));
+    assert_eq!(
+        text(&out.stderr),
+        "note: ledger ledger.csv records sandbox orders: shown as they are (no call is made; `apply` and `refresh` on it need --sandbox or a sandbox's --endpoint)\n"
+    );
+    // A command that would call the live API with it names the fix.
+    let out = run(&dir, &["plan", "orders.yaml", "--ledger", "ledger.csv"]);
+    assert_eq!(out.status.code(), Some(1), "{}", said(&out));
+    assert!(
+        text(&out.stderr).contains("records sandbox orders; this run uses the live API, and the two never share a ledger: add --sandbox (the embedded sandbox) or --endpoint with your sandbox's URL to use it"),
+        "{}",
+        said(&out)
+    );
+}

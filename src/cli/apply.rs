@@ -305,6 +305,9 @@ async fn apply(outcome: &Validated, args: Settings, ahead: Option<Ahead>) -> Res
         Some(_) => None,
         None => token_for(target, args.token_file.as_deref())?,
     };
+    // A ledger this run creates is removed again if the run is refused before any call:
+    // a refused run leaves the folder as it was.
+    let created = locked.is_none() && !target.ledger.exists();
     let (writer, contents) = match locked {
         Some(locked) => locked.into_writer()?,
         None => ledger::Writer::open(&target.ledger, target.api)?,
@@ -358,6 +361,10 @@ async fn apply(outcome: &Validated, args: Settings, ahead: Option<Ahead>) -> Res
     }
     // A refusal still ends the JSON lines with a summary, saying why nothing was done.
     let refused = |message: String| {
+        if created {
+            // Only its header was written: nothing is lost.
+            let _ = std::fs::remove_file(&target.ledger);
+        }
         if args.json {
             let summary = apply::Summary {
                 not_started: plan.steps.iter().filter(|s| s.action.is_work()).count() as u64,
