@@ -99,7 +99,8 @@ fn short_duration(secs: f64) -> String {
 /// The bar's line, at most `columns - 2` characters (a terminal may wrap a line that
 /// fills its last column, and the bar's drawing adds a space): `[#####-----] 7/2000  placed 5  failed 1  unknown 1  3.2/s  eta 10m 23s`.
 /// The rate is of the orders finished so far, and the ETA is the orders left at that rate,
-/// shown once there is a rate to go by. What does not fit is left out, the bar first.
+/// shown once there is a rate to go by. What does not fit is left out: the rate, the ETA,
+/// then the bar (kept while 10 columns are left for it).
 pub fn bar_line(p: &Progress, columns: usize) -> String {
     let max = columns.saturating_sub(2).max(1);
     let done = p.placed + p.failed + p.unknown;
@@ -124,28 +125,35 @@ pub fn bar_line(p: &Progress, columns: usize) -> String {
         vec![count.as_str(), &short],
         vec![count.as_str()],
     ];
-    let text = choices
+    let texts: Vec<String> = choices
         .iter()
         .map(|parts| {
             let parts: Vec<&str> = parts.iter().copied().filter(|s| !s.is_empty()).collect();
             parts.join("  ")
         })
-        .find(|t| t.chars().count() <= max)
-        .unwrap_or_else(|| count.chars().take(max).collect());
-    // The bar takes what is left, 30 at most; none below 8.
-    let room = max.saturating_sub(text.chars().count() + 1);
-    if room < 8 {
-        return text;
+        .collect();
+    // The richest text that leaves room for a bar of 10 (30 at most); else the richest
+    // that fits without a bar.
+    let bar = |text: &str| {
+        let room = max.saturating_sub(text.chars().count() + 1);
+        let inner = room.min(32).saturating_sub(2);
+        let filled = (inner as u64 * done)
+            .checked_div(p.total)
+            .map_or(inner, |f| (f as usize).min(inner));
+        format!(
+            "[{}{}] {text}",
+            "#".repeat(filled),
+            "-".repeat(inner - filled)
+        )
+    };
+    if let Some(text) = texts.iter().find(|t| t.chars().count() + 11 <= max) {
+        return bar(text);
     }
-    let inner = room.min(32) - 2;
-    let filled = (inner as u64 * done)
-        .checked_div(p.total)
-        .map_or(inner, |f| (f as usize).min(inner));
-    format!(
-        "[{}{}] {text}",
-        "#".repeat(filled),
-        "-".repeat(inner - filled)
-    )
+    texts
+        .iter()
+        .find(|t| t.chars().count() <= max)
+        .cloned()
+        .unwrap_or_else(|| count.chars().take(max).collect())
 }
 
 /// The width of the terminal on stderr (80 when it cannot be told).
@@ -163,14 +171,27 @@ fn terminal_width() -> usize {
     80
 }
 
-/// `s` cut to `max` characters, with an ellipsis when cut.
-fn fit(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_owned();
+/// `s` in rows of at most `max` characters, the rows after the first indented by `indent`
+/// spaces: an outcome printed above the bar shows all of itself and no row is wider than
+/// the terminal.
+fn wrapped(s: &str, max: usize, indent: usize) -> String {
+    let max = max.max(indent + 10);
+    let chars: Vec<char> = s.chars().collect();
+    let mut rows = Vec::new();
+    let mut at = 0;
+    let mut width = max;
+    while at < chars.len() {
+        let end = (at + width).min(chars.len());
+        let row: String = chars[at..end].iter().collect();
+        rows.push(if rows.is_empty() {
+            row
+        } else {
+            format!("{}{row}", " ".repeat(indent))
+        });
+        at = end;
+        width = max - indent;
     }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
+    rows.join("\n")
 }
 
 impl Reporter for TextReporter {
@@ -195,7 +216,7 @@ impl Reporter for TextReporter {
             Some(bar) => {
                 // Failures and unknown outcomes as they happen, above the bar.
                 if matches!(end, Final::Failed | Final::Unknown) {
-                    bar.println(fit(&line, terminal_width().saturating_sub(1).max(20)));
+                    bar.println(wrapped(&line, terminal_width().saturating_sub(2), 11));
                 }
                 self.redraw();
             }
@@ -294,7 +315,7 @@ pub fn summary_text(s: &Summary, already: usize, blocked: usize, ledger: &str) -
         out.push_str(&format!("  {label:<29} {n:>7}\n"));
     }
     out.push_str(&format!(
-        "  took {secs:.1} s ({:.1} calls/s); ledger {ledger}\n",
+        "  took {secs:.1} s ({:.1} orders/s); ledger {ledger}\n",
         if secs > 0.0 { done as f64 / secs } else { 0.0 }
     ));
     if let Some(why) = &s.stopped {

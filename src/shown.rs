@@ -276,7 +276,7 @@ pub fn github_annotation(level: &str, at: At<'_>, title: &str, message: &str) ->
     let property = |s: &str| data(s).replace(':', "%3A").replace(',', "%2C");
     let mut props = Vec::new();
     if let Some(file) = at.file {
-        props.push(format!("file={}", property(file)));
+        props.push(format!("file={}", property(&repo_relative(file))));
     }
     if let Some(line) = at.line {
         props.push(format!("line={line}"));
@@ -286,4 +286,20 @@ pub fn github_annotation(level: &str, at: At<'_>, title: &str, message: &str) ->
     }
     props.push(format!("title={}", property(title)));
     format!("::{level} {}::{}", props.join(","), data(message))
+}
+
+/// `path` as GitHub names a file of the repository: relative to the working directory (the
+/// checkout), without `./`; a path outside it is left as it is.
+fn repo_relative(path: &str) -> String {
+    let mut p = path;
+    if std::path::Path::new(p).is_absolute()
+        && let Ok(cwd) = std::env::current_dir()
+        && let Ok(rest) = std::path::Path::new(p).strip_prefix(&cwd)
+    {
+        return rest.display().to_string();
+    }
+    while let Some(rest) = p.strip_prefix("./") {
+        p = rest.trim_start_matches('/');
+    }
+    p.to_owned()
 }

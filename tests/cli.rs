@@ -38,6 +38,7 @@ fn a_saved_plan_is_carried_out_exactly_and_refused_once_anything_changed() {
     let good = std::fs::read_to_string(&a).expect("manifest");
     let server = Server::start(Config::default());
     let endpoint = server.url.as_str();
+    let on = ["--endpoint", endpoint, "--ledger", "ledger.csv"];
     let plan = |dir: &Path| {
         let out = run(
             dir,
@@ -72,7 +73,7 @@ fn a_saved_plan_is_carried_out_exactly_and_refused_once_anything_changed() {
     // A manifest edited after the review: refused, nothing sent.
     plan(&dir);
     std::fs::write(&a, good.replace("years: 1", "years: 2")).expect("edit");
-    let out = run(&dir, &["apply", "reviewed.plan"]);
+    let out = run(&dir, &[&["apply", "reviewed.plan"][..], &on].concat());
     assert_eq!(out.status.code(), Some(1), "{}", said(&out));
     assert_eq!(
         text(&out.stderr).trim_end(),
@@ -84,7 +85,7 @@ fn a_saved_plan_is_carried_out_exactly_and_refused_once_anything_changed() {
     // A manifest added to the folder: refused.
     std::fs::write(&a, &good).expect("restore");
     std::fs::write(dir.join("orders/b.yaml"), good.replace("site-", "more-")).expect("b");
-    let out = run(&dir, &["apply", "reviewed.plan"]);
+    let out = run(&dir, &[&["apply", "reviewed.plan"][..], &on].concat());
     assert_eq!(out.status.code(), Some(1), "{}", said(&out));
     assert!(
         text(&out.stderr).contains("`orders/b.yaml` is new: it changed since the plan"),
@@ -93,22 +94,35 @@ fn a_saved_plan_is_carried_out_exactly_and_refused_once_anything_changed() {
     );
     std::fs::remove_file(dir.join("orders/b.yaml")).expect("rm b");
 
-    // Where it applies comes from the plan: no flag may redirect it.
-    let out = run(&dir, &["apply", "reviewed.plan", "--ledger", "other.csv"]);
+    // Where it applies must be where it was made for: another ledger is refused.
+    let out = run(
+        &dir,
+        &[
+            "apply",
+            "reviewed.plan",
+            "--endpoint",
+            endpoint,
+            "--ledger",
+            "other.csv",
+        ],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", said(&out));
     assert!(
-        text(&out.stderr).contains("not taken with it"),
+        text(&out.stderr).contains(&format!(
+            "it was made for the sandbox API at {endpoint}, ledger ledger.csv, the built-in catalogue, and this run would use the sandbox API at {endpoint}, ledger other.csv"
+        )),
         "{}",
         said(&out)
     );
+    assert!(!dir.join("other.csv").exists());
 
     // As reviewed: carried out without asking (stdin is not a terminal, no --yes).
-    let out = run(&dir, &["apply", "reviewed.plan"]);
+    let out = run(&dir, &[&["apply", "reviewed.plan"][..], &on].concat());
     assert_eq!(out.status.code(), Some(0), "{}", said(&out));
     assert_eq!(places(), 3);
 
     // Applied once: the ledger changed, so the same plan is refused.
-    let out = run(&dir, &["apply", "reviewed.plan"]);
+    let out = run(&dir, &[&["apply", "reviewed.plan"][..], &on].concat());
     assert_eq!(out.status.code(), Some(1), "{}", said(&out));
     assert!(
         text(&out.stderr).contains("the ledger `ledger.csv` changed since the plan"),
@@ -122,7 +136,7 @@ fn a_saved_plan_is_carried_out_exactly_and_refused_once_anything_changed() {
     let saved = std::fs::read_to_string(dir.join("reviewed.plan")).expect("plan");
     let tampered = saved.replace(endpoint, "http://attacker.example");
     std::fs::write(dir.join("reviewed.plan"), tampered).expect("tamper");
-    let out = run(&dir, &["apply", "reviewed.plan"]);
+    let out = run(&dir, &[&["apply", "reviewed.plan"][..], &on].concat());
     assert_eq!(out.status.code(), Some(1), "{}", said(&out));
     assert_eq!(places(), 3);
 }
@@ -227,10 +241,23 @@ fn completions_the_manual_and_the_catalogue_table() {
 
     let out = run(&dir, &["man"]);
     assert!(text(&out.stdout).contains(".TH nicsrs-batch 1"));
+    // A link planted in the folder is replaced, never written through.
+    std::fs::create_dir_all(dir.join("man")).expect("man/");
+    std::fs::write(dir.join("victim"), "victim\n").expect("victim");
+    std::os::unix::fs::symlink("../victim", dir.join("man/nicsrs-batch.1")).expect("link");
     let out = run(&dir, &["man", "--out-dir", "man"]);
     assert_eq!(out.status.code(), Some(0), "{}", said(&out));
     let page = std::fs::read_to_string(dir.join("man/nicsrs-batch-plan.1")).expect("plan's page");
     assert!(page.contains("show\\-unchanged"), "{page}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("victim")).expect("victim"),
+        "victim\n"
+    );
+    assert!(
+        text(&out.stdout).starts_with("wrote 15 pages into man: "),
+        "{}",
+        said(&out)
+    );
 
     let out = run(&dir, &["catalog"]);
     let table = text(&out.stdout);

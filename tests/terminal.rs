@@ -108,15 +108,17 @@ fn a_terminal_run_shows_every_failed_key_and_never_exceeds_the_terminal() {
         .expect("a bar");
     let end = rows.iter().position(|r| r == "Summary").expect("a summary");
     assert!(end > start + 3, "{raw}");
-    // Every row of the run is whole: the bar, or an outcome printed above it. A line wider
-    // than the terminal would go on in a row of its own, which starts with neither.
+    // Every row of the run is whole: the bar, or an outcome printed above it (wrapped,
+    // indented, to show all of itself). A line wider than the terminal would go on in a row
+    // of its own, which starts with none of these.
     for row in &rows[start..end] {
         let row = row.trim_end();
         assert!(
             row.is_empty()
                 || (row.contains("/12  placed ") && row.contains("unknown"))
                 || row.starts_with("failed ")
-                || row.starts_with("unknown "),
+                || row.starts_with("unknown ")
+                || row.starts_with("           "),
             "a row cut by the terminal's width ({COLUMNS}): {row:?}\n{raw}"
         );
     }
@@ -157,7 +159,7 @@ fn the_prompt_goes_on_only_for_exactly_yes() {
         "--ledger",
         "ledger.csv",
     ];
-    for answer in ["y", "YES", "yes please", ""] {
+    for answer in ["y", "YES", "yes please", " yes", "yes ", ""] {
         let out = on_terminal(&dir, &args, "Type `yes`", answer);
         let raw = text(&out.stdout);
         assert_eq!(out.status.code(), Some(1), "{answer:?}: {raw}");

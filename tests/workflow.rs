@@ -69,6 +69,7 @@ impl Runner {
             ("GITHUB_RUN_ID", "4242"),
             ("GITHUB_RUN_ATTEMPT", "1"),
             ("GITHUB_REPOSITORY", "acme/certificates"),
+            ("GITHUB_SERVER_URL", "https://github.com"),
             (
                 "GITHUB_WORKFLOW_REF",
                 "acme/certificates/.github/workflows/certificates.yml@refs/heads/main",
@@ -88,6 +89,10 @@ impl Runner {
         let values = BTreeMap::from([
             ("github.sha", "0123abcd".repeat(5)),
             ("github.token", "github-token".into()),
+            (
+                "secrets.NICSRS_BATCH_PUSH_TOKEN || github.token",
+                "github-token".into(),
+            ),
             ("secrets.NICSRS_API_TOKEN", "sandbox".into()),
         ]);
         let mut path: Vec<String> = bin.iter().map(|p| p.display().to_string()).collect();
@@ -232,7 +237,8 @@ fn the_workflow_is_valid_for_github_and_its_scripts_pass_shellcheck() {
                 // The current major version of each action (Dec 2026).
                 let current = [
                     "actions/checkout@v7",
-                    "actions/cache@v6",
+                    "actions/cache/restore@v6",
+                    "actions/cache/save@v6",
                     "actions/upload-artifact@v7",
                 ];
                 assert!(current.contains(&uses), "job {name}: {uses} is not current");
@@ -244,6 +250,12 @@ fn the_workflow_is_valid_for_github_and_its_scripts_pass_shellcheck() {
                 );
             }
         }
+    }
+    // No job leaves its token in .git/config while the build and the tool run.
+    for (name, job) in jobs {
+        let checkout = &job["steps"][0];
+        assert_eq!(checkout["uses"], "actions/checkout@v7", "job {name}");
+        assert_eq!(checkout["with"]["persist-credentials"], false, "job {name}");
     }
     // A pull request's plan must never cancel an apply: the apply's group is its own and
     // queues (a running apply is never cancelled).
@@ -368,6 +380,19 @@ fn a_merge_that_lands_during_the_apply_loses_no_ledger_row() {
     assert!(check.join("orders/beta.yaml").exists());
     let log = git(&bare, &["log", "--format=%s", "main"]);
     assert!(log.starts_with("ledger: apply 0123abcd"), "{log}");
+    // An apply queued behind these starts from the commit that was merged before them; its
+    // first step moves it to the tip of main, ledger rows included.
+    let queued = dir.join("queued");
+    git(&dir, &["clone", "-q", &url, "queued"]);
+    let first = git(&bare, &["rev-list", "--max-parents=0", "main"]);
+    git(&queued, &["checkout", "-q", first.trim()]);
+    let out = runner.run("apply", "Start from the tip of main", &queued, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        git(&queued, &["rev-parse", "HEAD"]),
+        git(&bare, &["rev-parse", "main"])
+    );
+    assert_eq!(rows(&queued.join("orders/nicsrs-ledger.csv")), merged);
     let out = common::server::nicsrs(&check, "sandbox")
         .args(["plan", "orders/", "--ledger", "orders/nicsrs-ledger.csv"])
         .args(["--endpoint", &server.url, "--detailed-exitcode"])
@@ -493,6 +518,65 @@ fn the_nightly_refresh_goes_on_when_a_certificate_could_not_be_collected() {
     assert_eq!(
         calls,
         "api --method PUT repos/acme/certificates/actions/workflows/certificates.yml/enable\n"
+    );
+}
+
+#[test]
+fn the_renewal_pull_request_is_opened_once_then_updated_never_a_merged_one() {
+    let dir = scratch("workflow-renewal-pr");
+    let (bare, url) = origin(&dir);
+    let fake = dir.join("fake-bin");
+    std::fs::create_dir_all(&fake).expect("fake bin");
+    let gh = fake.join("gh");
+    std::fs::write(
+        &gh,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> {}\nif [ \"$1 $2\" = \"pr list\" ]; then echo \"$OPEN_PR\"; fi\n",
+            dir.join("gh-calls").display()
+        ),
+    )
+    .expect("gh");
+    set_executable(&gh);
+    let runner = Runner::new(&dir, &[&fake]);
+    let night = dir.join("night");
+    git(&dir, &["clone", "-q", &url, "night"]);
+    std::fs::write(night.join("orders/nicsrs-ledger.csv"), "time,api\n").expect("ledger");
+    std::fs::write(
+        night.join("plan.txt"),
+        "  renew  shop-www\nPlan: 1 to renew.\n",
+    )
+    .expect("plan");
+    let step = "Open or update the pull request";
+    // No open pull request (an earlier wave's was merged): a new one.
+    let out = runner.run("refresh", step, &night, &[("OPEN_PR", "")]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let plan = git(&bare, &["show", "nicsrs-batch/refresh:orders/PLAN.txt"]);
+    assert_eq!(plan, "  renew  shop-www\nPlan: 1 to renew.\n");
+    // The next night, nothing new, and the wave's pull request open: it is updated.
+    let out = runner.run("refresh", step, &night, &[("OPEN_PR", "12")]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let calls = std::fs::read_to_string(dir.join("gh-calls")).expect("gh was called");
+    let calls: Vec<&str> = calls.lines().collect();
+    assert_eq!(
+        calls,
+        [
+            "pr list --head nicsrs-batch/refresh --state open --json number --jq .[0].number // empty",
+            "pr create --head nicsrs-batch/refresh --title Certificate renewals and reissues --body-file body.md",
+            "pr list --head nicsrs-batch/refresh --state open --json number --jq .[0].number // empty",
+            "pr edit 12 --body-file body.md",
+        ]
     );
 }
 

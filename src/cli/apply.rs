@@ -102,39 +102,67 @@ impl ApplyCommand {
     pub fn run(mut self) -> Result<Exit, Error> {
         let saved = match self.paths.as_slice() {
             [one] => plan::saved::Saved::read_if_plan(one)?.map(|s| (one.clone(), s)),
-            _ => None,
-        };
-        let target = match &saved {
-            None => self.api.target()?,
-            Some((path, s)) => {
-                if self.api.sandbox
-                    || self.api.endpoint.is_some()
-                    || self.api.ledger.is_some()
-                    || self.common.catalog.is_some()
-                {
-                    return Err(Error::Usage(
-                        "a saved plan says where it applies (API, ledger, catalogue): --sandbox, --endpoint, --ledger and --catalog are not taken with it".into(),
-                    ));
-                }
-                let embedded = s.endpoint.is_none();
-                let target = Target::resolve(embedded, s.endpoint.as_deref(), Some(&s.ledger))?;
-                if target.api.as_str() != s.api {
-                    return Err(plan::saved::SavedError::Unusable {
-                        path: path.clone(),
-                        why: format!(
-                            "its endpoint is not a {} API",
-                            crate::shown::bounded(&s.api, 20)
-                        ),
+            many => {
+                for path in many {
+                    if plan::saved::Saved::read_if_plan(path)?.is_some() {
+                        return Err(Error::Usage(format!(
+                            "{} is a saved plan: it is applied on its own (`nicsrs-batch apply {}`), not with manifests",
+                            path.display(),
+                            path.display()
+                        )));
                     }
-                    .into());
                 }
-                self.paths = s.paths.clone();
-                self.common.catalog = s.catalog.clone();
-                // It was reviewed: carried out without asking, as Terraform's saved plans are.
-                self.yes = true;
-                target
+                None
             }
         };
+        let target = self.api.target()?;
+        if let Some((path, s)) = &saved {
+            // Where it applies comes from the same flags and environment as always, and must
+            // be where the plan was made for: an edited plan file can send neither the token
+            // nor the ledger's rows anywhere else.
+            let wanted = (
+                target.api.as_str(),
+                target.endpoint.as_deref(),
+                target.ledger.as_path(),
+                self.common.catalog.as_deref(),
+            );
+            let planned = (
+                s.api.as_str(),
+                s.endpoint.as_deref(),
+                s.ledger.as_path(),
+                s.catalog.as_deref(),
+            );
+            if wanted != planned {
+                let show = |(api, endpoint, ledger, catalog): (
+                    &str,
+                    Option<&str>,
+                    &Path,
+                    Option<&Path>,
+                )| {
+                    format!(
+                        "the {api} API at {}, ledger {}, {}",
+                        endpoint.unwrap_or("the embedded sandbox"),
+                        ledger.display(),
+                        catalog.map_or("the built-in catalogue".to_owned(), |c| format!(
+                            "catalogue {}",
+                            c.display()
+                        ))
+                    )
+                };
+                return Err(plan::saved::SavedError::Unusable {
+                    path: path.clone(),
+                    why: format!(
+                        "it was made for {}, and this run would use {}: give `apply` the same --sandbox, --endpoint (or NICSRS_ENDPOINT), --ledger and --catalog as `plan`",
+                        crate::shown::bounded(&show(planned), 600),
+                        show(wanted)
+                    ),
+                }
+                .into());
+            }
+            self.paths = s.paths.clone();
+            // It was reviewed: carried out without asking, as Terraform's saved plans are.
+            self.yes = true;
+        }
         let runtime = super::runtime()?;
         let timeouts = Timeouts {
             connect: self.connect_timeout,
@@ -319,8 +347,16 @@ async fn apply(outcome: &Validated, args: Settings, ahead: Option<Ahead>) -> Res
     }
     if let Some((path, saved)) = &args.saved {
         // The ledger is locked: nothing else writes it between this check and the calls.
-        saved.check_ledger(path)?;
-        saved.check_steps(path, &plan)?;
+        let checked = saved
+            .check_ledger(path)
+            .and_then(|()| saved.check_steps(path, &plan));
+        if let Err(e) = checked {
+            if created {
+                // Only its header was written: nothing is lost.
+                let _ = std::fs::remove_file(&target.ledger);
+            }
+            return Err(e.into());
+        }
     }
     let awaiting = plan.count(Action::AwaitingDcv) as u64;
     // A cancelled order is as stuck as a refused one: the manifest asks for what cannot be.
@@ -515,7 +551,8 @@ fn confirm(plan: &plan::Plan, target: &Target) -> Result<(), Error> {
         .lock()
         .read_line(&mut answer)
         .map_err(Error::Output)?;
-    if answer.trim() == "yes" {
+    // Exactly `yes`: not ` yes`, `yes `, `y` or `YES`.
+    if answer.trim_end_matches(['\n', '\r']) == "yes" {
         Ok(())
     } else {
         Err(Error::Usage("not applied".into()))

@@ -197,12 +197,14 @@ pub enum Format {
 /// Output formats of `validate` and `plan`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum DocFormat {
-    /// For people: diagnostics on stderr; the plan on stdout.
+    /// For people: diagnostics on stderr (`plan`: the plan on stdout).
     Text,
-    /// One JSON document on stdout (diagnostics of an invalid plan stay on stderr).
+    /// One JSON document on stdout (`plan`: the diagnostics of invalid manifests stay on
+    /// stderr).
     Json,
-    /// GitHub Actions annotations (`::error file=…,line=…,col=…::`) on stdout, one per
-    /// diagnostic, so that each shows on its line of the pull request; then what text prints.
+    /// GitHub Actions annotations on stdout (`::error file=…,line=…,col=…::`), one per
+    /// diagnostic, so that each shows on its line of the pull request (`plan`: also a notice
+    /// on each order with work and a warning on each changed one); then what text prints.
     Github,
 }
 

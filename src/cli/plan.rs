@@ -120,7 +120,7 @@ fn show(
             })?;
         saved.write(path)?;
         eprintln!(
-            "Saved the plan to {}: `nicsrs-batch apply {}` carries out exactly this, and refuses if a manifest, the catalogue or the ledger changes first.",
+            "Saved the plan to {}: `nicsrs-batch apply {}` (with the same --sandbox, --endpoint, --ledger and --catalog) carries out exactly this, and refuses if a manifest, the catalogue or the ledger changes first.",
             crate::shown::bounded(&path.display().to_string(), 300),
             crate::shown::bounded(&path.display().to_string(), 300)
         );

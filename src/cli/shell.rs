@@ -46,19 +46,17 @@ impl ManCommand {
                     path: dir.clone(),
                     source,
                 })?;
-                clap_mangen::generate_to(command, dir).map_err(|source| Error::Write {
-                    path: dir.clone(),
-                    source,
-                })?;
-                let mut pages: Vec<String> = std::fs::read_dir(dir)
-                    .map_err(|source| Error::Read {
-                        path: dir.clone(),
-                        source,
-                    })?
-                    .flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| n.starts_with("nicsrs-batch") && n.ends_with(".1"))
-                    .collect();
+                let mut command = command;
+                command.build();
+                let mut pages = Vec::new();
+                for (name, page) in pages_of(&command)? {
+                    let path = dir.join(&name);
+                    // Written beside its place and renamed into it: a link planted in the
+                    // folder is replaced, never followed.
+                    crate::atomic::write(&path, &page, 0o644)
+                        .map_err(|source| Error::Write { path, source })?;
+                    pages.push(name);
+                }
                 pages.sort();
                 println!(
                     "wrote {} pages into {}: {}",
@@ -78,4 +76,26 @@ impl ManCommand {
         }
         Ok(Exit::Ok)
     }
+}
+
+/// Every page: the command's, then each subcommand's (`nicsrs-batch-plan.1`), as
+/// clap_mangen names them.
+fn pages_of(command: &clap::Command) -> Result<Vec<(String, Vec<u8>)>, Error> {
+    let mut out = Vec::new();
+    let mut page = Vec::new();
+    clap_mangen::Man::new(command.clone())
+        .render(&mut page)
+        .map_err(Error::Output)?;
+    let name = command
+        .get_display_name()
+        .unwrap_or_else(|| command.get_name())
+        .to_owned();
+    out.push((format!("{name}.1"), page));
+    for sub in command
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+    {
+        out.extend(pages_of(sub)?);
+    }
+    Ok(out)
 }
