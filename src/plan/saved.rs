@@ -339,7 +339,10 @@ impl Saved {
                         was.action
                     )
                 } else {
-                    format!("`{}`'s call is not the same", shown(&step.key))
+                    format!(
+                        "`{}`'s request is not the one reviewed: its order or a file it references (its CSR) changed",
+                        shown(&step.key)
+                    )
                 }));
             }
         }
