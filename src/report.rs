@@ -132,8 +132,8 @@ pub fn bar_line(p: &Progress, columns: usize) -> String {
             parts.join("  ")
         })
         .collect();
-    // The richest text that leaves room for a bar of 10 (30 at most); else the richest
-    // that fits without a bar.
+    // The richest text with the labelled counts that leaves room for a bar of 10 (30 at
+    // most); else the richest that fits without a bar.
     let bar = |text: &str| {
         let room = max.saturating_sub(text.chars().count() + 1);
         let inner = room.min(32).saturating_sub(2);
@@ -146,7 +146,8 @@ pub fn bar_line(p: &Progress, columns: usize) -> String {
             "-".repeat(inner - filled)
         )
     };
-    if let Some(text) = texts.iter().find(|t| t.chars().count() + 11 <= max) {
+    // The bar only beside the labelled counts: the counts matter more than the bar.
+    if let Some(text) = texts[..3].iter().find(|t| t.chars().count() + 11 <= max) {
         return bar(text);
     }
     texts
@@ -181,14 +182,28 @@ fn wrapped(s: &str, max: usize, indent: usize) -> String {
     let mut at = 0;
     let mut width = max;
     while at < chars.len() {
-        let end = (at + width).min(chars.len());
-        let row: String = chars[at..end].iter().collect();
+        let mut end = (at + width).min(chars.len());
+        // Break after the last space of the row, if it has one.
+        if end < chars.len()
+            && let Some(space) = chars[at..end].iter().rposition(|c| *c == ' ')
+            && space > 0
+        {
+            end = at + space + 1;
+        }
+        let row: String = chars[at..end]
+            .iter()
+            .collect::<String>()
+            .trim_end()
+            .to_owned();
         rows.push(if rows.is_empty() {
             row
         } else {
             format!("{}{row}", " ".repeat(indent))
         });
         at = end;
+        while chars.get(at) == Some(&' ') {
+            at += 1;
+        }
         width = max - indent;
     }
     rows.join("\n")
@@ -214,8 +229,15 @@ impl Reporter for TextReporter {
         );
         match &self.bar {
             Some(bar) => {
-                // Failures and unknown outcomes as they happen, above the bar.
+                // Failures and unknown outcomes as they happen, above the bar: the key not
+                // padded (no column to line up with), the rest wrapped at spaces.
                 if matches!(end, Final::Failed | Final::Unknown) {
+                    let line = format!(
+                        "{:<8} {}  {}",
+                        word(row, end),
+                        crate::shown::bounded(&row.key, 200),
+                        crate::shown::bounded(&detail, 500)
+                    );
                     bar.println(wrapped(&line, terminal_width().saturating_sub(2), 11));
                 }
                 self.redraw();
@@ -381,6 +403,19 @@ pub fn summary_json(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_outcome_above_the_bar_is_wrapped_at_spaces_and_never_cut() {
+        let line = "failed   site-0002  (-6) CA request failed: domainInfo: the CA refused s2.ca-refuses.example";
+        let rows = wrapped(line, 30, 11);
+        assert_eq!(
+            rows,
+            "failed   site-0002  (-6) CA\n           request failed:\n           domainInfo: the CA\n           refused\n           s2.ca-refuses.examp\n           le"
+        );
+        assert!(rows.lines().all(|r| r.chars().count() <= 30));
+        let letters = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+        assert_eq!(letters(&rows), letters(line), "nothing lost");
+    }
 
     #[test]
     fn the_bar_line_never_fills_the_terminal_and_labels_its_counts() {

@@ -88,7 +88,7 @@ fn a_saved_plan_is_carried_out_exactly_and_refused_once_anything_changed() {
     let out = run(&dir, &[&["apply", "reviewed.plan"][..], &on].concat());
     assert_eq!(out.status.code(), Some(1), "{}", said(&out));
     assert!(
-        text(&out.stderr).contains("`orders/b.yaml` is new: it changed since the plan"),
+        text(&out.stderr).contains("`orders/b.yaml` was added since the plan"),
         "{}",
         said(&out)
     );
@@ -109,7 +109,7 @@ fn a_saved_plan_is_carried_out_exactly_and_refused_once_anything_changed() {
     assert_eq!(out.status.code(), Some(1), "{}", said(&out));
     assert!(
         text(&out.stderr).contains(&format!(
-            "it was made for the sandbox API at {endpoint}, ledger ledger.csv, the built-in catalogue, and this run would use the sandbox API at {endpoint}, ledger other.csv"
+            "refusing: the plan reviewed.plan was made for the sandbox API at {endpoint}, ledger ledger.csv, the built-in catalogue, and this run would use the sandbox API at {endpoint}, ledger other.csv"
         )),
         "{}",
         said(&out)
@@ -130,6 +130,31 @@ fn a_saved_plan_is_carried_out_exactly_and_refused_once_anything_changed() {
         said(&out)
     );
     assert_eq!(places(), 3);
+
+    // `--out` never replaces a manifest, nor takes a manifest's name.
+    for out in ["orders/a.yaml", "renewals.yml"] {
+        let before = std::fs::read(dir.join("orders/a.yaml")).expect("manifest");
+        let out = run(
+            &dir,
+            &[&["plan", "orders/", "--out", out][..], &on].concat(),
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", said(&out));
+        assert_eq!(
+            std::fs::read(dir.join("orders/a.yaml")).expect("manifest"),
+            before
+        );
+    }
+    std::fs::write(dir.join("notes.txt"), "mine\n").expect("notes");
+    let out = run(
+        &dir,
+        &[&["plan", "orders/", "--out", "notes.txt"][..], &on].concat(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", said(&out));
+    assert!(text(&out.stderr).contains("the file exists and is not a saved plan"));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("notes.txt")).expect("notes"),
+        "mine\n"
+    );
 
     // A plan file edited to send the token elsewhere is refused before anything is read.
     plan(&dir);

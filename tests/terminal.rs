@@ -11,13 +11,11 @@ mod common;
 use common::root;
 use common::server::{Server, manifest, text};
 
-const COLUMNS: usize = 60;
-
-/// `nicsrs-batch ARGS` on a terminal of COLUMNS x 24 in `dir`; types `answer` after `prompt`.
-fn on_terminal(dir: &Path, args: &[&str], prompt: &str, answer: &str) -> Output {
+/// `nicsrs-batch ARGS` on a terminal of `columns` x 24 in `dir`; types `answer` after `prompt`.
+fn on_terminal(dir: &Path, columns: usize, args: &[&str], prompt: &str, answer: &str) -> Output {
     Command::new("python3")
         .arg(root().join("tests/fixtures/pty/run.py"))
-        .args([&COLUMNS.to_string(), "24", prompt, answer, "--"])
+        .args([&columns.to_string(), "24", prompt, answer, "--"])
         .arg(env!("CARGO_BIN_EXE_nicsrs-batch"))
         .args(args)
         .current_dir(dir)
@@ -31,7 +29,7 @@ fn on_terminal(dir: &Path, args: &[&str], prompt: &str, answer: &str) -> Output 
 /// What the terminal shows: each row drawn, escape sequences removed, a carriage return
 /// starting the row again, and a row that reaches the last column going on in the next one
 /// (as a terminal wraps).
-fn rows_drawn(raw: &str) -> Vec<String> {
+fn rows_drawn(raw: &str, columns: usize) -> Vec<String> {
     let mut rows = Vec::new();
     for line in raw.split('\n') {
         for segment in line.split('\r') {
@@ -50,7 +48,7 @@ fn rows_drawn(raw: &str) -> Vec<String> {
                     }
                     continue;
                 }
-                if row.chars().count() == COLUMNS {
+                if row.chars().count() == columns {
                     rows.push(std::mem::take(&mut row));
                 }
                 row.push(c);
@@ -76,12 +74,11 @@ fn orders(dir: &Path) {
 
 #[test]
 fn a_terminal_run_shows_every_failed_key_and_never_exceeds_the_terminal() {
-    let dir = common::scratch("terminal-run");
-    orders(&dir);
-    let server = Server::start(Config::default());
-    let out = on_terminal(
-        &dir,
-        &[
+    for columns in [60, 30] {
+        let dir = common::scratch(&format!("terminal-run-{columns}"));
+        orders(&dir);
+        let server = Server::start(Config::default());
+        let args = [
             "apply",
             "orders.yaml",
             "--yes",
@@ -93,57 +90,63 @@ fn a_terminal_run_shows_every_failed_key_and_never_exceeds_the_terminal() {
             "2",
             "--rate",
             "20/s",
-        ],
-        "",
-        "",
-    );
-    let raw = text(&out.stdout);
-    assert_eq!(out.status.code(), Some(3), "{raw}");
-    let rows = rows_drawn(&raw);
-    // The run itself, from the bar's first frame to the summary (the plan before it is a
-    // table read before the run, and wraps like any table).
-    let start = rows
-        .iter()
-        .position(|r| r.starts_with("[-") && r.contains(" 0/12 "))
-        .expect("a bar");
-    let end = rows.iter().position(|r| r == "Summary").expect("a summary");
-    assert!(end > start + 3, "{raw}");
-    // Every row of the run is whole: the bar, or an outcome printed above it (wrapped,
-    // indented, to show all of itself). A line wider than the terminal would go on in a row
-    // of its own, which starts with none of these.
-    for row in &rows[start..end] {
-        let row = row.trim_end();
+        ];
+        let out = on_terminal(&dir, columns, &args, "", "");
+        let raw = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(3), "{raw}");
+        let rows = rows_drawn(&raw, columns);
+        // The run itself, from the bar's first frame to the summary (the plan before it is
+        // a table read before the run, and wraps like any table).
+        let start = rows
+            .iter()
+            .position(|r| r.starts_with("0/12  ") || r.contains(" 0/12  "))
+            .expect("a bar");
+        let end = rows.iter().position(|r| r == "Summary").expect("a summary");
+        assert!(end > start + 3, "{raw}");
+        // Every row of the run is whole: the bar, or an outcome printed above it (wrapped,
+        // indented, to show all of itself). A line wider than the terminal would go on in a
+        // row of its own, which starts with none of these.
+        for row in &rows[start..end] {
+            let row = row.trim_end();
+            assert!(
+                row.is_empty()
+                    || (row.contains("/12  ") && (row.contains("unknown") || row.contains("unk ")))
+                    || row.starts_with("failed ")
+                    || row.starts_with("unknown ")
+                    || row.starts_with("           "),
+                "a row cut by the terminal's width ({columns}): {row:?}\n{raw}"
+            );
+        }
+        // The bar at 60 columns: drawn, labelled counts, one rate at most.
+        if columns == 60 {
+            assert!(
+                rows.iter()
+                    .any(|r| r.starts_with('[') && r.contains("placed") && r.contains("failed")),
+                "no bar drawn:\n{raw}"
+            );
+        }
+        let bars: Vec<&String> = rows.iter().filter(|r| r.contains("/12  ")).collect();
         assert!(
-            row.is_empty()
-                || (row.contains("/12  placed ") && row.contains("unknown"))
-                || row.starts_with("failed ")
-                || row.starts_with("unknown ")
-                || row.starts_with("           "),
-            "a row cut by the terminal's width ({COLUMNS}): {row:?}\n{raw}"
+            bars.iter().all(|r| r.matches("/s").count() <= 1),
+            "{bars:?}"
         );
+        // Each failure above the bar as it happened, whole (its rows joined), and in the
+        // summary.
+        let run = rows[start..end].join("\n").replace("\n           ", " ");
+        for key in ["site-0002", "site-0005", "site-0009"] {
+            let i = key.chars().last().expect("digit");
+            assert!(
+                run.lines()
+                    .any(|r| r.starts_with(&format!("failed   {key}  (-6) "))
+                        && r.replace(' ', "")
+                            .contains(&format!("s{i}.ca-refuses.example"))),
+                "{key} not shown whole as it failed at {columns} columns:\n{raw}"
+            );
+            let summary = raw.split("Failed or unknown").nth(1).unwrap_or_default();
+            assert!(summary.contains(key), "{key} not in the summary:\n{raw}");
+        }
+        assert_eq!(server.stats()["orders_placed"], 9);
     }
-    // The bar: labelled counts, one rate, an ETA.
-    assert!(
-        rows.iter()
-            .any(|r| r.starts_with('[') && r.contains("placed") && r.contains("failed")),
-        "no bar drawn:\n{raw}"
-    );
-    let bars: Vec<&String> = rows.iter().filter(|r| r.contains("/12")).collect();
-    assert!(
-        bars.iter().all(|r| r.matches("/s").count() <= 1),
-        "{bars:?}"
-    );
-    // Each failure above the bar as it happened, with its code, and in the summary.
-    for key in ["site-0002", "site-0005", "site-0009"] {
-        assert!(
-            rows.iter()
-                .any(|r| r.starts_with("failed") && r.contains(key) && r.contains("(-6)")),
-            "{key} not shown as it failed:\n{raw}"
-        );
-        let summary = raw.split("Failed or unknown").nth(1).unwrap_or_default();
-        assert!(summary.contains(key), "{key} not in the summary:\n{raw}");
-    }
-    assert_eq!(server.stats()["orders_placed"], 9);
 }
 
 #[test]
@@ -160,13 +163,13 @@ fn the_prompt_goes_on_only_for_exactly_yes() {
         "ledger.csv",
     ];
     for answer in ["y", "YES", "yes please", " yes", "yes ", ""] {
-        let out = on_terminal(&dir, &args, "Type `yes`", answer);
+        let out = on_terminal(&dir, 60, &args, "Type `yes`", answer);
         let raw = text(&out.stdout);
         assert_eq!(out.status.code(), Some(1), "{answer:?}: {raw}");
         assert!(raw.contains("not applied"), "{answer:?}: {raw}");
         assert_eq!(server.stats()["orders_placed"], 0, "{answer:?}");
     }
-    let out = on_terminal(&dir, &args, "Type `yes`", "yes");
+    let out = on_terminal(&dir, 60, &args, "Type `yes`", "yes");
     let raw = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{raw}");
     assert_eq!(server.stats()["orders_placed"], 2, "{raw}");

@@ -120,41 +120,40 @@ impl ApplyCommand {
             // Where it applies comes from the same flags and environment as always, and must
             // be where the plan was made for: an edited plan file can send neither the token
             // nor the ledger's rows anywhere else.
-            let wanted = (
-                target.api.as_str(),
-                target.endpoint.as_deref(),
-                target.ledger.as_path(),
-                self.common.catalog.as_deref(),
-            );
-            let planned = (
-                s.api.as_str(),
-                s.endpoint.as_deref(),
-                s.ledger.as_path(),
-                s.catalog.as_deref(),
-            );
-            if wanted != planned {
-                let show = |(api, endpoint, ledger, catalog): (
-                    &str,
-                    Option<&str>,
-                    &Path,
-                    Option<&Path>,
-                )| {
-                    format!(
-                        "the {api} API at {}, ledger {}, {}",
-                        endpoint.unwrap_or("the embedded sandbox"),
-                        ledger.display(),
-                        catalog.map_or("the built-in catalogue".to_owned(), |c| format!(
-                            "catalogue {}",
-                            c.display()
-                        ))
-                    )
+            let same = target.api.as_str() == s.api
+                && target.endpoint == s.endpoint
+                && plan::saved::same_path(&target.ledger, &s.ledger)
+                && match (&self.common.catalog, &s.catalog) {
+                    (None, None) => true,
+                    (Some(a), Some(b)) => plan::saved::same_path(a, b),
+                    _ => false,
                 };
-                return Err(plan::saved::SavedError::Unusable {
+            if !same {
+                let show =
+                    |api: &str, endpoint: Option<&str>, ledger: &Path, catalog: Option<&Path>| {
+                        format!(
+                            "the {api} API at {}, ledger {}, {}",
+                            endpoint.unwrap_or("the embedded sandbox"),
+                            ledger.display(),
+                            catalog.map_or("the built-in catalogue".to_owned(), |c| {
+                                format!("catalogue {}", c.display())
+                            })
+                        )
+                    };
+                return Err(plan::saved::SavedError::Elsewhere {
                     path: path.clone(),
                     why: format!(
-                        "it was made for {}, and this run would use {}: give `apply` the same --sandbox, --endpoint (or NICSRS_ENDPOINT), --ledger and --catalog as `plan`",
-                        crate::shown::bounded(&show(planned), 600),
-                        show(wanted)
+                        "was made for {}, and this run would use {}: give `apply` the same --sandbox, --endpoint (or NICSRS_ENDPOINT), --ledger and --catalog as `plan` (the plan file decides nothing about where the token goes)",
+                        crate::shown::bounded(
+                            &show(&s.api, s.endpoint.as_deref(), &s.ledger, s.catalog.as_deref()),
+                            600
+                        ),
+                        show(
+                            target.api.as_str(),
+                            target.endpoint.as_deref(),
+                            &target.ledger,
+                            self.common.catalog.as_deref()
+                        )
                     ),
                 }
                 .into());

@@ -49,6 +49,9 @@ impl PlanCommand {
     /// Shows the plan; exit 2 for invalid manifests, 4 for work with --detailed-exitcode.
     pub fn run(self) -> Result<Exit, Error> {
         let target = self.api.target()?;
+        if let Some(out) = &self.out {
+            check_out(out)?;
+        }
         let outcome = super::load(&self.paths, &self.common)?;
         if self.format == DocFormat::Github {
             super::annotate(&outcome)?;
@@ -130,4 +133,24 @@ fn show(
     } else {
         Exit::Ok
     })
+}
+
+/// `--out PLAN` never replaces a manifest or any file that is not a saved plan, and is not
+/// named as a manifest (a directory's next `plan` would read it).
+fn check_out(out: &std::path::Path) -> Result<(), Error> {
+    let shown = crate::shown::bounded(&out.display().to_string(), 300);
+    let named_yaml = out
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+    if named_yaml {
+        return Err(Error::Usage(format!(
+            "--out {shown}: a saved plan is JSON, not a manifest; name it e.g. `renewals.plan`"
+        )));
+    }
+    if out.symlink_metadata().is_ok() && plan::saved::Saved::read_if_plan(out)?.is_none() {
+        return Err(Error::Usage(format!(
+            "--out {shown}: the file exists and is not a saved plan; it is not replaced"
+        )));
+    }
+    Ok(())
 }

@@ -41,9 +41,17 @@ pub enum SavedError {
         /// What is wrong.
         why: String,
     },
+    /// It was made for another API, endpoint, ledger or catalogue than this run's.
+    #[error("refusing: the plan {path} {why}")]
+    Elsewhere {
+        /// The plan file.
+        path: PathBuf,
+        /// Where it was made for, and where this run goes.
+        why: String,
+    },
     /// Something it was made from changed since.
     #[error(
-        "refusing: {what} changed since the plan {path} was made, so it is not what was reviewed; make and review the plan again (`nicsrs-batch plan … --out {path}`)"
+        "refusing: {what} since the plan {path} was made, so it is not what was reviewed; make and review the plan again (`nicsrs-batch plan … --out {path}`)"
     )]
     Stale {
         /// The plan file.
@@ -267,12 +275,12 @@ impl Saved {
             what,
         };
         let now = inputs(sources, self.catalog.as_deref())
-            .map_err(|e| stale(format!("the catalogue could not be read again ({e}) and")))?;
+            .map_err(|e| stale(format!("the catalogue cannot be read again ({e})")))?;
         for input in &now {
             match self.inputs.iter().find(|i| i.path == input.path) {
-                None => return Err(stale(format!("`{}` is new: it", shown(&input.path)))),
+                None => return Err(stale(format!("`{}` was added", shown(&input.path)))),
                 Some(i) if i.sha256 != input.sha256 => {
-                    return Err(stale(format!("`{}`", shown(&input.path))));
+                    return Err(stale(format!("`{}` changed", shown(&input.path))));
                 }
                 Some(_) => {}
             }
@@ -282,10 +290,7 @@ impl Saved {
             .iter()
             .find(|i| !now.iter().any(|n| n.path == i.path))
         {
-            return Err(stale(format!(
-                "`{}` is no longer read: it",
-                shown(&gone.path)
-            )));
+            return Err(stale(format!("`{}` is no longer read", shown(&gone.path))));
         }
         Ok(())
     }
@@ -312,7 +317,10 @@ impl Saved {
         } else {
             Err(SavedError::Stale {
                 path: plan_path.to_owned(),
-                what: format!("the ledger `{}`", shown(&self.ledger.display().to_string())),
+                what: format!(
+                    "the ledger `{}` changed",
+                    shown(&self.ledger.display().to_string())
+                ),
             })
         }
     }
@@ -333,7 +341,7 @@ impl Saved {
                     format!("`{}` in place of `{}`", shown(&step.key), shown(&was.key))
                 } else if was.action != step.action {
                     format!(
-                        "`{}` would now {}, the saved plan says {}",
+                        "`{}` is `{}` now, `{}` in the saved plan",
                         shown(&step.key),
                         step.action,
                         was.action
@@ -355,4 +363,16 @@ impl Saved {
 
 fn shown(s: &str) -> String {
     crate::shown::bounded(s, 200)
+}
+
+/// Whether two paths name the same file as given, `.` components aside (`./ledger.csv` is
+/// `ledger.csv`).
+pub fn same_path(a: &Path, b: &Path) -> bool {
+    let plain = |p: &Path| -> Vec<std::ffi::OsString> {
+        p.components()
+            .filter(|c| !matches!(c, std::path::Component::CurDir))
+            .map(|c| c.as_os_str().to_owned())
+            .collect()
+    };
+    plain(a) == plain(b)
 }
