@@ -400,3 +400,78 @@ fn status_reads_a_sandbox_ledger_without_sandbox_and_the_others_name_the_right_f
         said(&out)
     );
 }
+
+/// `text` with every date (`2026-12-05`) as `YYYY-MM-DD`: the wave's dates move with the day
+/// the test runs; everything else must be as the README shows it.
+fn dates_masked(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let is_date = |i: usize| {
+        let shape = "dddd-dd-dd";
+        i + shape.len() <= chars.len()
+            && shape.chars().enumerate().all(|(k, s)| match s {
+                'd' => chars[i + k].is_ascii_digit(),
+                _ => chars[i + k] == s,
+            })
+    };
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if is_date(i) {
+            out.push_str("YYYY-MM-DD");
+            i += 10;
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The README's renewal wave (`examples/with-csr-files.yaml` with `renewBefore: 400d` on
+/// `www`, `33%` on `api`, on a sandbox issuing 20-day certificates to orders it counts as
+/// placed 15 days ago) is what `plan` prints, dates aside.
+#[test]
+fn the_readmes_renewal_wave_is_the_real_plan() {
+    let dir = scratch("cli-readme-wave");
+    std::fs::create_dir_all(dir.join("csr")).expect("csr/");
+    for entry in std::fs::read_dir(root().join("examples/csr")).expect("examples/csr") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), dir.join("csr").join(entry.file_name())).expect("copy");
+    }
+    let yaml = std::fs::read_to_string(root().join("examples/with-csr-files.yaml"))
+        .expect("example")
+        .replace("  - key: www\n", "  - key: www\n    renewBefore: 400d\n")
+        .replace("  - key: api\n", "  - key: api\n    renewBefore: 33%\n");
+    std::fs::write(dir.join("orders.yaml"), yaml).expect("manifest");
+    let server = Server::start(Config {
+        placed_age: std::time::Duration::from_secs(15 * 86_400),
+        validity_days: 20,
+        ..Config::default()
+    });
+    let on = ["--endpoint", server.url.as_str(), "--ledger", "ledger.csv"];
+    let out = run(
+        &dir,
+        &[
+            &["apply", "orders.yaml", "--yes", "--concurrency", "1"][..],
+            &on,
+        ]
+        .concat(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+    let out = run(&dir, &[&["refresh"][..], &on].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+    let out = run(&dir, &[&["plan", "orders.yaml"][..], &on].concat());
+    let plan = text(&out.stdout);
+
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    let at = readme
+        .find("What a wave looks like in `plan`")
+        .expect("the wave's paragraph");
+    let start = at + readme[at..].find("```text\n").expect("its block") + 8;
+    let end = start + readme[start..].find("```\n").expect("block end");
+    assert_eq!(
+        dates_masked(&readme[start..end]),
+        dates_masked(&plan),
+        "the README's wave (dates aside) is not what plan prints:\n{plan}"
+    );
+}
