@@ -120,7 +120,8 @@ pub async fn fetch(client: &Client, vendors: &[String]) -> Result<Vec<Product>, 
     Ok(products)
 }
 
-/// The products as a table.
+/// The products as a table (`products` and `catalog`): code, vendor, kind, validation,
+/// wildcards, several names, most names, most years, price of one year, name.
 pub fn table(products: &[Product]) -> String {
     let width = products
         .iter()
@@ -129,14 +130,27 @@ pub fn table(products: &[Product]) -> String {
         .unwrap_or(4)
         .max(4);
     let mut out = format!(
-        "{:<width$}  {:<9} {:<8} {:<4} {:<8} {:<3} {:>9} {:>7} {:>10}\n",
-        "code", "vendor", "kind", "type", "wildcard", "san", "maxDomain", "maxYear", "1y price"
+        "{:<width$}  {:<9} {:<8} {:<4} {:<8} {:<3} {:>9} {:>7} {:>10}  {}\n",
+        "code",
+        "vendor",
+        "kind",
+        "type",
+        "wildcard",
+        "san",
+        "maxDomain",
+        "maxYear",
+        "1y price",
+        "name"
     );
     for p in products {
+        let mut name = crate::shown::bounded(&p.product_name, 80);
+        if p.unconfirmed {
+            name.push_str(" (unconfirmed)");
+        }
         out.push_str(&format!(
-            "{:<width$}  {:<9} {:<8} {:<4} {:<8} {:<3} {:>9} {:>7} {:>10}\n",
-            p.code,
-            p.vendor,
+            "{:<width$}  {:<9} {:<8} {:<4} {:<8} {:<3} {:>9} {:>7} {:>10}  {name}\n",
+            crate::shown::bounded(&p.code, 80),
+            crate::shown::bounded(&p.vendor, 40),
             format!("{:?}", p.kind).to_ascii_lowercase(),
             format!("{:?}", p.validation_type).to_ascii_lowercase(),
             if p.support_wildcard { "Y" } else { "N" },

@@ -31,6 +31,16 @@ fn orders(dir: &Path) -> std::path::PathBuf {
     a
 }
 
+/// A sandbox on which the `n` orders of `dir/orders.yaml` were placed (ledger `ledger.csv`).
+fn placed(dir: &Path, n: usize) -> Server {
+    manifest(dir, n);
+    let server = Server::start(Config::default());
+    let on = ["--endpoint", server.url.as_str(), "--ledger", "ledger.csv"];
+    let out = run(dir, &[&["apply", "orders.yaml", "--yes"][..], &on].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+    server
+}
+
 #[test]
 fn a_saved_plan_is_carried_out_exactly_and_refused_once_anything_changed() {
     let dir = scratch("cli-saved-plan");
@@ -300,14 +310,8 @@ fn completions_the_manual_and_the_catalogue_table() {
 #[test]
 fn refresh_out_dir_says_where_each_keys_files_went() {
     let dir = scratch("cli-refresh-files");
-    manifest(&dir, 2);
-    let server = Server::start(Config::default());
+    let server = placed(&dir, 2);
     let on = ["--endpoint", server.url.as_str(), "--ledger", "ledger.csv"];
-    let out = run(
-        &dir,
-        &[&["apply", "orders.yaml", "--yes"][..], &on].concat(),
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", said(&out));
     let out = run(
         &dir,
         &[&["refresh", "--out-dir", "certs"][..], &on].concat(),
@@ -375,14 +379,7 @@ fn the_readmes_examples_are_the_real_output() {
 #[test]
 fn status_reads_a_sandbox_ledger_without_sandbox_and_the_others_name_the_right_fix() {
     let dir = scratch("cli-status-other-api");
-    manifest(&dir, 2);
-    let server = Server::start(Config::default());
-    let on = ["--endpoint", server.url.as_str(), "--ledger", "ledger.csv"];
-    let out = run(
-        &dir,
-        &[&["apply", "orders.yaml", "--yes"][..], &on].concat(),
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+    let _server = placed(&dir, 2);
     // Offline, without --sandbox: shown as it is, with a note.
     let out = run(&dir, &["status", "orders.yaml", "--ledger", "ledger.csv"]);
     assert_eq!(out.status.code(), Some(0), "{}", said(&out));

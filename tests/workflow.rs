@@ -327,13 +327,7 @@ fn a_merge_that_lands_during_the_apply_loses_no_ledger_row() {
     let job = dir.join("runner");
     git(&dir, &["clone", "-q", "--depth", "1", &url, "runner"]);
     let out = runner.run("apply", "Apply", &job, &endpoint);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    succeeded(&out);
     let ours = rows(&job.join("orders/nicsrs-ledger.csv"));
     assert!(
         ours.len() >= 6,
@@ -347,13 +341,7 @@ fn a_merge_that_lands_during_the_apply_loses_no_ledger_row() {
     git(&other, &["add", "."]);
     git(&other, &["commit", "-qm", "orders: beta"]);
     let out = runner.run("apply", "Apply", &other, &endpoint);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    succeeded(&out);
     let theirs = rows(&other.join("orders/nicsrs-ledger.csv"));
     git(&other, &["add", "."]);
     git(&other, &["commit", "-qm", "ledger: apply beta"]);
@@ -405,13 +393,7 @@ fn a_merge_that_lands_during_the_apply_loses_no_ledger_row() {
         .args(["--endpoint", &server.url, "--detailed-exitcode"])
         .output()
         .expect("plan");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    succeeded(&out);
     let stats = server.stats();
     assert_eq!(stats["orders_placed"], 5, "{stats}");
     assert_eq!(stats["duplicate_ref_ids"], serde_json::json!([]), "{stats}");
@@ -430,18 +412,7 @@ fn a_main_that_refuses_the_push_keeps_the_ledger_on_a_branch_and_fails_the_job()
     .expect("hook");
     set_executable(&hook);
     // `gh` records what it was asked.
-    let fake = dir.join("fake-bin");
-    std::fs::create_dir_all(&fake).expect("fake bin");
-    let gh = fake.join("gh");
-    std::fs::write(
-        &gh,
-        format!(
-            "#!/bin/sh\necho \"$@\" >> {}\n",
-            dir.join("gh-calls").display()
-        ),
-    )
-    .expect("gh");
-    set_executable(&gh);
+    let fake = fake_gh(&dir);
     let server = Server::start(Config::default());
     let runner = Runner::new(&dir, &[&fake, &bin_dir()]);
 
@@ -482,8 +453,7 @@ fn a_main_that_refuses_the_push_keeps_the_ledger_on_a_branch_and_fails_the_job()
 fn the_nightly_refresh_goes_on_when_a_certificate_could_not_be_collected() {
     let dir = scratch("workflow-nightly");
     // A stand-in for the tool: `refresh` exits as told, `plan` finds work.
-    let fake = dir.join("fake-bin");
-    std::fs::create_dir_all(&fake).expect("fake bin");
+    let fake = fake_gh(&dir);
     let tool = fake.join("nicsrs-batch");
     std::fs::write(
         &tool,
@@ -491,16 +461,6 @@ fn the_nightly_refresh_goes_on_when_a_certificate_could_not_be_collected() {
     )
     .expect("tool");
     set_executable(&tool);
-    let gh = fake.join("gh");
-    std::fs::write(
-        &gh,
-        format!(
-            "#!/bin/sh\necho \"$@\" >> {}\n",
-            dir.join("gh-calls").display()
-        ),
-    )
-    .expect("gh");
-    set_executable(&gh);
     let runner = Runner::new(&dir, &[&fake]);
     let step = "Refresh and plan the renewal wave";
     for (refresh, code, work) in [("3", 0, true), ("0", 0, true), ("1", 1, false)] {
@@ -532,18 +492,7 @@ fn the_nightly_refresh_goes_on_when_a_certificate_could_not_be_collected() {
 fn the_renewal_pull_request_is_opened_once_then_updated_never_a_merged_one() {
     let dir = scratch("workflow-renewal-pr");
     let (bare, url) = origin(&dir);
-    let fake = dir.join("fake-bin");
-    std::fs::create_dir_all(&fake).expect("fake bin");
-    let gh = fake.join("gh");
-    std::fs::write(
-        &gh,
-        format!(
-            "#!/bin/sh\necho \"$@\" >> {}\nif [ \"$1 $2\" = \"pr list\" ]; then echo \"$OPEN_PR\"; fi\n",
-            dir.join("gh-calls").display()
-        ),
-    )
-    .expect("gh");
-    set_executable(&gh);
+    let fake = fake_gh(&dir);
     let runner = Runner::new(&dir, &[&fake]);
     let night = dir.join("night");
     git(&dir, &["clone", "-q", &url, "night"]);
@@ -556,24 +505,12 @@ fn the_renewal_pull_request_is_opened_once_then_updated_never_a_merged_one() {
     let step = "Open or update the pull request";
     // No open pull request (an earlier wave's was merged): a new one.
     let out = runner.run("refresh", step, &night, &[("OPEN_PR", "")]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    succeeded(&out);
     let plan = git(&bare, &["show", "nicsrs-batch/refresh:orders/PLAN.txt"]);
     assert_eq!(plan, "  renew  shop-www\nPlan: 1 to renew.\n");
     // The next night, nothing new, and the wave's pull request open: it is updated.
     let out = runner.run("refresh", step, &night, &[("OPEN_PR", "12")]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    succeeded(&out);
     let calls = std::fs::read_to_string(dir.join("gh-calls")).expect("gh was called");
     let calls: Vec<&str> = calls.lines().collect();
     assert_eq!(
@@ -584,6 +521,35 @@ fn the_renewal_pull_request_is_opened_once_then_updated_never_a_merged_one() {
             "pr list --head nicsrs-batch/refresh --state open --json number --jq .[0].number // empty",
             "pr edit 12 --body-file body.md",
         ]
+    );
+}
+
+/// A folder with a `gh` that records each call in `dir/gh-calls` and answers `pr list` with
+/// `$OPEN_PR`.
+fn fake_gh(dir: &Path) -> PathBuf {
+    let fake = dir.join("fake-bin");
+    std::fs::create_dir_all(&fake).expect("fake bin");
+    let gh = fake.join("gh");
+    std::fs::write(
+        &gh,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> {}\nif [ \"$1 $2\" = \"pr list\" ]; then echo \"$OPEN_PR\"; fi\n",
+            dir.join("gh-calls").display()
+        ),
+    )
+    .expect("gh");
+    set_executable(&gh);
+    fake
+}
+
+/// Asserts that a step exited 0, showing what it said otherwise.
+fn succeeded(out: &Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
     );
 }
 
