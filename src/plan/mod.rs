@@ -322,7 +322,28 @@ impl Plan<'_> {
         if self.count(Action::Cancelled) > 0 {
             counts.push_str(&format!(", {} cancelled", self.count(Action::Cancelled)));
         }
-        format!("{counts}.{cost}")
+        // A reconcile sends its paid call again when NicSRS has no such order: what that
+        // could add, so that the total is not read as all there is to pay.
+        let (resent, resent_price) = self
+            .steps
+            .iter()
+            .filter(|s| s.action == Action::Reconcile && s.resend && s.op.is_paid())
+            .fold((0u64, 0.0), |(n, sum), s| {
+                (n + 1, sum + s.price.unwrap_or(0.0))
+            });
+        let resent = match resent {
+            0 => String::new(),
+            n => format!(
+                " Up to {resent_price:.2} more if {} find no order and send {} call again.",
+                if n == 1 {
+                    "the reconcile".to_owned()
+                } else {
+                    format!("the {n} reconciles")
+                },
+                if n == 1 { "its" } else { "their" }
+            ),
+        };
+        format!("{counts}.{cost}{resent}")
     }
 }
 
