@@ -202,57 +202,6 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quoted_values_are_bounded_and_escaped() {
-        assert_eq!(quote("abc"), "`abc`");
-        let long = "x".repeat(10_000);
-        let q = quote(&long);
-        assert!(q.chars().count() < QUOTE_CHARS + 30, "{q}");
-        assert!(q.ends_with("… (10000 characters)`"));
-        assert_eq!(
-            quote("a\u{202e}b\x1b[2Jc\n"),
-            "`a\\u{202e}b\\u{001b}[2Jc\\n`"
-        );
-    }
-
-    #[test]
-    fn redaction_finds_plain_and_encoded_secrets() {
-        let token = "s3cr+t/x-0123456789";
-        assert_eq!(
-            redact("bad token s3cr+t/x-0123456789", token),
-            "bad token <redacted>"
-        );
-        assert_eq!(redact("BAD S3CR+T/X-0123456789!", token), "BAD <redacted>!");
-        assert_eq!(
-            redact("api_token=s3cr%2Bt%2Fx-0123456789", token),
-            "api_token=<redacted>"
-        );
-        assert_eq!(redact("a sandbox reply", "sandbox"), "a sandbox reply");
-        assert_eq!(
-            quote("-----BEGIN PRIVATE KEY-----\nMIIE"),
-            format!("`{KEY_REDACTED}`")
-        );
-    }
-
-    #[test]
-    fn a_window_keeps_the_range_in_view() {
-        let line = format!("key: {}", "v".repeat(1000));
-        let (text, s, e) = window(&line, 5, line.len(), 100);
-        assert!(text.chars().count() <= 102);
-        assert_eq!(&text[s..s + 1], "v");
-        assert!(e > s && e <= text.len());
-        let (text, s, e) = window("a: \u{202e}x", 3, 7, 100);
-        assert_eq!(text, "a: \\u{202e}x");
-        assert_eq!((s, e), (3, text.len()));
-        let (text, s, e) = window("abc", 1, 1, 100);
-        assert_eq!((text.as_str(), s, e), ("abc", 1, 1));
-    }
-}
-
 /// Where a GitHub Actions annotation points.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct At<'a> {
@@ -302,4 +251,55 @@ fn repo_relative(path: &str) -> String {
         p = rest.trim_start_matches('/');
     }
     p.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_values_are_bounded_and_escaped() {
+        assert_eq!(quote("abc"), "`abc`");
+        let long = "x".repeat(10_000);
+        let q = quote(&long);
+        assert!(q.chars().count() < QUOTE_CHARS + 30, "{q}");
+        assert!(q.ends_with("… (10000 characters)`"));
+        assert_eq!(
+            quote("a\u{202e}b\x1b[2Jc\n"),
+            "`a\\u{202e}b\\u{001b}[2Jc\\n`"
+        );
+    }
+
+    #[test]
+    fn redaction_finds_plain_and_encoded_secrets() {
+        let token = "s3cr+t/x-0123456789";
+        assert_eq!(
+            redact("bad token s3cr+t/x-0123456789", token),
+            "bad token <redacted>"
+        );
+        assert_eq!(redact("BAD S3CR+T/X-0123456789!", token), "BAD <redacted>!");
+        assert_eq!(
+            redact("api_token=s3cr%2Bt%2Fx-0123456789", token),
+            "api_token=<redacted>"
+        );
+        assert_eq!(redact("a sandbox reply", "sandbox"), "a sandbox reply");
+        assert_eq!(
+            quote("-----BEGIN PRIVATE KEY-----\nMIIE"),
+            format!("`{KEY_REDACTED}`")
+        );
+    }
+
+    #[test]
+    fn a_window_keeps_the_range_in_view() {
+        let line = format!("key: {}", "v".repeat(1000));
+        let (text, s, e) = window(&line, 5, line.len(), 100);
+        assert!(text.chars().count() <= 102);
+        assert_eq!(&text[s..s + 1], "v");
+        assert!(e > s && e <= text.len());
+        let (text, s, e) = window("a: \u{202e}x", 3, 7, 100);
+        assert_eq!(text, "a: \\u{202e}x");
+        assert_eq!((s, e), (3, text.len()));
+        let (text, s, e) = window("abc", 1, 1, 100);
+        assert_eq!((text.as_str(), s, e), ("abc", 1, 1));
+    }
 }

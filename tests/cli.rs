@@ -50,29 +50,10 @@ fn a_saved_plan_is_carried_out_exactly_and_refused_once_anything_changed() {
     let endpoint = server.url.as_str();
     let on = ["--endpoint", endpoint, "--ledger", "ledger.csv"];
     let plan = |dir: &Path| {
-        let out = run(
-            dir,
-            &[
-                "plan",
-                "orders/",
-                "--endpoint",
-                endpoint,
-                "--ledger",
-                "ledger.csv",
-            ],
-        );
+        let out = run(dir, &[&["plan", "orders/"][..], &on].concat());
         let out2 = run(
             dir,
-            &[
-                "plan",
-                "orders/",
-                "--endpoint",
-                endpoint,
-                "--ledger",
-                "ledger.csv",
-                "--out",
-                "reviewed.plan",
-            ],
+            &[&["plan", "orders/"][..], &on, &["--out", "reviewed.plan"]].concat(),
         );
         assert_eq!(out2.status.code(), Some(0), "{}", said(&out2));
         assert_eq!(out.stdout, out2.stdout, "--out prints the same plan");
@@ -164,6 +145,22 @@ fn a_saved_plan_is_carried_out_exactly_and_refused_once_anything_changed() {
     assert_eq!(
         std::fs::read_to_string(dir.join("notes.txt")).expect("notes"),
         "mine\n"
+    );
+
+    // A plan file edited to name another file: refused, and not a line of it shown.
+    plan(&dir);
+    std::fs::write(dir.join("private.txt"), "SECRET-LINE: [unclosed\n").expect("file");
+    let saved = std::fs::read_to_string(dir.join("reviewed.plan")).expect("plan");
+    let edited = saved.replacen("\"orders/\"", "\"private.txt\"", 1);
+    assert_ne!(edited, saved);
+    std::fs::write(dir.join("reviewed.plan"), edited).expect("edit");
+    let out = run(&dir, &[&["apply", "reviewed.plan"][..], &on].concat());
+    assert_eq!(out.status.code(), Some(1), "{}", said(&out));
+    assert!(!said(&out).contains("SECRET-LINE"), "{}", said(&out));
+    assert!(
+        text(&out.stderr).contains("`private.txt` was added since the plan"),
+        "{}",
+        said(&out)
     );
 
     // A plan file edited to send the token elsewhere is refused before anything is read.
@@ -398,8 +395,9 @@ fn status_reads_a_sandbox_ledger_without_sandbox_and_the_others_name_the_right_f
     );
 }
 
-/// `text` with every date (`2026-12-05`) as `YYYY-MM-DD`: the wave's dates move with the day
-/// the test runs; everything else must be as the README shows it.
+/// `text` with every date (`2026-12-05`) as `YYYY-MM-DD` and every day count in parentheses
+/// (`(350 days)`) as `(N days)`: they move with the day and the hour the test runs (NicSRS's
+/// dates are in UTC+8); everything else must be as the README shows it.
 fn dates_masked(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
     let is_date = |i: usize| {
@@ -413,9 +411,18 @@ fn dates_masked(text: &str) -> String {
     let mut out = String::new();
     let mut i = 0;
     while i < chars.len() {
+        let digits = chars[i..]
+            .iter()
+            .skip(1)
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        let days: String = chars[i..].iter().skip(1 + digits).take(6).collect();
         if is_date(i) {
             out.push_str("YYYY-MM-DD");
             i += 10;
+        } else if chars[i] == '(' && digits > 0 && days.starts_with(" day") {
+            out.push_str("(N");
+            i += 1 + digits;
         } else {
             out.push(chars[i]);
             i += 1;

@@ -41,8 +41,9 @@ macro_rules! say_raw {
 #[derive(Debug, Args)]
 pub struct ApplyCommand {
     /// Manifest files, or directories searched for *.yaml and *.yml; or one plan saved by
-    /// `plan --out PLAN`, carried out exactly (without asking: it was reviewed), refused if
-    /// a manifest, the catalogue or the ledger changed since.
+    /// `plan --out PLAN`, carried out exactly (without asking: it was reviewed), given the
+    /// same --sandbox, --endpoint, --ledger and --catalog as `plan`; refused if a manifest,
+    /// the catalogue or the ledger changed since.
     #[arg(required = true, value_name = "FILE|DIR|PLAN")]
     pub paths: Vec<PathBuf>,
     /// Go on without asking (required when standard input is not a terminal).
@@ -200,13 +201,22 @@ impl ApplyCommand {
                 a.session.look_ahead(&handle, &order.ref_id);
             }
         };
-        let outcome = super::load_valid_watching(&self.paths, &self.common, &each)?;
+        let outcome = match &saved {
+            None => super::load_valid_watching(&self.paths, &self.common, &each)?,
+            Some((path, s)) => {
+                // The files the plan names are checked against it before any diagnostic
+                // quotes their lines: an edited plan naming another file shows none of it.
+                let outcome = super::load(&self.paths, &self.common)?;
+                s.check_inputs(path, &outcome.sources)?;
+                if !outcome.diagnostics.is_empty() {
+                    super::report_text(&outcome, self.common.color.enabled());
+                }
+                outcome.is_valid().then_some(outcome)
+            }
+        };
         let Some(outcome) = outcome else {
             return Ok(Exit::Invalid);
         };
-        if let Some((path, s)) = &saved {
-            s.check_inputs(path, &outcome.sources)?;
-        }
         let args = Settings {
             saved,
             target,
@@ -339,6 +349,8 @@ async fn apply(outcome: &Validated, args: Settings, ahead: Option<Ahead>) -> Res
         Some(locked) => locked.into_writer()?,
         None => ledger::Writer::open(&target.ledger, target.api)?,
     };
+    // Read under the lock: a ledger another run filled in the meantime is never removed.
+    let created = created && contents.is_empty();
     warn_ledger(&target.ledger, &contents.warnings);
     let mut plan = plan::make(&outcome.orders, &contents);
     if let Some((checker, catalog)) = &args.require_dcv {

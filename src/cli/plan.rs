@@ -114,14 +114,7 @@ fn show(
             paths: &args.paths,
             catalog: args.common.catalog.as_deref(),
         };
-        let saved =
-            plan::saved::Saved::new(&plan, &outcome.sources, &origin).map_err(|source| {
-                Error::Read {
-                    path: target.ledger.clone(),
-                    source,
-                }
-            })?;
-        saved.write(path)?;
+        plan::saved::Saved::new(&plan, &outcome.sources, &origin)?.write(path)?;
         eprintln!(
             "Saved the plan to {}: `nicsrs-batch apply {}` (with the same --sandbox, --endpoint, --ledger and --catalog) carries out exactly this, and refuses if a manifest, the catalogue or the ledger changes first.",
             crate::shown::bounded(&path.display().to_string(), 300),

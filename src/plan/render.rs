@@ -108,13 +108,7 @@ pub fn render(plan: &Plan, sources: &crate::source::Sources, show_unchanged: boo
         );
     }
     // Changes that no call of this plan carries: each field, and what becomes of it.
-    for s in plan.steps.iter().filter(|s| {
-        s.changed
-            && !matches!(
-                s.action,
-                Action::Replace | Action::Renew | Action::Retry | Action::Cancelled
-            )
-    }) {
+    for s in plan.steps.iter().filter(|s| change_left_over(s)) {
         let file = sources.get(s.order.file);
         let (line, col) = file.line_col(s.order.span.start);
         out.push_str(&format!(
@@ -167,6 +161,16 @@ pub fn render(plan: &Plan, sources: &crate::source::Sources, show_unchanged: boo
     out.push_str(&plan.summary_line());
     out.push('\n');
     out
+}
+
+/// Whether the order changed since its certificate was made and no call of the plan
+/// carries the change (a warning in text, an annotation for GitHub).
+fn change_left_over(s: &super::Step) -> bool {
+    s.changed
+        && !matches!(
+            s.action,
+            Action::Replace | Action::Renew | Action::Retry | Action::Cancelled
+        )
 }
 
 /// What a new order's names will need, one line each: the records known before it is
@@ -285,11 +289,7 @@ pub fn annotations(plan: &Plan, sources: &crate::source::Sources) -> Vec<String>
                 &format!("`{key}`: {} ({}{price})", s.action.as_str(), s.detail),
             ));
         }
-        let carried = matches!(
-            s.action,
-            Action::Replace | Action::Renew | Action::Retry | Action::Cancelled
-        );
-        if s.changed && !carried {
+        if change_left_over(s) {
             let changes: Vec<String> = s.changes.iter().map(|c| c.line()).collect();
             out.push(crate::shown::github_annotation(
                 "warning",

@@ -1,8 +1,8 @@
 //! A saved plan, as Terraform has: `plan --out PLAN` writes what would be done with the
-//! hashes of everything it was decided from (every manifest and referenced file, the
-//! catalogue, the ledger); `apply PLAN` carries out exactly that and refuses when any of
-//! them changed, or when the plan made now would differ (a renewal window opened since,
-//! a certificate found issued): what was reviewed is what is paid for.
+//! hashes of what it was decided from (every manifest, the catalogue, the ledger, and each
+//! order's request, CSR included); `apply PLAN` carries out exactly that and refuses when
+//! any of them changed, or when the plan made now would differ (a renewal window opened
+//! since, a certificate found issued): what was reviewed is what is paid for.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -29,6 +29,14 @@ pub enum SavedError {
         /// Read or write.
         what: &'static str,
         /// The plan file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A file the plan is made from cannot be read to hash it.
+    #[error("cannot read {path} to save the plan: {source}")]
+    Input {
+        /// The ledger or the catalogue.
         path: PathBuf,
         /// The I/O error.
         source: std::io::Error,
@@ -164,7 +172,7 @@ fn file_sha256(path: &Path) -> std::io::Result<Option<String>> {
 }
 
 /// The inputs read: every source file's text, then the catalogue's bytes.
-fn inputs(sources: &Sources, catalog: Option<&Path>) -> std::io::Result<Vec<Input>> {
+fn inputs(sources: &Sources, catalog: Option<&Path>) -> Result<Vec<Input>, SavedError> {
     let mut out: Vec<Input> = (0..sources.len())
         .map(|id| {
             let file = sources.get(id);
@@ -177,7 +185,12 @@ fn inputs(sources: &Sources, catalog: Option<&Path>) -> std::io::Result<Vec<Inpu
     if let Some(path) = catalog {
         out.push(Input {
             path: path.display().to_string(),
-            sha256: file_sha256(path)?.unwrap_or_default(),
+            sha256: file_sha256(path)
+                .map_err(|source| SavedError::Input {
+                    path: path.to_owned(),
+                    source,
+                })?
+                .unwrap_or_default(),
         });
     }
     Ok(out)
@@ -198,7 +211,11 @@ fn steps(plan: &Plan<'_>) -> Vec<SavedStep> {
 
 impl Saved {
     /// The plan `plan` made from `sources`, with the hashes of its inputs.
-    pub fn new(plan: &Plan<'_>, sources: &Sources, origin: &Origin<'_>) -> std::io::Result<Saved> {
+    pub fn new(
+        plan: &Plan<'_>,
+        sources: &Sources,
+        origin: &Origin<'_>,
+    ) -> Result<Saved, SavedError> {
         Ok(Saved {
             format: FORMAT.into(),
             version: VERSION,
@@ -206,7 +223,10 @@ impl Saved {
             api: origin.api.as_str().into(),
             endpoint: origin.endpoint.map(str::to_owned),
             ledger: origin.ledger.to_owned(),
-            ledger_sha256: file_sha256(origin.ledger)?,
+            ledger_sha256: file_sha256(origin.ledger).map_err(|source| SavedError::Input {
+                path: origin.ledger.to_owned(),
+                source,
+            })?,
             paths: origin.paths.to_vec(),
             catalog: origin.catalog.map(Path::to_owned),
             inputs: inputs(sources, origin.catalog)?,
@@ -257,7 +277,9 @@ impl Saved {
             return Err(unusable(format!("larger than {} MB", MAX_BYTES >> 20)));
         }
         let bytes = std::fs::read(path).map_err(io)?;
-        let saved: Saved = serde_json::from_slice(&bytes).map_err(|e| unusable(format!("{e}")))?;
+        // serde's message may quote a value of the file: bounded and escaped.
+        let saved: Saved = serde_json::from_slice(&bytes)
+            .map_err(|e| unusable(crate::shown::bounded(&e.to_string(), 300)))?;
         if saved.format != FORMAT || saved.version != VERSION {
             return Err(unusable(format!(
                 "format {} version {} (this version reads {FORMAT} version {VERSION})",
@@ -268,7 +290,8 @@ impl Saved {
         Ok(Some(saved))
     }
 
-    /// Refuses when a manifest, a referenced file or the catalogue is not as it was.
+    /// Refuses when a manifest or the catalogue is not as it was, or a manifest was added or
+    /// dropped (a referenced file that changed changes its order's request: `check_steps`).
     pub fn check_inputs(&self, plan_path: &Path, sources: &Sources) -> Result<(), SavedError> {
         let stale = |what: String| SavedError::Stale {
             path: plan_path.to_owned(),
